@@ -1,0 +1,175 @@
+"""Settings from the environment and `.env`, built once at start-up and frozen.
+
+Every variable is documented in `.env.example`. A missing or invalid value raises
+`SettingsError` naming the variable and what it expects; `python -m bot` prints it and
+exits instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "ru-persona-t5"
+DECODING_STRATEGIES = ("greedy", "beam", "sampling", "contrastive")
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class DecodingSettings:
+    """How replies are decoded (the `generate()` arguments)."""
+
+    strategy: str = "sampling"
+    max_new_tokens: int = 40
+    num_beams: int = 4
+    top_p: float = 0.9
+    top_k: int = 50
+    temperature: float = 0.8
+    penalty_alpha: float = 0.6
+    no_repeat_ngram_size: int = 3
+    repetition_penalty: float = 1.2
+
+    def __post_init__(self) -> None:
+        if self.strategy not in DECODING_STRATEGIES:
+            raise SettingsError(f"DECODING_STRATEGY must be one of {', '.join(DECODING_STRATEGIES)}, got {self.strategy!r}")
+
+    def to_generate_kwargs(self) -> dict[str, object]:
+        common: dict[str, object] = {
+            "max_new_tokens": self.max_new_tokens,
+            "no_repeat_ngram_size": self.no_repeat_ngram_size,
+            "repetition_penalty": self.repetition_penalty,
+        }
+        if self.strategy == "greedy":
+            return {**common, "do_sample": False, "num_beams": 1}
+        if self.strategy == "beam":
+            return {**common, "do_sample": False, "num_beams": self.num_beams, "early_stopping": True}
+        if self.strategy == "contrastive":
+            return {**common, "do_sample": False, "penalty_alpha": self.penalty_alpha, "top_k": self.top_k}
+        return {**common, "do_sample": True, "top_p": self.top_p, "top_k": self.top_k, "temperature": self.temperature}
+
+    def describe(self) -> dict[str, object]:
+        """What is stored with every bot reply."""
+        return {"strategy": self.strategy, **self.to_generate_kwargs()}
+
+
+@dataclass(frozen=True)
+class Settings:
+    telegram_token: str | None = field(default=None, repr=False)  # never printed
+    telegram_api_url: str = "https://api.telegram.org"
+    bot_mode: str = "polling"
+    webhook_url: str | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+    webhook_secret: str | None = field(default=None, repr=False)
+    database_path: Path = PROJECT_ROOT / "data" / "bot.sqlite3"
+    model_path: str = str(DEFAULT_MODEL_PATH)
+    model_backend: str = "transformers"
+    torch_threads: int = 0
+    batch_max_size: int = 8
+    batch_max_wait_ms: int = 20
+    generation_timeout_s: float = 60.0
+    decoding: DecodingSettings = DecodingSettings()
+    throttle_seconds: float = 1.0
+    max_concurrent_updates: int = 64
+    allowed_user_ids: frozenset[int] = frozenset()
+    admin_ids: frozenset[int] = frozenset()
+    shutdown_grace_s: float = 20.0
+    log_level: str = "INFO"
+
+    @property
+    def has_telegram(self) -> bool:
+        return bool(self.telegram_token)
+
+
+def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
+    """Settings from ``env`` (default: `.env` overlaid by the process environment)."""
+    if env is None:
+        file_values = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file else {}
+        env = {**file_values, **os.environ}
+    get = _Reader(env)
+    decoding = DecodingSettings(
+        strategy=get("DECODING_STRATEGY", str, DecodingSettings.strategy, choices=DECODING_STRATEGIES),
+        max_new_tokens=get("MAX_NEW_TOKENS", int, DecodingSettings.max_new_tokens, low=1, high=512),
+        num_beams=get("NUM_BEAMS", int, DecodingSettings.num_beams, low=1, high=16),
+        top_p=get("TOP_P", float, DecodingSettings.top_p, low=0.01, high=1.0),
+        top_k=get("TOP_K", int, DecodingSettings.top_k, low=1, high=1000),
+        temperature=get("TEMPERATURE", float, DecodingSettings.temperature, low=0.01, high=5.0),
+        penalty_alpha=get("PENALTY_ALPHA", float, DecodingSettings.penalty_alpha, low=0.0, high=1.0),
+        no_repeat_ngram_size=get("NO_REPEAT_NGRAM_SIZE", int, DecodingSettings.no_repeat_ngram_size, low=0, high=10),
+        repetition_penalty=get("REPETITION_PENALTY", float, DecodingSettings.repetition_penalty, low=1.0, high=5.0),
+    )
+    webhook_url = get("WEBHOOK_URL", str, None)
+    bot_mode = get("BOT_MODE", str, Settings.bot_mode, choices=("polling", "webhook"))
+    if bot_mode == "webhook" and not webhook_url:
+        raise SettingsError("WEBHOOK_URL: required when BOT_MODE=webhook (the public https URL Telegram posts to)")
+    token = get("TELEGRAM_BOT_TOKEN", str, None)
+    if token is not None and (":" not in token or " " in token):
+        raise SettingsError("TELEGRAM_BOT_TOKEN: expected a token from @BotFather like 123456:ABC-DEF…")
+    return Settings(
+        telegram_token=token,
+        telegram_api_url=get("TELEGRAM_API_URL", str, Settings.telegram_api_url).rstrip("/"),
+        bot_mode=bot_mode,
+        webhook_url=webhook_url,
+        webhook_host=get("WEBHOOK_HOST", str, Settings.webhook_host),
+        webhook_port=get("WEBHOOK_PORT", int, Settings.webhook_port, low=1, high=65535),
+        webhook_secret=get("WEBHOOK_SECRET", str, None),
+        database_path=Path(get("DATABASE_PATH", str, str(Settings.database_path))),
+        model_path=get("MODEL_PATH", str, Settings.model_path),
+        model_backend=get("MODEL_BACKEND", str, Settings.model_backend, choices=("transformers", "ctranslate2")),
+        torch_threads=get("TORCH_THREADS", int, Settings.torch_threads, low=0, high=256),
+        batch_max_size=get("BATCH_MAX_SIZE", int, Settings.batch_max_size, low=1, high=256),
+        batch_max_wait_ms=get("BATCH_MAX_WAIT_MS", int, Settings.batch_max_wait_ms, low=0, high=10_000),
+        generation_timeout_s=get("GENERATION_TIMEOUT_S", float, Settings.generation_timeout_s, low=0.1, high=3600),
+        decoding=decoding,
+        throttle_seconds=get("THROTTLE_SECONDS", float, Settings.throttle_seconds, low=0.0, high=3600),
+        max_concurrent_updates=get("MAX_CONCURRENT_UPDATES", int, Settings.max_concurrent_updates, low=1, high=10_000),
+        allowed_user_ids=get("ALLOWED_USER_IDS", _id_set, frozenset()),
+        admin_ids=get("ADMIN_IDS", _id_set, frozenset()),
+        shutdown_grace_s=get("SHUTDOWN_GRACE_S", float, Settings.shutdown_grace_s, low=0.0, high=600),
+        log_level=get("LOG_LEVEL", str, Settings.log_level, choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    )
+
+
+def _id_set(raw: str) -> frozenset[int]:
+    return frozenset(int(part) for part in raw.replace(" ", "").split(",") if part)
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def __call__(
+        self,
+        name: str,
+        parse: Callable[[str], T],
+        default: T,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        choices: tuple[str, ...] | None = None,
+    ) -> T:
+        raw = self.env.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        raw = raw.strip()
+        what = {int: "an integer", float: "a number", _id_set: "comma-separated numeric user ids"}.get(parse, "text")
+        try:
+            value = parse(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected {what}, got {raw!r}") from None
+        if choices is not None and value not in choices:
+            raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
+        if low is not None and value < low or high is not None and value > high:  # type: ignore[operator]
+            raise SettingsError(f"{name}: expected {what} from {low} to {high}, got {raw!r}")
+        return value

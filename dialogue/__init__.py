@@ -1,0 +1,23 @@
+"""The model input format shared by the bot and the training code (no heavy imports)."""
+
+from dialogue.format import (
+    FORMAT_FILE,
+    FORMATS,
+    SEPARATOR,
+    FormatSpec,
+    Truncator,
+    clean_text,
+    tokenizer_truncator,
+    whitespace_truncator,
+)
+
+__all__ = [
+    "FORMAT_FILE",
+    "FORMATS",
+    "SEPARATOR",
+    "FormatSpec",
+    "Truncator",
+    "clean_text",
+    "tokenizer_truncator",
+    "whitespace_truncator",
+]

@@ -1,0 +1,1 @@
+"""Training package: raw data sources, hypothesis sample builders, experiments, train, evaluate."""
