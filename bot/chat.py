@@ -1,0 +1,134 @@
+"""The one path of a user's message: validated -> stored -> model input -> generated -> reply stored.
+
+Both front ends (Telegram and the console) call `ChatService`; neither knows the model's
+input format (that is `dialogue/`, applied inside the generator) nor the SQL behind
+`Repository`. The user's message is committed before generation starts, so a failed or
+interrupted generation never loses it: it stays "failed" (or "pending" across a restart,
+see `answer_pending`).
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass, replace
+
+from bot import texts
+from bot.config import Settings
+from bot.generation import GenerationError, GenerationTimeout, Generator
+from bot.personas import load_presets
+from bot.storage.models import Message, User
+from bot.storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4096  # Telegram's own limit for one text message
+
+
+class InvalidMessage(ValueError):
+    """The text cannot be answered; ``str(exc)`` is a Russian message for the user."""
+
+
+class ReplyFailed(RuntimeError):
+    """Generation failed; the user's message is stored and marked failed. ``str(exc)`` is for the user."""
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    message: Message
+    """The stored bot reply."""
+    user_message: Message
+    """The user's message it answers."""
+
+    @property
+    def text(self) -> str:
+        return self.message.text
+
+
+def validate_message(text: str | None) -> str:
+    """Normalise a user's text or raise `InvalidMessage` saying what is wrong, in Russian."""
+    if text is None or not text.strip():
+        raise InvalidMessage(texts.EMPTY_MESSAGE)
+    text = text.strip()
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidMessage(texts.TOO_LONG_MESSAGE.format(limit=MAX_MESSAGE_CHARS))
+    # Newlines and tabs are ordinary text; other control characters are never typed by people.
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        raise InvalidMessage(texts.CONTROL_CHARACTERS)
+    return text
+
+
+class ChatService:
+    """Chat logic shared by the front ends; the repository is passed per call (one DB session each)."""
+
+    def __init__(self, generator: Generator, settings: Settings) -> None:
+        self.generator = generator
+        self.settings = settings
+        self.default_preset_key = load_presets()[0].key
+
+    async def ensure_user(self, repo: Repository, platform: str, external_id: str, display_name: str | None = None) -> User:
+        """The user, created on first contact with the first preset persona as the current one."""
+        user = await repo.get_or_create_user(platform, external_id, display_name)
+        if await repo.current_persona(user) is None:
+            presets = await repo.list_presets()
+            if presets:
+                default = next((p for p in presets if p.preset_key == self.default_preset_key), presets[0])
+                await repo.set_current_persona(user, default)
+        return user
+
+    async def reply(self, repo: Repository, user: User, chat_id: int, text: str) -> ChatReply:
+        text = validate_message(text)
+        persona = await repo.current_persona(user)
+        if persona is None:
+            raise InvalidMessage(texts.NO_PERSONA)
+        dialogue = await repo.active_dialogue(user, persona, chat_id)
+        user_message = await repo.add_user_message(dialogue, text)  # committed: never lost
+        return await self._answer(repo, user_message)
+
+    async def answer_pending(self, repo: Repository) -> list[ChatReply]:
+        """Answer user messages that a stop left unanswered (oldest first); failures stay marked."""
+        replies = []
+        for message in await repo.pending_messages():
+            try:
+                replies.append(await self._answer(repo, message))
+            except ReplyFailed:
+                log.warning("pending message %s could not be answered after restart", message.id)
+        return replies
+
+    async def regenerate(self, repo: Repository, reply: Message) -> ChatReply:
+        """Another variant of a bot reply, sampled, replacing the stored text."""
+        user_message = await repo.get_message(reply.reply_to_id) if reply.reply_to_id else None
+        if user_message is None:
+            raise ReplyFailed(texts.REPLY_FAILED)
+        decoding = replace(self.settings.decoding, strategy="sampling")
+        persona, history = await self._persona_and_history(repo, user_message)
+        try:
+            result = await self.generator.generate(persona, history, decoding=decoding)
+        except GenerationError as exc:
+            log.warning("regeneration of reply %s failed: %s", reply.id, exc)
+            raise ReplyFailed(texts.REPLY_FAILED) from exc
+        await repo.replace_reply(reply, result.text, decoding=result.decoding, latency_ms=result.latency_ms, model_id=result.model_id)
+        return ChatReply(message=reply, user_message=user_message)
+
+    async def _answer(self, repo: Repository, user_message: Message) -> ChatReply:
+        persona, history = await self._persona_and_history(repo, user_message)
+        try:
+            result = await self.generator.generate(persona, history)
+        except GenerationTimeout as exc:
+            await repo.mark_failed(user_message, "timeout")
+            raise ReplyFailed(texts.REPLY_TIMEOUT) from exc
+        except GenerationError as exc:
+            log.warning("generation failed for message %s: %s", user_message.id, exc)
+            await repo.mark_failed(user_message, type(exc).__name__)
+            raise ReplyFailed(texts.REPLY_FAILED) from exc
+        reply = await repo.add_bot_reply(
+            user_message, result.text, model_id=result.model_id, decoding=result.decoding, latency_ms=result.latency_ms
+        )
+        return ChatReply(message=reply, user_message=user_message)
+
+    async def _persona_and_history(self, repo: Repository, user_message: Message) -> tuple[list[str], list[str]]:
+        """The persona's facts and the dialogue up to and including ``user_message``."""
+        dialogue = await repo.get_dialogue(user_message.dialogue_id)
+        persona = await repo.get_persona(dialogue.persona_id)
+        history = await repo.history(dialogue, limit=self.generator.history_limit, until=user_message)
+        return [fact.text for fact in persona.facts], [m.text for m in history]
