@@ -19,3 +19,19 @@ def data_dir() -> Path:
             pytest.fail(f"REQUIRE_REAL_DATA=1 but DATA_DIR {path} does not exist")
         pytest.skip(f"real data not found at {path} (set DATA_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random T5 model directory (tokenizer + weights + godel dialogue_format.json)."""
+    from tests.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_seq2seq"))
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random GPT-2 model directory (concat_causal dialogue_format.json)."""
+    from tests.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_causal"), causal=True)
