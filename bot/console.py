@@ -1,0 +1,118 @@
+"""`python -m bot chat`: the same storage, personas and generator as the Telegram bot, in a terminal.
+
+Lines are read from stdin, so it also works in scripts: with piped input there is no prompt
+and every reply is one line starting with «Бот:».
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from typing import TextIO
+
+from bot import texts
+from bot.chat import InvalidMessage, ReplyFailed
+from bot.personas import PersonaError, validate_facts
+from bot.runtime import Runtime
+from bot.storage.repository import Repository
+
+CONSOLE_CHAT_ID = 0
+
+
+class ConsoleChat:
+    def __init__(self, runtime: Runtime, *, user_name: str | None = None, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
+        self.runtime = runtime
+        self.user_name = user_name or getpass.getuser()
+        self.stdin, self.stdout = stdin, stdout
+        self.interactive = stdin.isatty()
+        self.collecting: list[str] | None = None  # persona facts being typed after `/persona new`
+
+    def say(self, text: str) -> None:
+        print(text, file=self.stdout, flush=True)
+
+    async def run(self) -> None:
+        self.say(texts.CONSOLE_WELCOME)
+        while (line := await self._read_line()) is not None:
+            if not await self.handle(line.rstrip("\n")):
+                break
+        self.say(texts.CONSOLE_BYE)
+
+    async def _read_line(self) -> str | None:
+        if self.interactive:
+            print("> " if self.collecting is None else "+ ", end="", file=self.stdout, flush=True)
+        line = await asyncio.to_thread(self.stdin.readline)  # keeps the event loop (and generator) free
+        return line or None
+
+    async def handle(self, line: str) -> bool:
+        """Handle one line; False means quit."""
+        command, _, argument = line.strip().partition(" ")
+        async with self.runtime.database.session() as session:
+            repo = Repository(session)
+            user = await self.runtime.chat.ensure_user(repo, "console", self.user_name, self.user_name)
+            if self.collecting is not None:
+                await self._collect_fact(repo, user, line)
+            elif command == "/quit":
+                return False
+            elif command == "/help":
+                self.say(texts.CONSOLE_HELP)
+            elif command == "/reset":
+                persona = await repo.current_persona(user)
+                await repo.reset_dialogue(user, persona, CONSOLE_CHAT_ID)
+                self.say(texts.RESET_DONE)
+            elif command == "/persona":
+                await self._persona(repo, user, argument.strip())
+            elif command.startswith("/") and command not in ("/", "//"):
+                self.say(texts.UNKNOWN_COMMAND.format(command=command))
+            elif line.strip():
+                await self._chat(repo, user, line)
+        return True
+
+    async def _chat(self, repo: Repository, user, text: str) -> None:
+        try:
+            reply = await self.runtime.chat.reply(repo, user, CONSOLE_CHAT_ID, text)
+        except (InvalidMessage, ReplyFailed) as exc:
+            self.say(f"[!] {exc}")
+        else:
+            self.say(f"Бот: {reply.text}")
+
+    async def _persona(self, repo: Repository, user, argument: str) -> None:
+        presets = await repo.list_presets()
+        if not argument:
+            current = await repo.current_persona(user)
+            self.say(texts.persona_card(current.title, [f.text for f in current.facts]) if current else texts.NO_PERSONA)
+            self.say(texts.CONSOLE_PRESETS_HEADER)
+            for number, preset in enumerate(presets, 1):
+                self.say(f"  {number}. {preset.title}")
+            self.say(texts.CONSOLE_PERSONA_USAGE)
+        elif argument == "new":
+            self.collecting = []
+            self.say(texts.PERSONA_WRITE_PROMPT)
+        elif argument.isdigit() and 1 <= int(argument) <= len(presets):
+            await repo.set_current_persona(user, presets[int(argument) - 1])
+            await self._persona_chosen(repo, user)
+        else:
+            self.say(texts.CONSOLE_PERSONA_USAGE)
+
+    async def _collect_fact(self, repo: Repository, user, line: str) -> None:
+        command = line.strip()
+        if command == "/cancel":
+            self.collecting = None
+            self.say(texts.PERSONA_CANCELLED)
+        elif command == "/done":
+            try:
+                facts = validate_facts(self.collecting)
+            except PersonaError as exc:
+                self.say(f"[!] {exc}")
+                return
+            self.collecting = None
+            persona = await repo.create_persona(user, texts.CUSTOM_PERSONA_TITLE, facts)
+            await repo.set_current_persona(user, persona)
+            await self._persona_chosen(repo, user)
+        elif command:
+            self.collecting.append(command)
+
+    async def _persona_chosen(self, repo: Repository, user) -> None:
+        persona = await repo.current_persona(user)
+        self.say(texts.PERSONA_CHOSEN)
+        self.say(texts.persona_card(persona.title, [f.text for f in persona.facts]))
