@@ -1,0 +1,185 @@
+"""The frozen configuration of one training experiment, and typed ``key=value`` overrides.
+
+Every field is documented and validated in ``__post_init__``, so a bad ``--set`` fails at
+start-up with a message naming the key, not an hour into training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+SCRATCH = "scratch"
+OPTIMIZERS = {"adamw": "adamw_torch", "adafactor": "adafactor"}
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "inverse_sqrt")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+class ConfigError(ValueError):
+    """An experiment config or an override is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ScratchModelConfig:
+    """Sizes of the model built from nothing when ``base_model == "scratch"`` (no hub access)."""
+
+    d_model: int = 256
+    """Hidden size."""
+    num_layers: int = 4
+    """Encoder and decoder layers each (T5), or transformer blocks (GPT-2)."""
+    num_heads: int = 4
+    """Attention heads; must divide ``d_model``."""
+    d_ff: int = 1024
+    """Feed-forward inner size."""
+    vocab_size: int = 8000
+    """Size of the tokenizer trained on the experiment's train split."""
+
+    def __post_init__(self) -> None:
+        for key in ("d_model", "num_layers", "num_heads", "d_ff"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"scratch.{key} must be >= 1, got {getattr(self, key)}")
+        if self.d_model % self.num_heads:
+            raise ConfigError(f"scratch.num_heads ({self.num_heads}) must divide scratch.d_model ({self.d_model})")
+        if self.vocab_size < 100:
+            raise ConfigError(f"scratch.vocab_size must be >= 100, got {self.vocab_size}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One reproducible experiment: which data, which format, which base model, how to train."""
+
+    name: str
+    """Registry key, also the default output directory name."""
+    hypothesis: str
+    """Key in ``training.hypotheses.HYPOTHESES``: data sources, format and augmentations."""
+    description: str
+    """One line for ``--list`` and the model card."""
+    base_model: str = SCRATCH
+    """Hub id or local directory of a pretrained model, or ``"scratch"`` (tokenizer + model built here)."""
+    scratch: ScratchModelConfig = field(default_factory=ScratchModelConfig)
+    """Model sizes, used only when ``base_model == "scratch"``."""
+    max_source_tokens: int = 256
+    """Hard cap of the encoded model input."""
+    max_target_tokens: int = 64
+    """Hard cap of the encoded reply."""
+    max_history_turns: int = 6
+    """Only the last N utterances of the history go into the input."""
+    max_dialogues_per_source: int | None = None
+    """Cap per data source (quick runs); ``None`` reads everything."""
+    learning_rate: float = 5e-4
+    """Peak learning rate."""
+    optimizer: str = "adamw"
+    """``adamw`` or ``adafactor`` (the usual choice for T5)."""
+    scheduler: str = "linear"
+    """Learning-rate schedule after warm-up (a transformers ``SchedulerType``)."""
+    warmup_steps: int = 100
+    """Linear warm-up steps."""
+    weight_decay: float = 0.01
+    """Decoupled weight decay."""
+    batch_size: int = 16
+    """Examples per device per step."""
+    grad_accumulation: int = 1
+    """Steps whose gradients are summed before an optimizer update."""
+    max_steps: int = -1
+    """Optimizer updates; ``-1`` trains for ``epochs`` instead."""
+    epochs: float = 3.0
+    """Passes over the train split when ``max_steps == -1``."""
+    eval_steps: int = 500
+    """Evaluate (validation loss) every N updates; also the save interval."""
+    logging_steps: int = 10
+    """Log the train loss every N updates (the loss curve)."""
+    save_total_limit: int = 2
+    """Checkpoints kept in the output directory."""
+    label_smoothing: float = 0.0
+    """Label smoothing of the cross-entropy loss."""
+    seed: int = 42
+    """Seed of data splits, shuffles, model init and training."""
+    precision: str = "auto"
+    """``auto`` (bf16/fp16 on a capable GPU, else fp32), ``fp32``, ``fp16`` or ``bf16``."""
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.hypothesis:
+            raise ConfigError("name and hypothesis must be non-empty")
+        if not self.base_model:
+            raise ConfigError('base_model must be a hub id, a local directory or "scratch"')
+        positive = ("max_target_tokens", "max_history_turns", "batch_size", "grad_accumulation",
+                    "eval_steps", "logging_steps", "save_total_limit")
+        for key in positive:
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.max_source_tokens < 8:
+            raise ConfigError(f"max_source_tokens must be >= 8, got {self.max_source_tokens}")
+        if self.max_dialogues_per_source is not None and self.max_dialogues_per_source < 1:
+            raise ConfigError("max_dialogues_per_source must be >= 1 or None")
+        if not 0 < self.learning_rate < 1:
+            raise ConfigError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.scheduler not in SCHEDULERS:
+            raise ConfigError(f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.warmup_steps < 0 or self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
+            raise ConfigError("warmup_steps and weight_decay must be >= 0, label_smoothing in [0, 1)")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ConfigError(f"max_steps must be >= 1 or -1 (use epochs), got {self.max_steps}")
+        if self.max_steps == -1 and self.epochs <= 0:
+            raise ConfigError(f"epochs must be > 0 when max_steps is -1, got {self.epochs}")
+
+    @property
+    def is_scratch(self) -> bool:
+        return self.base_model == SCRATCH
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
+        data = dict(data)
+        data["scratch"] = ScratchModelConfig(**data.get("scratch", {}))
+        return cls(**data)
+
+
+def apply_overrides(config: ExperimentConfig, pairs: list[str]) -> ExperimentConfig:
+    """``["learning_rate=1e-3", "scratch.d_model=128"]`` -> a new validated config."""
+    changes: dict[str, Any] = {}
+    scratch_changes: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        if key.startswith("scratch."):
+            sub = key.removeprefix("scratch.")
+            scratch_changes[sub] = _parse(ScratchModelConfig, sub, raw, prefix="scratch.")
+        else:
+            if key == "scratch":
+                raise ConfigError("set scratch sizes one by one, e.g. scratch.d_model=128")
+            changes[key] = _parse(ExperimentConfig, key, raw)
+    if scratch_changes:
+        changes["scratch"] = dataclasses.replace(config.scratch, **scratch_changes)
+    return dataclasses.replace(config, **changes)
+
+
+def _parse(cls: type, key: str, raw: str, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    if key not in hints:
+        known = ", ".join(prefix + k for k in hints)
+        raise ConfigError(f"unknown config key {prefix + key!r}; known: {known}")
+    hint = hints[key]
+    raw = raw.strip()
+    args = typing.get_args(hint)
+    if type(None) in args:  # `int | None`
+        if raw.lower() in ("none", "null", ""):
+            return None
+        hint = next(a for a in args if a is not type(None))
+    try:
+        if hint is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1", "yes")
+        return hint(raw)
+    except ValueError:
+        raise ConfigError(f"{prefix + key}: expected {hint.__name__}, got {raw!r}") from None

@@ -1,0 +1,101 @@
+"""The registry of experiments: one entry per hypothesis of the research.
+
+The base models are the ones the research used on real hardware. None of them can be
+downloaded on an offline machine, so every experiment also runs with
+``--base-model scratch`` (a tokenizer and a small model built from the train split).
+"""
+
+from __future__ import annotations
+
+from training.experiment_config import ConfigError, ExperimentConfig
+
+_RU_BASE = "cointegrated/rut5-base-multitask"
+_GODEL_BASE = "microsoft/GODEL-v1_1-base-seq2seq"
+
+_EXPERIMENTS = (
+    ExperimentConfig(
+        name="en_h1_seq2seq",
+        hypothesis="h1",
+        base_model="t5-base",
+        description="H1: persona facts concatenated with the history, Seq2Seq (English).",
+    ),
+    ExperimentConfig(
+        name="en_h1_causal",
+        hypothesis="h1_causal",
+        base_model="gpt2",
+        optimizer="adamw",
+        learning_rate=5e-5,
+        description="H1: persona facts concatenated with the history, CausalLM (English).",
+    ),
+    ExperimentConfig(
+        name="en_h1_1",
+        hypothesis="h1_1",
+        base_model="gpt2",
+        learning_rate=5e-5,
+        description="H1.1: as H1 CausalLM, persona facts shuffled in training.",
+    ),
+    ExperimentConfig(
+        name="en_h1_2",
+        hypothesis="h1_2",
+        base_model="gpt2",
+        learning_rate=5e-5,
+        description="H1.2: as H1 CausalLM, history utterances shuffled in training.",
+    ),
+    ExperimentConfig(
+        name="en_h2",
+        hypothesis="h2",
+        base_model=_GODEL_BASE,
+        learning_rate=5e-5,
+        description="H2: GODEL's grounded format, persona facts as knowledge (English).",
+    ),
+    ExperimentConfig(
+        name="en_h2_1",
+        hypothesis="h2_1",
+        base_model=_GODEL_BASE,
+        learning_rate=5e-5,
+        description="H2.1: as H2, persona facts shuffled in training.",
+    ),
+    ExperimentConfig(
+        name="ru_persona",
+        hypothesis="h3",
+        base_model=_RU_BASE,
+        optimizer="adafactor",
+        learning_rate=1e-3,
+        description="H3: Russian persona chat, replies of one side, GODEL format.",
+    ),
+    ExperimentConfig(
+        name="ru_persona_both",
+        hypothesis="h4",
+        base_model=_RU_BASE,
+        optimizer="adafactor",
+        learning_rate=1e-3,
+        description="H4: Russian persona chat, replies of both sides.",
+    ),
+    ExperimentConfig(
+        name="ru_mix",
+        hypothesis="h5",
+        base_model=_RU_BASE,
+        optimizer="adafactor",
+        learning_rate=1e-3,
+        description="H5: Russian persona chat mixed with open-domain dialogue corpora.",
+    ),
+)
+
+EXPERIMENTS: dict[str, ExperimentConfig] = {e.name: e for e in _EXPERIMENTS}
+
+
+def get_experiment(name: str) -> ExperimentConfig:
+    try:
+        return EXPERIMENTS[name]
+    except KeyError:
+        raise ConfigError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}") from None
+
+
+def describe_registry() -> str:
+    """The table printed by ``python -m training.run --list``."""
+    rows = [("name", "hypothesis", "base model", "description")]
+    rows += [(e.name, e.hypothesis, e.base_model, e.description) for e in EXPERIMENTS.values()]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths)) + "  " + r[3] for r in rows
+    )

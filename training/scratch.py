@@ -1,0 +1,86 @@
+"""The ``scratch`` base: a tokenizer trained on the experiment's train texts and a small model.
+
+Used when no pretrained model can be downloaded (offline machines, CI). The tokenizer is
+a Unigram model like T5's; the dialogue format's markers and separator are single tokens
+so that the input structure never gets split into pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    T5Config,
+    T5ForConditionalGeneration,
+)
+
+from dialogue.format import SEPARATOR
+from training.experiment_config import ScratchModelConfig
+
+PAD, EOS, UNK, BOS = "<pad>", "</s>", "<unk>", "<s>"
+MARKERS = ["[CONTEXT]", "[KNOWLEDGE]", "[PERSONA]", "[DIALOGUE]", SEPARATOR.strip()]
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int, *, causal: bool) -> PreTrainedTokenizerFast:
+    """A Unigram tokenizer trained on ``texts``; Seq2Seq tokenizers append EOS like T5's."""
+    specials = [PAD, EOS, UNK] + ([BOS] if causal else [])
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size, special_tokens=specials + MARKERS, unk_token=UNK, show_progress=False
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    if not causal:  # the encoder input ends with EOS; a causal prompt must not (the reply follows it)
+        eos_id = tokenizer.token_to_id(EOS)
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"$A {EOS}", pair=f"$A {EOS} $B {EOS}", special_tokens=[(EOS, eos_id)]
+        )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token=PAD, eos_token=EOS, unk_token=UNK, bos_token=BOS if causal else None
+    )
+    # Ordinary (non-special) added tokens: never split, and they survive decoding of inputs.
+    fast.add_tokens(MARKERS)
+    return fast
+
+
+def build_model(
+    tokenizer: PreTrainedTokenizerFast, sizes: ScratchModelConfig, *, causal: bool, max_positions: int
+) -> PreTrainedModel:
+    """A randomly initialised T5 (Seq2Seq) or GPT-2 (CausalLM) sized by ``sizes``."""
+    if causal:
+        config = GPT2Config(
+            vocab_size=len(tokenizer),
+            n_positions=max_positions,
+            n_embd=sizes.d_model,
+            n_layer=sizes.num_layers,
+            n_head=sizes.num_heads,
+            n_inner=sizes.d_ff,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        model: PreTrainedModel = GPT2LMHeadModel(config)
+    else:
+        config = T5Config(
+            vocab_size=len(tokenizer),
+            d_model=sizes.d_model,
+            d_kv=sizes.d_model // sizes.num_heads,
+            d_ff=sizes.d_ff,
+            num_layers=sizes.num_layers,
+            num_decoder_layers=sizes.num_layers,
+            num_heads=sizes.num_heads,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.pad_token_id,
+        )
+        model = T5ForConditionalGeneration(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return model
