@@ -1,0 +1,69 @@
+"""Settings: defaults, parsing, and errors that name the variable without leaking secrets."""
+
+import pytest
+
+from bot.config import DecodingSettings, SettingsError, load_settings
+
+TOKEN = "123456:SECRET-token-value"
+
+
+def test_defaults_without_environment():
+    settings = load_settings({})
+    assert not settings.has_telegram
+    assert settings.bot_mode == "polling" and settings.decoding == DecodingSettings()
+
+
+def test_values_are_parsed():
+    settings = load_settings(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "BATCH_MAX_SIZE": "16",
+            "TOP_P": "0.95",
+            "DECODING_STRATEGY": "beam",
+            "ADMIN_IDS": "1, 2,3",
+            "DATABASE_PATH": "/tmp/x.sqlite3",
+        }
+    )
+    assert settings.has_telegram and settings.batch_max_size == 16
+    assert settings.decoding.top_p == 0.95 and settings.admin_ids == frozenset({1, 2, 3})
+    assert settings.decoding.to_generate_kwargs()["num_beams"] == 4
+    assert TOKEN not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"BATCH_MAX_SIZE": "many"}, "BATCH_MAX_SIZE"),
+        ({"BATCH_MAX_SIZE": "0"}, "BATCH_MAX_SIZE"),
+        ({"TOP_P": "1.5"}, "TOP_P"),
+        ({"DECODING_STRATEGY": "magic"}, "DECODING_STRATEGY"),
+        ({"ADMIN_IDS": "1,x"}, "ADMIN_IDS"),
+        ({"BOT_MODE": "webhook"}, "WEBHOOK_URL"),
+        ({"TELEGRAM_BOT_TOKEN": "no colon here"}, "TELEGRAM_BOT_TOKEN"),
+    ],
+)
+def test_invalid_values_name_the_variable(env, variable):
+    with pytest.raises(SettingsError, match=variable):
+        load_settings(env)
+
+
+def test_bad_token_error_does_not_echo_it():
+    with pytest.raises(SettingsError) as error:
+        load_settings({"TELEGRAM_BOT_TOKEN": "leaky secret"})
+    assert "leaky secret" not in str(error.value)
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path, monkeypatch):
+    env_file = tmp_path / ".env"
+    env_file.write_text("BATCH_MAX_SIZE=3\nTOP_K=7\n")
+    monkeypatch.setenv("TOP_K", "9")
+    monkeypatch.delenv("BATCH_MAX_SIZE", raising=False)
+    settings = load_settings(env_file=env_file)
+    assert settings.batch_max_size == 3 and settings.decoding.top_k == 9
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam", "sampling", "contrastive"])
+def test_every_strategy_has_generate_kwargs(strategy):
+    kwargs = DecodingSettings(strategy=strategy).to_generate_kwargs()
+    assert kwargs["max_new_tokens"] == 40
+    assert kwargs.get("do_sample", False) == (strategy == "sampling")
