@@ -1,0 +1,127 @@
+"""Model backends: the one thing that turns a batch of model inputs into replies.
+
+A backend is synchronous and not thread-safe; the ``Generator`` calls it from its single
+worker thread only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from bot.config import DecodingSettings
+from bot.generation.contrastive import contrastive_search
+from bot.generation.errors import ModelLoadError
+from dialogue.format import FORMAT_FILE, FormatSpec
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+class Backend(Protocol):
+    model_id: str
+    """Stable id of the served weights, stored with every reply."""
+    format: FormatSpec
+    tokenizer: Any
+    """Used by the dialogue format to truncate persona facts and utterances by tokens."""
+
+    def generate(self, inputs: list[str], decoding: DecodingSettings) -> list[str]:
+        """One reply per input, in order (whitespace-stripped; may be empty)."""
+        ...
+
+
+@dataclass
+class TransformersBackend:
+    """A transformers Seq2Seq or CausalLM model on CPU (or wherever torch puts it)."""
+
+    model: Any
+    tokenizer: Any
+    format: FormatSpec
+    model_id: str
+
+    @classmethod
+    def load(cls, model_path: str, *, torch_threads: int = 0) -> TransformersBackend:
+        """Load a local model directory or, if ``model_path`` is not a local path, a hub id."""
+        if torch_threads > 0:  # 0 keeps torch's default (all cores)
+            torch.set_num_threads(torch_threads)
+        path = Path(model_path).expanduser()
+        if path.is_dir():
+            spec, model_id = _check_local_dir(path), _local_model_id(path)
+        elif _looks_local(model_path):
+            raise ModelLoadError(f"model directory {path} does not exist (MODEL_PATH)")
+        else:
+            spec, model_id = _hub_format(model_path), model_path
+        source = str(path) if path.is_dir() else model_path
+        try:
+            from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+            config = AutoConfig.from_pretrained(source)
+            model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+            model = model_class.from_pretrained(source, config=config).eval()
+            tokenizer = AutoTokenizer.from_pretrained(source)
+        except Exception as exc:  # transformers raises OSError/ValueError/safetensors errors alike
+            raise ModelLoadError(f"model {source}: weights or tokenizer failed to load: {exc}") from exc
+        if spec.is_causal == bool(config.is_encoder_decoder):
+            kind = "an encoder-decoder" if config.is_encoder_decoder else "a causal"
+            raise ModelLoadError(f"model {source}: {FORMAT_FILE} says {spec.name!r} but the weights are {kind} model")
+        if spec.is_causal:
+            # The reply continues the end of the prompt: pad and truncate on the left.
+            tokenizer.padding_side = tokenizer.truncation_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return cls(model=model, tokenizer=tokenizer, format=spec, model_id=model_id)
+
+    def generate(self, inputs: list[str], decoding: DecodingSettings) -> list[str]:
+        kwargs: dict[str, Any] = decoding.to_generate_kwargs()
+        # DecodingSettings (MAX_NEW_TOKENS) wins: operators tune reply length without retraining.
+        # The format's training cap is only the fallback when the settings leave it unset.
+        if kwargs.get("max_new_tokens") is None:
+            kwargs["max_new_tokens"] = self.format.max_target_tokens
+        if decoding.strategy == "contrastive":
+            kwargs["custom_generate"] = contrastive_search  # not in core transformers 5, see contrastive.py
+        encoded = self.tokenizer(
+            inputs, return_tensors="pt", padding=True, truncation=True, max_length=self.format.max_source_tokens
+        ).to(self.model.device)
+        with torch.inference_mode():
+            output = self.model.generate(**encoded, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
+        if not self.model.config.is_encoder_decoder:
+            output = output[:, encoded["input_ids"].shape[1] :]  # drop the echoed prompt
+        return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+
+def _check_local_dir(path: Path) -> FormatSpec:
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"model directory {path} has no config.json: not a saved transformers model")
+    try:
+        return FormatSpec.load(path)
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        raise ModelLoadError(f"model directory {path}: bad or missing {FORMAT_FILE}: {exc}") from exc
+
+
+def _local_model_id(path: Path) -> str:
+    """Directory name + a short hash of the config and weight files' sizes and mtimes."""
+    files = sorted(p for p in path.iterdir() if p.name == "config.json" or p.name.endswith(WEIGHT_SUFFIXES))
+    digest = hashlib.sha1()
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return f"{path.resolve().name}@{digest.hexdigest()[:8]}"
+
+
+def _looks_local(model_path: str) -> bool:
+    """Hub ids are ``name`` or ``owner/name``; anything else is meant as a local path."""
+    return model_path.startswith((".", "/", "~")) or model_path.count("/") > 1 or "\\" in model_path
+
+
+def _hub_format(repo_id: str) -> FormatSpec:
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return FormatSpec.load(Path(hf_hub_download(repo_id, FORMAT_FILE)).parent)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"model {repo_id!r} is neither a local directory nor a hub model with {FORMAT_FILE}: {exc}"
+        ) from exc

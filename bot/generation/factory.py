@@ -1,0 +1,49 @@
+"""Settings -> a ready (not yet started) ``Generator``. New backends register a loader here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.config import Settings
+from bot.generation.backends import Backend, TransformersBackend
+from bot.generation.errors import ModelLoadError
+from bot.generation.service import Generator
+
+
+def _load_transformers(settings: Settings) -> Backend:
+    return TransformersBackend.load(settings.model_path, torch_threads=settings.torch_threads)
+
+
+def _load_ctranslate2(settings: Settings) -> Backend:
+    raise NotImplementedError(
+        "MODEL_BACKEND=ctranslate2 is not implemented yet: add a CTranslate2 backend "
+        "(see bot.generation.backends.Backend) and register its loader in BACKEND_LOADERS"
+    )
+
+
+BACKEND_LOADERS: dict[str, Callable[[Settings], Backend]] = {
+    "transformers": _load_transformers,
+    "ctranslate2": _load_ctranslate2,
+}
+"""``MODEL_BACKEND`` value -> a function loading that backend (raises ``ModelLoadError``)."""
+
+
+def load_backend(settings: Settings) -> Backend:
+    try:
+        loader = BACKEND_LOADERS[settings.model_backend]
+    except KeyError:
+        raise ModelLoadError(
+            f"unknown MODEL_BACKEND {settings.model_backend!r}; known: {', '.join(sorted(BACKEND_LOADERS))}"
+        ) from None
+    return loader(settings)
+
+
+def build_generator(settings: Settings) -> Generator:
+    """Load the model (slow: seconds to minutes) and wrap it in a Generator; ``await start()`` it next."""
+    return Generator(
+        load_backend(settings),
+        batch_max_size=settings.batch_max_size,
+        batch_max_wait_ms=settings.batch_max_wait_ms,
+        timeout_s=settings.generation_timeout_s,
+        decoding=settings.decoding,
+    )

@@ -1,0 +1,189 @@
+"""The in-process generator: an asyncio front, one worker thread, micro-batching.
+
+Requests queue up; the batcher task takes the oldest one plus up to ``batch_max_size - 1``
+more with the *same* decoding settings that arrive within ``batch_max_wait_ms``, and runs
+the batch on the single worker thread. The event loop only ever awaits futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from bot.config import DecodingSettings
+from bot.generation.backends import Backend
+from bot.generation.errors import EmptyReply, GenerationError, GenerationTimeout, GeneratorClosed
+from dialogue.format import tokenizer_truncator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """A reply and what is stored with it."""
+
+    text: str
+    model_id: str
+    decoding: dict[str, object]
+    latency_ms: int
+    """From the request to the reply, queueing included."""
+    batch_size: int
+    """How many requests were generated together with this one."""
+
+
+@dataclass
+class _Request:
+    persona: tuple[str, ...]
+    history: tuple[str, ...]
+    decoding: DecodingSettings
+    future: asyncio.Future[GenerationResult]
+    started: float = field(default_factory=time.monotonic)
+
+
+class Generator:
+    """Serves replies from one backend. ``await start()`` before use, ``await close()`` at the end."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        batch_max_size: int = 8,
+        batch_max_wait_ms: int = 20,
+        timeout_s: float = 60.0,
+        decoding: DecodingSettings | None = None,
+    ) -> None:
+        if batch_max_size < 1 or batch_max_wait_ms < 0 or timeout_s <= 0:
+            raise ValueError("batch_max_size must be >= 1, batch_max_wait_ms >= 0 and timeout_s > 0")
+        self.backend = backend
+        self.default_decoding = decoding or DecodingSettings()
+        self._max_size, self._max_wait_s, self._timeout_s = batch_max_size, batch_max_wait_ms / 1000, timeout_s
+        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._held: deque[_Request] = deque()  # taken from the queue, waiting for a batch of their decoding
+        self._inflight: set[asyncio.Future[GenerationResult]] = set()
+        self._executor: ThreadPoolExecutor | None = None
+        self._batcher: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id
+
+    async def start(self) -> None:
+        if self._batcher is not None or self._closed:
+            raise RuntimeError("Generator.start() may be called once, before close()")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generator")
+        self._batcher = asyncio.create_task(self._run(), name="generator-batcher")
+
+    async def generate(
+        self, persona: Sequence[str], history: Sequence[str], *, decoding: DecodingSettings | None = None
+    ) -> GenerationResult:
+        """The reply to ``history`` (oldest first) in the voice of ``persona``.
+
+        Raises ``GenerationTimeout``, ``EmptyReply``, ``GeneratorClosed`` or ``GenerationError``.
+        """
+        if self._batcher is None or self._closed:
+            raise GeneratorClosed("the generator is not running")
+        future: asyncio.Future[GenerationResult] = asyncio.get_running_loop().create_future()
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
+        self._queue.put_nowait(_Request(tuple(persona), tuple(history), decoding or self.default_decoding, future))
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await future
+        except TimeoutError:
+            raise GenerationTimeout(f"no reply within {self._timeout_s:g} s") from None
+
+    async def close(self, grace_s: float = 20.0) -> None:
+        """Stop taking requests, let queued ones finish for up to ``grace_s``, fail the rest."""
+        self._closed = True
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=grace_s)
+        for future in list(self._inflight):
+            if not future.done():
+                future.set_exception(GeneratorClosed("the generator shut down before this reply was ready"))
+        if self._batcher is not None:
+            self._batcher.cancel()
+            await asyncio.gather(self._batcher, return_exceptions=True)
+        if self._executor is not None:
+            # A running generate() cannot be interrupted; the thread exits when it returns.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def __aenter__(self) -> Generator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # --- the batcher task ---------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            batch = [r for r in batch if not r.future.done()]  # callers that timed out are gone
+            if batch:
+                await self._serve(batch)
+
+    async def _next_batch(self) -> list[_Request]:
+        first = self._held.popleft() if self._held else await self._queue.get()
+        batch = [first]
+        deadline = asyncio.get_running_loop().time() + self._max_wait_s
+        while True:
+            for request in [r for r in self._held if r.decoding == first.decoding]:
+                if len(batch) == self._max_size:
+                    return batch
+                self._held.remove(request)
+                batch.append(request)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if len(batch) == self._max_size or remaining <= 0:
+                return batch
+            try:
+                async with asyncio.timeout(remaining):
+                    self._held.append(await self._queue.get())
+            except TimeoutError:
+                return batch
+
+    async def _serve(self, batch: list[_Request]) -> None:
+        decoding = batch[0].decoding
+        loop = asyncio.get_running_loop()
+        try:
+            texts = await loop.run_in_executor(self._executor, self._generate_batch, batch, decoding)
+        except Exception as exc:
+            log.exception("generation failed for a batch of %d", len(batch))
+            for request in batch:
+                _settle(request.future, exc=GenerationError(f"generation failed: {type(exc).__name__}: {exc}"))
+            return
+        described = decoding.describe()
+        for request, text in zip(batch, texts, strict=True):
+            if not text:
+                _settle(request.future, exc=EmptyReply("the model produced an empty reply"))
+                continue
+            latency_ms = round((time.monotonic() - request.started) * 1000)
+            result = GenerationResult(text, self.backend.model_id, described, latency_ms, len(batch))
+            _settle(request.future, result=result)
+
+    def _generate_batch(self, batch: list[_Request], decoding: DecodingSettings) -> list[str]:
+        """Runs on the worker thread. Inputs are built here too: a fast tokenizer must not be
+        used from two threads at once ("Already borrowed")."""
+        backend = self.backend
+        truncate = tokenizer_truncator(backend.tokenizer)
+        inputs = [backend.format.build_input(r.persona, r.history, truncate=truncate) for r in batch]
+        texts = backend.generate(inputs, decoding)
+        if len(texts) != len(inputs):
+            raise GenerationError(f"backend returned {len(texts)} replies for {len(inputs)} inputs")
+        return [text.strip() for text in texts]
+
+
+def _settle(
+    future: asyncio.Future[GenerationResult], *, result: GenerationResult | None = None, exc: Exception | None = None
+) -> None:
+    if future.done():  # timed out or failed by close() meanwhile
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)  # type: ignore[arg-type]

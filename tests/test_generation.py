@@ -1,0 +1,217 @@
+"""The generator on a real (tiny, random) model: batching, time-outs, errors, decoding strategies."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.config import DecodingSettings, Settings
+from bot.generation import (
+    EmptyReply,
+    GenerationError,
+    GenerationTimeout,
+    Generator,
+    GeneratorClosed,
+    ModelLoadError,
+    TransformersBackend,
+    build_generator,
+)
+from dialogue.format import FORMAT_FILE
+
+PERSONA = ["Я люблю собак.", "Я работаю программистом."]
+HISTORY = ["Привет! Как дела?", "Хорошо, спасибо. А у тебя?", "Чем ты занимаешься?"]
+GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=8)
+BEAM = DecodingSettings(strategy="beam", max_new_tokens=8, num_beams=2)
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model_dir: Path) -> TransformersBackend:
+    return TransformersBackend.load(str(tiny_model_dir), torch_threads=1)
+
+
+class Recording:
+    """Wraps a real backend: records batch sizes, optionally sleeps or fails once."""
+
+    def __init__(self, inner, *, sleep_s: float = 0.0, fail_once: bool = False, replies: list[str] | None = None):
+        self.inner, self.sleep_s, self.fail_once, self.replies = inner, sleep_s, fail_once, replies
+        self.model_id, self.format, self.tokenizer = inner.model_id, inner.format, inner.tokenizer
+        self.batches: list[list[str]] = []
+
+    def generate(self, inputs: list[str], decoding: DecodingSettings) -> list[str]:
+        assert threading.current_thread() is not threading.main_thread()
+        self.batches.append(inputs)
+        time.sleep(self.sleep_s)
+        if self.fail_once:
+            self.fail_once = False
+            raise RuntimeError("boom in the model")
+        return self.replies if self.replies is not None else self.inner.generate(inputs, decoding)
+
+
+async def test_single_reply(backend) -> None:
+    async with Generator(backend, decoding=GREEDY) as generator:
+        result = await generator.generate(PERSONA, HISTORY)
+    assert isinstance(result.text, str) and result.text
+    assert result.model_id == backend.model_id and result.model_id.startswith(Path(backend.model_id).name)
+    assert result.decoding == GREEDY.describe()
+    assert result.batch_size == 1 and result.latency_ms >= 0
+
+
+async def test_concurrent_requests_share_one_batch(backend) -> None:
+    recording = Recording(backend)
+    async with Generator(recording, batch_max_size=8, batch_max_wait_ms=200, decoding=GREEDY) as generator:
+        histories = [[f"Привет номер {i}", "Как дела?"] for i in range(6)]
+        results = await asyncio.gather(*(generator.generate(PERSONA, h) for h in histories))
+    assert [len(b) for b in recording.batches] == [6]
+    assert all(r.batch_size == 6 and r.text for r in results)
+    # Each caller gets the reply to its own input: the same as generating it alone.
+    alone = backend.generate(recording.batches[0][2:3], GREEDY)
+    assert results[2].text == alone[0]
+
+
+async def test_different_decoding_settings_split_batches(backend) -> None:
+    recording = Recording(backend)
+    async with Generator(recording, batch_max_size=8, batch_max_wait_ms=200) as generator:
+        settings = [GREEDY, BEAM, GREEDY, BEAM, GREEDY]
+        results = await asyncio.gather(*(generator.generate(PERSONA, HISTORY, decoding=d) for d in settings))
+    assert sorted(len(b) for b in recording.batches) == [2, 3]
+    assert [r.decoding["strategy"] for r in results] == ["greedy", "beam", "greedy", "beam", "greedy"]
+    assert [r.batch_size for r in results] == [3, 2, 3, 2, 3]
+
+
+async def test_batch_max_size_is_respected(backend) -> None:
+    recording = Recording(backend, replies=["ok", "ok"])
+    async with Generator(recording, batch_max_size=2, batch_max_wait_ms=200, decoding=GREEDY) as generator:
+        await asyncio.gather(*(generator.generate(PERSONA, HISTORY) for _ in range(4)))
+    assert [len(b) for b in recording.batches] == [2, 2]
+
+
+async def test_event_loop_keeps_ticking_during_generation(backend) -> None:
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.01)
+
+    long = DecodingSettings(strategy="greedy", max_new_tokens=400, no_repeat_ngram_size=0)
+    async with Generator(backend, decoding=long) as generator:
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0.03)
+        started = time.perf_counter()
+        await generator.generate(PERSONA, HISTORY)
+        duration = time.perf_counter() - started
+        task.cancel()
+    during = [t for t in ticks if started <= t <= started + duration]
+    gaps = [b - a for a, b in zip(during, during[1:])]
+    assert len(during) >= 5, (len(during), duration)
+    assert max(gaps) < duration / 3
+
+
+async def test_timeout_raises_generation_timeout(backend) -> None:
+    generator = Generator(Recording(backend, sleep_s=1.0), timeout_s=0.2, decoding=GREEDY)
+    await generator.start()
+    with pytest.raises(GenerationTimeout):
+        await generator.generate(PERSONA, HISTORY)
+    await generator.close(grace_s=0)
+
+
+async def test_backend_error_reaches_every_caller_and_worker_survives(backend) -> None:
+    recording = Recording(backend, fail_once=True)
+    async with Generator(recording, batch_max_wait_ms=100, decoding=GREEDY) as generator:
+        outcomes = await asyncio.gather(
+            *(generator.generate(PERSONA, HISTORY) for _ in range(2)), return_exceptions=True
+        )
+        assert all(isinstance(o, GenerationError) and "boom in the model" in str(o) for o in outcomes)
+        assert (await generator.generate(PERSONA, HISTORY)).text
+
+
+async def test_empty_model_output_raises_empty_reply(backend) -> None:
+    async with Generator(Recording(backend, replies=["   "]), decoding=GREEDY) as generator:
+        with pytest.raises(EmptyReply):
+            await generator.generate(PERSONA, HISTORY)
+
+
+async def test_close_fails_waiting_requests_and_refuses_new_ones(backend) -> None:
+    generator = Generator(Recording(backend, sleep_s=0.5), batch_max_size=1, batch_max_wait_ms=0)
+    await generator.start()
+    waiting = [asyncio.create_task(generator.generate(PERSONA, HISTORY, decoding=GREEDY)) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    await generator.close(grace_s=0)
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(o, GeneratorClosed) for o in outcomes)
+    with pytest.raises(GeneratorClosed):
+        await generator.generate(PERSONA, HISTORY)
+
+
+def test_greedy_is_deterministic(backend) -> None:
+    prompt = backend.format.build_input(PERSONA, HISTORY)
+    assert backend.generate([prompt], GREEDY) == backend.generate([prompt], GREEDY)
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam", "sampling", "contrastive"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_each_decoding_strategy_runs(strategy, causal, tiny_model_dir, tiny_causal_model_dir) -> None:
+    backend = TransformersBackend.load(str(tiny_causal_model_dir if causal else tiny_model_dir), torch_threads=1)
+    decoding = DecodingSettings(strategy=strategy, max_new_tokens=6, num_beams=2, top_k=4)
+    prompts = [backend.format.build_input(PERSONA, HISTORY), backend.format.build_input([], ["Привет"])]
+    replies = backend.generate(prompts, decoding)
+    assert len(replies) == 2 and all(isinstance(r, str) and r for r in replies)
+
+
+def test_contrastive_without_penalty_is_greedy(tiny_causal_model_dir) -> None:
+    backend = TransformersBackend.load(str(tiny_causal_model_dir), torch_threads=1)
+    plain = dict(max_new_tokens=8, top_k=4, no_repeat_ngram_size=0, repetition_penalty=1.0)
+    prompt = [backend.format.build_input(PERSONA, HISTORY)]
+    greedy = backend.generate(prompt, DecodingSettings(strategy="greedy", **plain))
+    assert backend.generate(prompt, DecodingSettings(strategy="contrastive", penalty_alpha=0.0, **plain)) == greedy
+    assert backend.generate(prompt, DecodingSettings(strategy="contrastive", penalty_alpha=0.9, **plain)) != greedy
+
+
+def test_causal_model_does_not_echo_the_prompt(tiny_causal_model_dir) -> None:
+    backend = TransformersBackend.load(str(tiny_causal_model_dir), torch_threads=1)
+    prompt = backend.format.build_input(PERSONA, HISTORY)
+    [reply] = backend.generate([prompt], GREEDY)
+    assert reply and not reply.startswith("[PERSONA]") and "Я люблю собак" not in reply
+    assert backend.tokenizer.padding_side == "left"
+
+
+def _copy(model_dir: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(model_dir, tmp_path / "model"))
+
+
+def test_missing_directory_is_a_load_error(tmp_path) -> None:
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(ModelLoadError, match="does not exist") as err:
+        TransformersBackend.load(str(missing))
+    assert str(missing) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda d: (d / FORMAT_FILE).unlink(), FORMAT_FILE),
+        (lambda d: (d / "config.json").unlink(), "config.json"),
+        (lambda d: (d / "model.safetensors").write_bytes(b"garbage"), "failed to load"),
+    ],
+    ids=["no-format-file", "no-config", "garbage-weights"],
+)
+def test_broken_model_directory_is_a_load_error(tiny_model_dir, tmp_path, damage, expected) -> None:
+    model_dir = _copy(tiny_model_dir, tmp_path)
+    damage(model_dir)
+    with pytest.raises(ModelLoadError, match=expected) as err:
+        TransformersBackend.load(str(model_dir))
+    assert str(model_dir) in str(err.value)
+
+
+async def test_build_generator_from_settings(tiny_model_dir) -> None:
+    settings = Settings(model_path=str(tiny_model_dir), torch_threads=1, decoding=GREEDY, batch_max_wait_ms=0)
+    async with build_generator(settings) as generator:
+        assert (await generator.generate(PERSONA, HISTORY)).text
+    with pytest.raises(NotImplementedError, match="ctranslate2"):
+        build_generator(replace(settings, model_backend="ctranslate2"))
