@@ -70,12 +70,10 @@ class User(Base):
     external_id: Mapped[str] = mapped_column(String(64))  # Telegram user id as text, or the console name
     display_name: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # use_alter: users and personas refer to each other, so table order alone cannot satisfy both
     current_persona_id: Mapped[int | None] = mapped_column(
         ForeignKey("personas.id", ondelete="SET NULL", use_alter=True)
     )
-
-    # post_update breaks the users <-> personas cycle when a new persona becomes current in one flush
-    current_persona: Mapped[Persona | None] = relationship(foreign_keys=[current_persona_id], post_update=True)
 
 
 class Persona(Base):

@@ -1,0 +1,250 @@
+"""All reads and writes of the bot go through ``Repository(session)``.
+
+Rules for callers:
+* every method that writes commits before it returns, so a write is never lost to a
+  later failure (above all the user's message, stored before generation starts);
+* messages, users and personas may come from another (even closed) session: writes
+  address rows by id, never rely on the object being attached to this session.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.personas import PresetPersona
+from bot.storage import reports
+from bot.storage.models import FEEDBACK_KINDS, PLATFORMS, Dialogue, Feedback, Message, Persona, PersonaFact, User
+from bot.storage.models import utc_now
+
+MAX_ERROR_CHARS = 500
+
+
+class Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- users and personas ---------------------------------------------------------------
+
+    async def get_or_create_user(self, platform: str, external_id: str, display_name: str | None = None) -> User:
+        """The user, created on first contact (safe under concurrent first messages); commits."""
+        if platform not in PLATFORMS:
+            raise ValueError(f"unknown platform {platform!r}")
+        await self.session.execute(
+            insert(User)
+            .values(platform=platform, external_id=external_id, display_name=display_name, created_at=utc_now())
+            .on_conflict_do_nothing(index_elements=[User.platform, User.external_id])
+        )
+        user = await self.session.scalar(select(User).filter_by(platform=platform, external_id=external_id))
+        assert user is not None
+        if display_name is not None and user.display_name != display_name:
+            user.display_name = display_name
+        await self.session.commit()
+        return user
+
+    async def get_user(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def sync_presets(self, presets: list[PresetPersona]) -> None:
+        """Insert or update the preset personas by key; facts replaced where changed; commits."""
+        existing = {p.preset_key: p for p in await self.session.scalars(select(Persona).where(Persona.preset_key.is_not(None)))}
+        for preset in presets:
+            persona = existing.get(preset.key)
+            if persona is None:
+                persona = Persona(preset_key=preset.key, title=preset.title)
+                self.session.add(persona)
+            persona.title = preset.title
+            _set_facts(persona, list(preset.facts))
+        await self.session.commit()
+
+    async def list_presets(self) -> list[Persona]:
+        return list(await self.session.scalars(select(Persona).where(Persona.preset_key.is_not(None)).order_by(Persona.id)))
+
+    async def get_persona(self, persona_id: int) -> Persona | None:
+        return await self.session.get(Persona, persona_id)
+
+    async def create_persona(self, owner: User, title: str, facts: list[str]) -> Persona:
+        """A user's own persona (validate with bot.personas first); commits."""
+        persona = Persona(owner_id=owner.id, title=title)
+        _set_facts(persona, facts)
+        self.session.add(persona)
+        await self.session.commit()
+        return persona
+
+    async def set_current_persona(self, user: User, persona: Persona) -> None:
+        """Commits."""
+        await self.session.execute(update(User).where(User.id == user.id).values(current_persona_id=persona.id))
+        await self.session.commit()
+        user.current_persona_id = persona.id
+
+    async def current_persona(self, user: User) -> Persona | None:
+        persona_id = await self.session.scalar(select(User.current_persona_id).where(User.id == user.id))
+        return None if persona_id is None else await self.get_persona(persona_id)
+
+    # -- dialogues and messages -----------------------------------------------------------
+
+    async def active_dialogue(self, user: User, persona: Persona, chat_id: int) -> Dialogue:
+        """The open dialogue of this user with this persona in this chat, opened if none; commits."""
+        await self.session.execute(
+            insert(Dialogue)
+            .values(user_id=user.id, persona_id=persona.id, chat_id=chat_id, created_at=utc_now())
+            .on_conflict_do_nothing(
+                index_elements=[Dialogue.user_id, Dialogue.persona_id, Dialogue.chat_id],
+                index_where=Dialogue.closed_at.is_(None),
+            )
+        )
+        await self.session.commit()
+        dialogue = await self.session.scalar(
+            select(Dialogue).filter_by(user_id=user.id, persona_id=persona.id, chat_id=chat_id, closed_at=None)
+        )
+        assert dialogue is not None
+        return dialogue
+
+    async def reset_dialogue(self, user: User, persona: Persona, chat_id: int) -> Dialogue:
+        """Close the open dialogue (/reset) and open a fresh one; commits."""
+        await self.session.execute(
+            update(Dialogue)
+            .filter_by(user_id=user.id, persona_id=persona.id, chat_id=chat_id, closed_at=None)
+            .values(closed_at=utc_now())
+        )
+        return await self.active_dialogue(user, persona, chat_id)
+
+    async def add_user_message(self, dialogue: Dialogue, text: str) -> Message:
+        """The user's message as "pending"; commits before any generation can fail."""
+        message = Message(dialogue_id=dialogue.id, role="user", text=text, status="pending")
+        self.session.add(message)
+        await self.session.commit()
+        return message
+
+    async def add_bot_reply(
+        self, user_message: Message, text: str, *, model_id: str, decoding: dict, latency_ms: int
+    ) -> Message:
+        """The reply to ``user_message`` (which becomes "answered"); commits."""
+        reply = Message(
+            dialogue_id=user_message.dialogue_id,
+            role="bot",
+            text=text,
+            status="sent",
+            reply_to_id=user_message.id,
+            model_id=model_id,
+            decoding=decoding,
+            latency_ms=latency_ms,
+        )
+        self.session.add(reply)
+        await self._set_status(user_message, "answered", None)
+        await self.session.commit()
+        return reply
+
+    async def mark_failed(self, user_message: Message, error: str, status: str = "failed") -> None:
+        """No reply will come: status "failed" (generation error) or "lost" (e.g. shutdown); commits."""
+        if status not in ("failed", "lost"):
+            raise ValueError(f"status must be 'failed' or 'lost', got {status!r}")
+        await self._set_status(user_message, status, error[:MAX_ERROR_CHARS])
+        await self.session.commit()
+
+    async def _set_status(self, message: Message, status: str, error: str | None) -> None:
+        await self.session.execute(update(Message).where(Message.id == message.id).values(status=status, error=error))
+        message.status, message.error = status, error
+
+    async def history(self, dialogue: Dialogue, limit: int, *, upto: Message | None = None) -> list[Message]:
+        """The last ``limit`` messages, oldest first, each reply right after the message it answers.
+
+        Every user message counts (failed ones too: the user did say them). With ``upto``
+        (a user message) only what came before it and itself, not its reply: the prompt to
+        regenerate that reply.
+        """
+        thread = func.coalesce(Message.reply_to_id, Message.id)  # a reply sorts with its question
+        query = select(Message).where(Message.dialogue_id == dialogue.id)
+        if upto is not None:  # earlier threads, and upto itself without its reply
+            query = query.where((thread < upto.id) | (Message.id == upto.id))
+        newest_first = await self.session.scalars(query.order_by(thread.desc(), Message.id.desc()).limit(limit))
+        return list(reversed(newest_first.all()))
+
+    async def pending_messages(self) -> list[Message]:
+        """User messages still "pending" (e.g. after a crash), oldest first, with dialogue.user/persona loaded."""
+        query = (
+            select(Message)
+            .where(Message.status == "pending")
+            .options(selectinload(Message.dialogue).selectinload(Dialogue.user))
+            .options(selectinload(Message.dialogue).selectinload(Dialogue.persona))
+            .order_by(Message.id)
+        )
+        return list(await self.session.scalars(query))
+
+    # -- replies in Telegram, feedback ----------------------------------------------------
+
+    async def set_telegram_ids(self, reply: Message, chat_id: int, message_id: int) -> None:
+        """Where the reply was sent, so button callbacks find it; commits."""
+        values = {"telegram_chat_id": chat_id, "telegram_message_id": message_id}
+        await self.session.execute(update(Message).where(Message.id == reply.id).values(**values))
+        await self.session.commit()
+        reply.telegram_chat_id, reply.telegram_message_id = chat_id, message_id
+
+    async def find_reply(self, reply_id: int) -> Message | None:
+        """A bot reply with reply_to, dialogue, dialogue.user and dialogue.persona loaded."""
+        query = (
+            select(Message)
+            .where(Message.id == reply_id, Message.role == "bot")
+            .options(selectinload(Message.reply_to))
+            .options(selectinload(Message.dialogue).selectinload(Dialogue.user))
+            .options(selectinload(Message.dialogue).selectinload(Dialogue.persona))
+        )
+        return await self.session.scalar(query)
+
+    async def replace_reply(self, reply: Message, text: str, *, decoding: dict, latency_ms: int, model_id: str) -> None:
+        """🔄: the same reply row gets the new text; commits."""
+        values = {"text": text, "decoding": decoding, "latency_ms": latency_ms, "model_id": model_id}
+        await self.session.execute(update(Message).where(Message.id == reply.id).values(**values))
+        await self.session.commit()
+        for name, value in values.items():
+            setattr(reply, name, value)
+
+    async def add_feedback(self, reply: Message, user: User, kind: str) -> Feedback:
+        """👍/👎 (one vote per user and reply: a new vote replaces the old) or 🔄; commits."""
+        if kind not in FEEDBACK_KINDS:
+            raise ValueError(f"feedback kind must be one of {FEEDBACK_KINDS}, got {kind!r}")
+        feedback = None
+        if kind != "regenerate":
+            feedback = await self.session.scalar(
+                select(Feedback).where(
+                    Feedback.message_id == reply.id, Feedback.user_id == user.id, Feedback.kind.in_(("up", "down"))
+                )
+            )
+        if feedback is None:
+            feedback = Feedback(message_id=reply.id, user_id=user.id, kind=kind)
+            self.session.add(feedback)
+        feedback.kind, feedback.created_at = kind, utc_now()
+        await self.session.commit()
+        return feedback
+
+    # -- privacy and reports --------------------------------------------------------------
+
+    async def export_user(self, user: User) -> dict:
+        """Everything stored about the user, JSON-serialisable."""
+        return await reports.export_user(self.session, user.id)
+
+    async def delete_user(self, user: User) -> None:
+        """The user and all that is theirs (the database cascades); presets stay; commits."""
+        await self.session.execute(delete(User).where(User.id == user.id))
+        await self.session.commit()
+        if user in self.session:
+            self.session.expunge(user)
+
+    async def stats(self, days: int = 7, *, today: date | None = None) -> dict:
+        """Users, messages, replies per UTC day and mean latency over the last ``days`` days, feedback."""
+        return await reports.stats(self.session, days, today=today)
+
+
+def _set_facts(persona: Persona, texts: list[str]) -> None:
+    """Rewrite facts in place by position: delete-then-insert would clash on (persona, position)."""
+    facts = persona.facts
+    for position, text in enumerate(texts):
+        if position < len(facts):
+            facts[position].text = text
+        else:
+            facts.append(PersonaFact(position=position, text=text))
+    del facts[len(texts) :]
