@@ -20,7 +20,8 @@ async def export_user(session: AsyncSession, user_id: int) -> dict[str, Any]:
     personas = await session.scalars(
         select(Persona).where(Persona.owner_id == user_id).order_by(Persona.id).execution_options(populate_existing=True)
     )
-    dialogues = (await session.scalars(select(Dialogue).where(Dialogue.user_id == user_id).order_by(Dialogue.id))).all()
+    dialogue_query = select(Dialogue).where(Dialogue.user_id == user_id).order_by(Dialogue.id)
+    dialogues = (await session.scalars(dialogue_query)).all()
     title_query = select(Persona.id, Persona.title).where(Persona.id.in_({d.persona_id for d in dialogues}))
     titles = dict((await session.execute(title_query)).all())
     messages = await session.scalars(

@@ -22,6 +22,7 @@ from bot.storage.models import FEEDBACK_KINDS, PLATFORMS, Dialogue, Feedback, Me
 from bot.storage.models import utc_now
 
 MAX_ERROR_CHARS = 500
+_PRESETS = select(Persona).where(Persona.preset_key.is_not(None))
 
 
 class Repository:
@@ -51,7 +52,7 @@ class Repository:
 
     async def sync_presets(self, presets: list[PresetPersona]) -> None:
         """Insert or update the preset personas by key; facts replaced where changed; commits."""
-        existing = {p.preset_key: p for p in await self.session.scalars(select(Persona).where(Persona.preset_key.is_not(None)))}
+        existing = {persona.preset_key: persona for persona in await self.session.scalars(_PRESETS)}
         for preset in presets:
             persona = existing.get(preset.key)
             if persona is None:
@@ -62,7 +63,7 @@ class Repository:
         await self.session.commit()
 
     async def list_presets(self) -> list[Persona]:
-        return list(await self.session.scalars(select(Persona).where(Persona.preset_key.is_not(None)).order_by(Persona.id)))
+        return list(await self.session.scalars(_PRESETS.order_by(Persona.id)))
 
     async def get_persona(self, persona_id: int) -> Persona | None:
         return await self.session.get(Persona, persona_id)
