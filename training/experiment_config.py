@@ -132,6 +132,11 @@ class ExperimentConfig:
     def is_scratch(self) -> bool:
         return self.base_model == SCRATCH
 
+    @property
+    def optimizer_name(self) -> str:
+        """The transformers ``optim`` name of ``optimizer``."""
+        return OPTIMIZERS[self.optimizer]
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -1,0 +1,66 @@
+"""The tokenizer and model a run starts from: a pretrained one, ``scratch``, or a checkpoint to resume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from training import scratch
+from training.experiment_config import ExperimentConfig
+
+TOKENIZER_CORPUS_LIMIT = 300_000
+"""At most this many distinct texts train a scratch tokenizer (plenty for an 8k vocabulary)."""
+
+
+def load_base(
+    config: ExperimentConfig, train_split, *, causal: bool, checkpoint: Path | None = None
+) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+    """Tokenizer and model for ``config``; ``checkpoint`` (resume) wins over the base."""
+    if checkpoint is not None:
+        return _pretrained(str(checkpoint), causal)
+    if config.is_scratch:
+        tokenizer = scratch.train_tokenizer(_corpus(train_split), config.scratch.vocab_size, causal=causal)
+        max_positions = config.max_source_tokens + config.max_target_tokens
+        return tokenizer, scratch.build_model(tokenizer, config.scratch, causal=causal, max_positions=max_positions)
+    tokenizer, model = _pretrained(config.base_model, causal)
+    # A pretrained vocabulary does not know the format markers: add them whole, grow the embeddings.
+    if tokenizer.add_tokens([m for m in scratch.MARKERS if m not in tokenizer.get_vocab()]):
+        model.resize_token_embeddings(len(tokenizer))
+    return tokenizer, model
+
+
+def _pretrained(name_or_dir: str, causal: bool) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_dir)
+        auto = AutoModelForCausalLM if causal else AutoModelForSeq2SeqLM
+        model = auto.from_pretrained(name_or_dir)
+    except OSError as exc:
+        raise SystemExit(
+            f"cannot load base model {name_or_dir!r} ({exc.__class__.__name__}). Without internet access "
+            "use --base-model scratch, or pass a local directory of a downloaded model."
+        ) from None
+    if tokenizer.pad_token is None:  # GPT-2 has none; padding is masked out of the loss anyway
+        tokenizer.pad_token = tokenizer.eos_token
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return tokenizer, model
+
+
+def _corpus(train_split) -> Iterator[str]:
+    """Distinct persona facts, utterances and replies of the train split."""
+    seen: set[str] = set()
+    for batch in train_split.select_columns(["persona", "context", "reply"]).iter(batch_size=1000):
+        for persona, context, reply in zip(batch["persona"], batch["context"], batch["reply"]):
+            for text in (*persona, *context[-1:], reply):
+                if text and text not in seen:
+                    seen.add(text)
+                    yield text
+                    if len(seen) >= TOKENIZER_CORPUS_LIMIT:
+                        return

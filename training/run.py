@@ -1,0 +1,78 @@
+"""``python -m training.run <experiment> [options]``: train one registered experiment.
+
+    python -m training.run --list
+    python -m training.run ru_mix --base-model scratch --max-steps 50 --data-dir ../shared/data
+    python -m training.run ru_persona --set learning_rate=3e-4 --set scratch.d_model=128
+    accelerate launch -m training.run ru_mix          # several GPUs
+
+``--set key=value`` changes any field of the experiment config (see
+``training/experiment_config.py``), typed and validated like the config itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+from training.experiment_config import ConfigError, ExperimentConfig, apply_overrides
+from training.experiments import describe_registry, get_experiment
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.run", description=__doc__.split("\n")[0])
+    parser.add_argument("experiment", nargs="?", help="a registered experiment (see --list)")
+    parser.add_argument("--list", action="store_true", help="print the registered experiments and exit")
+    parser.add_argument("--base-model", help='hub id, local model directory or "scratch"')
+    parser.add_argument("--max-steps", type=int, help="optimizer updates (overrides epochs)")
+    parser.add_argument("--output-dir", type=Path, help="default: runs/<experiment>")
+    parser.add_argument("--data-dir", type=Path, help="default: $DATA_DIR or ../shared/data")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    parser.add_argument("--torch-threads", type=int, default=int(os.environ.get("TORCH_THREADS", 0)),
+                        help="CPU threads for torch (0: torch's default); env TORCH_THREADS")
+    return parser.parse_args(argv)
+
+
+def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
+    """The registered experiment with the command line's overrides applied."""
+    config = get_experiment(args.experiment)
+    if args.base_model:
+        config = dataclasses.replace(config, base_model=args.base_model)
+    if args.max_steps is not None:
+        config = dataclasses.replace(config, max_steps=args.max_steps)
+    return apply_overrides(config, args.set)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        print(describe_registry())
+        return 0
+    if not args.experiment:
+        print("name an experiment, or --list to see them", file=sys.stderr)
+        return 2
+    try:
+        config = resolve_config(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    data_dir = args.data_dir or Path(os.environ.get("DATA_DIR", DEFAULT_DATA_DIR))
+    output_dir = args.output_dir or PROJECT_ROOT / "runs" / config.name
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    from training.train import train  # heavy imports only once the arguments are fine
+
+    train(config, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

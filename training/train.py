@@ -1,0 +1,147 @@
+"""One experiment from data to a servable model directory. Reads top to bottom.
+
+Layout of ``output_dir``::
+
+    checkpoints/checkpoint-N/   Trainer checkpoints (+ experiment.json, dialogue_format.json)
+    model/                      the servable result: weights, tokenizer, dialogue_format.json,
+                                experiment.json, trainer_log.json (the loss curve)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from datasets import DatasetDict
+from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from dialogue.format import FORMATS, FormatSpec
+from training import features
+from training.base_model import load_base
+from training.checkpoints import SaveRunFilesCallback, save_run_files
+from training.data import load_dataset_dict, to_model_inputs
+from training.experiment_config import ExperimentConfig
+from training.hypotheses import HYPOTHESES
+from training.limits import measure_limits
+
+MODEL_SUBDIR = "model"
+CHECKPOINTS_SUBDIR = "checkpoints"
+TRAINER_LOG = "trainer_log.json"
+
+
+def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume: bool = False) -> Path:
+    """Train ``config`` and return the servable model directory (``output_dir/model``)."""
+    output_dir = Path(output_dir)
+    checkpoints_dir = output_dir / CHECKPOINTS_SUBDIR
+    last = get_last_checkpoint(str(checkpoints_dir)) if checkpoints_dir.is_dir() else None
+    if last and not resume:
+        raise SystemExit(f"{checkpoints_dir} has checkpoints: pass --resume to continue, or another --output-dir")
+    if resume and not last:
+        print(f"no checkpoint in {checkpoints_dir}; starting from the beginning")
+    set_seed(config.seed)
+    hypothesis = HYPOTHESES[config.hypothesis]
+    causal = FORMATS[hypothesis.format_name].causal
+
+    # 1. Data: train / validation / test samples (persona, context, reply).
+    data = load_dataset_dict(
+        hypothesis, data_dir, cache_dir=output_dir / "cache", seed=config.seed,
+        max_dialogues_per_source=config.max_dialogues_per_source,
+    )
+    print({split: len(rows) for split, rows in data.items()})
+
+    # 2. Tokenizer and model: pretrained, scratch (tokenizer trained on the train split) or the checkpoint.
+    tokenizer, model = load_base(config, data["train"], causal=causal, checkpoint=Path(last) if last else None)
+
+    # 3. The input format, with length limits measured on train by this very tokenizer.
+    limits = measure_limits(data["train"], tokenizer)
+    spec = FormatSpec(
+        name=hypothesis.format_name,
+        max_fact_tokens=limits["max_fact_tokens"],
+        max_utterance_tokens=limits["max_utterance_tokens"],
+        max_history_turns=config.max_history_turns,
+        max_source_tokens=config.max_source_tokens,
+        max_target_tokens=config.max_target_tokens,
+        extra={"experiment": config.name, "hypothesis": config.hypothesis, "language": hypothesis.language,
+               "base_model": config.base_model, "limits_measured_on": "train split", **limits},
+    )
+    texts = DatasetDict({
+        split: to_model_inputs(rows, spec, hypothesis, tokenizer, seed=config.seed) for split, rows in data.items()
+    })
+    share = features.truncated_share(texts["train"], tokenizer, spec)
+    print(f"format {spec.name}, fact/utterance limits {spec.max_fact_tokens}/{spec.max_utterance_tokens} tokens; "
+          f"{share:.1%} of train inputs exceed {spec.max_source_tokens} tokens")
+
+    # 4. Token ids with -100 label masking.
+    tokenized = {split: features.tokenize_split(texts[split], tokenizer, spec, desc=f"tokenize {split}")
+                 for split in ("train", "validation")}
+
+    # 5. Train, evaluating the validation loss as it goes.
+    trainer_cls = Trainer if causal else Seq2SeqTrainer
+    trainer = trainer_cls(
+        model=model,
+        args=training_arguments(config, checkpoints_dir),
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        data_collator=features.collator(tokenizer, model),
+        processing_class=tokenizer,
+        callbacks=[SaveRunFilesCallback(config, spec)],
+    )
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - started
+    final_eval = trainer.evaluate()
+
+    # 6. The servable directory.
+    model_dir = output_dir / MODEL_SUBDIR
+    trainer.save_model(str(model_dir))  # weights (safetensors) + tokenizer
+    save_run_files(model_dir, config, spec)
+    (model_dir / TRAINER_LOG).write_text(json.dumps(trainer.state.log_history, indent=1) + "\n", encoding="utf-8")
+    steps = max(result.global_step, 1)
+    print(f"trained {result.global_step} steps in {seconds:.0f}s ({seconds / steps:.2f} s/step, "
+          f"{result.metrics.get('train_samples_per_second', 0):.1f} examples/s); "
+          f"train loss {result.training_loss:.3f}, validation loss {final_eval['eval_loss']:.3f}")
+    print(f"model: {model_dir}\ncheckpoints: {checkpoints_dir}\n"
+          f"evaluate with: python -m training.evaluate {model_dir} --data-dir {data_dir}")
+    return model_dir
+
+
+def training_arguments(config: ExperimentConfig, checkpoints_dir: Path) -> Seq2SeqTrainingArguments:
+    fp16, bf16 = _precision(config.precision)
+    return Seq2SeqTrainingArguments(
+        output_dir=str(checkpoints_dir),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accumulation,
+        learning_rate=config.learning_rate,
+        optim=config.optimizer_name,
+        lr_scheduler_type=config.scheduler,
+        warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay,
+        label_smoothing_factor=config.label_smoothing,
+        max_steps=config.max_steps,
+        num_train_epochs=config.epochs,
+        eval_strategy="steps",
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.eval_steps,
+        save_total_limit=config.save_total_limit,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        seed=config.seed,
+        fp16=fp16,
+        bf16=bf16,
+        report_to="none",
+        use_cpu=not torch.cuda.is_available(),
+    )
+
+
+def _precision(precision: str) -> tuple[bool, bool]:
+    """(fp16, bf16). ``auto``: bf16 on GPUs that have it (T5 overflows in fp16), else fp16 on GPU, else fp32."""
+    if precision == "auto":
+        if not torch.cuda.is_available():
+            return False, False
+        return (False, True) if torch.cuda.is_bf16_supported() else (True, False)
+    return precision == "fp16", precision == "bf16"
