@@ -14,10 +14,10 @@ import unicodedata
 from dataclasses import dataclass, replace
 
 from bot import texts
-from bot.config import Settings
-from bot.generation import GenerationError, GenerationTimeout, Generator
+from bot.config import DecodingSettings, Settings
+from bot.generation import GenerationError, GenerationResult, GenerationTimeout, Generator
 from bot.personas import load_presets
-from bot.storage.models import Message, User
+from bot.storage.models import Dialogue, Message, Persona, User
 from bot.storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -83,37 +83,33 @@ class ChatService:
             raise InvalidMessage(texts.NO_PERSONA)
         dialogue = await repo.active_dialogue(user, persona, chat_id)
         user_message = await repo.add_user_message(dialogue, text)  # committed: never lost
-        return await self._answer(repo, user_message)
+        return await self._answer(repo, persona, dialogue, user_message)
 
     async def answer_pending(self, repo: Repository) -> list[ChatReply]:
         """Answer user messages that a stop left unanswered (oldest first); failures stay marked."""
         replies = []
         for message in await repo.pending_messages():
             try:
-                replies.append(await self._answer(repo, message))
+                replies.append(await self._answer(repo, message.dialogue.persona, message.dialogue, message))
             except ReplyFailed:
                 log.warning("pending message %s could not be answered after restart", message.id)
         return replies
 
     async def regenerate(self, repo: Repository, reply: Message) -> ChatReply:
-        """Another variant of a bot reply, sampled, replacing the stored text."""
-        user_message = await repo.get_message(reply.reply_to_id) if reply.reply_to_id else None
-        if user_message is None:
-            raise ReplyFailed(texts.REPLY_FAILED)
+        """Another variant of a bot reply (as loaded by `Repository.find_reply`), sampled, replacing its text."""
+        user_message = reply.reply_to
         decoding = replace(self.settings.decoding, strategy="sampling")
-        persona, history = await self._persona_and_history(repo, user_message)
         try:
-            result = await self.generator.generate(persona, history, decoding=decoding)
+            result = await self._generate(repo, reply.dialogue.persona, reply.dialogue, user_message, decoding)
         except GenerationError as exc:
             log.warning("regeneration of reply %s failed: %s", reply.id, exc)
             raise ReplyFailed(texts.REPLY_FAILED) from exc
         await repo.replace_reply(reply, result.text, decoding=result.decoding, latency_ms=result.latency_ms, model_id=result.model_id)
         return ChatReply(message=reply, user_message=user_message)
 
-    async def _answer(self, repo: Repository, user_message: Message) -> ChatReply:
-        persona, history = await self._persona_and_history(repo, user_message)
+    async def _answer(self, repo: Repository, persona: Persona, dialogue: Dialogue, user_message: Message) -> ChatReply:
         try:
-            result = await self.generator.generate(persona, history)
+            result = await self._generate(repo, persona, dialogue, user_message)
         except GenerationTimeout as exc:
             await repo.mark_failed(user_message, "timeout")
             raise ReplyFailed(texts.REPLY_TIMEOUT) from exc
@@ -126,9 +122,10 @@ class ChatService:
         )
         return ChatReply(message=reply, user_message=user_message)
 
-    async def _persona_and_history(self, repo: Repository, user_message: Message) -> tuple[list[str], list[str]]:
-        """The persona's facts and the dialogue up to and including ``user_message``."""
-        dialogue = await repo.get_dialogue(user_message.dialogue_id)
-        persona = await repo.get_persona(dialogue.persona_id)
-        history = await repo.history(dialogue, limit=self.generator.history_limit, until=user_message)
-        return [fact.text for fact in persona.facts], [m.text for m in history]
+    async def _generate(
+        self, repo: Repository, persona: Persona, dialogue: Dialogue, user_message: Message,
+        decoding: DecodingSettings | None = None,
+    ) -> GenerationResult:
+        """Generate the reply to ``user_message`` from the persona and the dialogue up to it."""
+        history = await repo.history(dialogue, limit=self.generator.history_limit, upto=user_message)
+        return await self.generator.generate(persona.fact_texts, [m.text for m in history], decoding=decoding)

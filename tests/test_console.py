@@ -1,0 +1,105 @@
+"""The console chat, driven as a real subprocess with piped stdin against a tiny model."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+
+def run_chat(model_dir: Path, db_path: Path, lines: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env.update(MODEL_PATH=str(model_dir), DATABASE_PATH=str(db_path), TORCH_THREADS="1", DECODING_STRATEGY="greedy",
+               MAX_NEW_TOKENS="8", LOG_LEVEL="WARNING")
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input="".join(line + "\n" for line in lines),
+        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=180,
+    )
+
+
+def rows(db_path: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db_path) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_piped_chat_answers_and_stores(tiny_model_dir, tmp_path):
+    db = tmp_path / "bot.sqlite3"
+    result = run_chat(tiny_model_dir, db, ["Привет!", "Как дела?", "/quit", "never read"], "chat", "--user", "anna")
+    assert result.returncode == 0, result.stderr
+    replies = [line for line in result.stdout.splitlines() if line.startswith("Бот: ")]
+    assert len(replies) == 2 and all(len(r) > len("Бот: ") for r in replies)
+    assert "> " not in result.stdout  # no prompt noise when stdin is not a terminal
+    messages = rows(db, "SELECT role, text, status FROM messages ORDER BY id")
+    assert [(m[0], m[2]) for m in messages] == [("user", "answered"), ("bot", "sent")] * 2
+    assert [m[1] for m in messages[::2]] == ["Привет!", "Как дела?"]
+
+
+def test_auto_mode_without_token_says_why_and_chats(tiny_model_dir, tmp_path):
+    result = run_chat(tiny_model_dir, tmp_path / "bot.sqlite3", ["Привет!"])
+    assert result.returncode == 0, result.stderr
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
+    assert sum(line.startswith("Бот: ") for line in result.stdout.splitlines()) == 1
+
+
+def test_persona_commands_and_reset(tiny_model_dir, tmp_path):
+    db = tmp_path / "bot.sqlite3"
+    script = [
+        "/persona",
+        "/persona 2",
+        "/persona new",
+        "Я работаю врачом.",
+        "У меня есть кот.",
+        "/done",
+        "Кем ты работаешь?",
+        "/reset",
+        "Привет",
+        "/unknown",
+        "/help",
+    ]
+    result = run_chat(tiny_model_dir, db, script, "chat")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Готовые персоны:" in out and "• Я работаю врачом." in out
+    assert "Не знаю команду /unknown" in out and "/persona new" in out
+    facts = rows(db, "SELECT f.text FROM persona_facts f JOIN personas p ON p.id = f.persona_id "
+                     "WHERE p.preset_key IS NULL ORDER BY f.position")
+    assert facts == [("Я работаю врачом.",), ("У меня есть кот.",)]
+    # /reset opened a second dialogue for the same (custom) persona.
+    dialogues = rows(db, "SELECT persona_id, closed_at IS NOT NULL FROM dialogues ORDER BY id")
+    assert len(dialogues) == 2 and dialogues[0][0] == dialogues[1][0] and dialogues[0][1] == 1
+
+
+def test_bad_input_gets_a_message_and_nothing_is_stored(tiny_model_dir, tmp_path):
+    db = tmp_path / "bot.sqlite3"
+    result = run_chat(tiny_model_dir, db, ["   ", "x" * 5000, "bad\x07bell", "/persona new", "/done", "/cancel"], "chat")
+    assert result.returncode == 0, result.stderr
+    assert "слишком длинное" in result.stdout and "служебные символы" in result.stdout
+    assert "ни одного факта" in result.stdout.lower() or "факт" in result.stdout  # the validator's message
+    assert rows(db, "SELECT count(*) FROM messages") == [(0,)]
+
+
+def test_conversation_survives_a_restart(tiny_model_dir, tmp_path):
+    db = tmp_path / "bot.sqlite3"
+    run_chat(tiny_model_dir, db, ["Привет!"], "chat", "--user", "ivan")
+    run_chat(tiny_model_dir, db, ["Как дела?"], "chat", "--user", "ivan")
+    assert rows(db, "SELECT count(DISTINCT dialogue_id), count(*) FROM messages") == [(1, 4)]
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    result = run_chat(tmp_path / "no-such-model", tmp_path / "bot.sqlite3", ["Привет!"], "chat")
+    assert result.returncode == 1
+    assert "no-such-model" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "-1"])
+def test_bad_setting_is_a_clear_error(tiny_model_dir, tmp_path, value, monkeypatch):
+    monkeypatch.setenv("BATCH_MAX_SIZE", value)
+    result = run_chat(tiny_model_dir, tmp_path / "bot.sqlite3", [], "chat")
+    assert result.returncode == 2 and "BATCH_MAX_SIZE" in result.stderr
