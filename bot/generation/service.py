@@ -45,6 +45,10 @@ class _Request:
     started: float = field(default_factory=time.monotonic)
 
 
+# Without a limit in the format, still read no more than this many messages from the database.
+UNLIMITED_HISTORY = 100
+
+
 class Generator:
     """Serves replies from one backend. ``await start()`` before use, ``await close()`` at the end."""
 
@@ -72,6 +76,11 @@ class Generator:
     @property
     def model_id(self) -> str:
         return self.backend.model_id
+
+    @property
+    def history_limit(self) -> int:
+        """How many past messages a reply can use: the model's own limit (the format keeps the last N)."""
+        return self.backend.format.max_history_turns or UNLIMITED_HISTORY
 
     async def start(self) -> None:
         if self._batcher is not None or self._closed:
