@@ -26,6 +26,7 @@ from training.data import load_dataset_dict, to_model_inputs
 from training.experiment_config import ExperimentConfig
 from training.hypotheses import HYPOTHESES
 from training.limits import measure_limits
+from training.model_card import write_model_card
 
 MODEL_SUBDIR = "model"
 CHECKPOINTS_SUBDIR = "checkpoints"
@@ -98,6 +99,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     model_dir = output_dir / MODEL_SUBDIR
     trainer.save_model(str(model_dir))  # weights (safetensors) + tokenizer
     save_run_files(model_dir, config, spec)
+    write_model_card(model_dir, config, spec)  # evaluate adds the metrics
     (model_dir / TRAINER_LOG).write_text(json.dumps(trainer.state.log_history, indent=1) + "\n", encoding="utf-8")
     steps = max(result.global_step, 1)
     print(f"trained {result.global_step} steps in {seconds:.0f}s ({seconds / steps:.2f} s/step, "

@@ -1,0 +1,94 @@
+"""The experiment registry, its validation, and the command line's overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from dialogue.format import FORMATS
+from training.experiment_config import ConfigError, ExperimentConfig, apply_overrides
+from training.experiments import EXPERIMENTS, describe_registry, get_experiment
+from training.hypotheses import HYPOTHESES
+from training.run import main, parse_args, resolve_config
+from training.sources import SOURCES
+
+EXPECTED = {
+    "en_h1_seq2seq": "h1", "en_h1_causal": "h1_causal", "en_h1_1": "h1_1", "en_h1_2": "h1_2", "en_h2": "h2",
+    "en_h2_1": "h2_1", "ru_persona": "h3", "ru_persona_both": "h4", "ru_mix": "h5",
+}
+
+
+def test_registry_covers_every_hypothesis() -> None:
+    assert {name: e.hypothesis for name, e in EXPERIMENTS.items()} == EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_experiment_resolves_its_data_sources_and_format(name: str) -> None:
+    config = EXPERIMENTS[name]
+    hypothesis = HYPOTHESES[config.hypothesis]
+    assert set(hypothesis.sources) <= set(SOURCES)
+    assert hypothesis.format_name in FORMATS
+    # a Russian experiment starts from a Russian model, an English one from an English model
+    assert ("rut5" in config.base_model) == (hypothesis.language == "ru")
+    # the config round-trips through experiment.json
+    assert ExperimentConfig.from_dict(config.to_dict()) == config
+
+
+def test_unknown_experiment_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="ru_mix"):
+        get_experiment("ru_mixx")
+
+
+def test_set_overrides_are_typed() -> None:
+    config = apply_overrides(
+        EXPERIMENTS["ru_mix"],
+        ["learning_rate=3e-4", "batch_size=4", "scratch.d_model=128", "max_dialogues_per_source=none",
+         "optimizer=adamw", "base_model=scratch"],
+    )
+    assert config.learning_rate == 3e-4 and config.batch_size == 4 and config.optimizer == "adamw"
+    assert config.scratch.d_model == 128 and config.scratch.num_layers == EXPERIMENTS["ru_mix"].scratch.num_layers
+    assert config.max_dialogues_per_source is None and config.is_scratch
+    assert apply_overrides(config, ["max_dialogues_per_source=50"]).max_dialogues_per_source == 50
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("nonsense=1", "unknown config key 'nonsense'"),
+        ("scratch.width=1", "unknown config key 'scratch.width'"),
+        ("learning_rate", "expects key=value"),
+        ("batch_size=four", "batch_size: expected int"),
+        ("batch_size=0", "batch_size must be >= 1"),
+        ("optimizer=sgd", "optimizer must be one of"),
+        ("precision=fp8", "precision must be one of"),
+        ("scratch.num_heads=3", "must divide"),
+        ("scratch=1", "one by one"),
+    ],
+)
+def test_bad_overrides_fail_with_a_clear_message(pair: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(EXPERIMENTS["ru_persona"], [pair])
+
+
+def test_post_init_validation() -> None:
+    base = EXPERIMENTS["ru_persona"]
+    for changes in ({"max_steps": 0}, {"learning_rate": 0.0}, {"max_source_tokens": 4}, {"label_smoothing": 1.0}):
+        with pytest.raises(ConfigError):
+            dataclasses.replace(base, **changes)
+
+
+def test_cli_flags_override_the_registry() -> None:
+    args = parse_args(["ru_mix", "--base-model", "scratch", "--max-steps", "50", "--set", "seed=7"])
+    config = resolve_config(args)
+    assert (config.base_model, config.max_steps, config.seed) == ("scratch", 50, 7)
+
+
+def test_cli_list_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in EXPECTED) and "cointegrated/rut5-base-multitask" in out
+    assert out.strip() == describe_registry()
+    assert main(["ru_mix", "--set", "learning_rate=fast"]) == 2
+    assert "learning_rate: expected float" in capsys.readouterr().err
+    assert main([]) == 2
