@@ -85,10 +85,15 @@ class ChatService:
         user_message = await repo.add_user_message(dialogue, text)  # committed: never lost
         return await self._answer(repo, persona, dialogue, user_message)
 
-    async def answer_pending(self, repo: Repository) -> list[ChatReply]:
-        """Answer user messages that a stop left unanswered (oldest first); failures stay marked."""
+    async def answer_pending(self, repo: Repository, platform: str | None = None) -> list[ChatReply]:
+        """Answer user messages that a stop left unanswered (oldest first); failures stay marked.
+
+        ``platform`` keeps each front end to its own users (Telegram cannot deliver to the console).
+        """
         replies = []
         for message in await repo.pending_messages():
+            if platform is not None and message.dialogue.user.platform != platform:
+                continue
             try:
                 replies.append(await self._answer(repo, message.dialogue.persona, message.dialogue, message))
             except ReplyFailed:

@@ -1,0 +1,15 @@
+"""Telegram handlers, one router per feature, built fresh for every dispatcher.
+
+Order matters: the persona editor (FSM) sees text before the chat does, and ``other``
+(unknown commands, non-text, edits, the error handler) comes last.
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.handlers import admin, chat, feedback, other, persona, privacy, start
+
+
+def build_routers() -> list[Router]:
+    return [module.build_router() for module in (start, admin, persona, privacy, feedback, chat, other)]

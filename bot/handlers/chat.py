@@ -1,0 +1,46 @@
+"""Chatting: any text meant for the bot gets a generated reply; /reset starts the dialogue anew."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import Message
+from aiogram.utils.chat_action import ChatActionSender
+
+from bot import texts
+from bot.chat import ChatService, InvalidMessage, ReplyFailed
+from bot.storage.models import User
+from bot.storage.repository import Repository
+from bot.telegram.addressing import AddressedToBot, is_private, strip_mention
+from bot.telegram.replies import send_reply
+
+
+async def reset(message: Message, repo: Repository, user: User) -> None:
+    persona = await repo.current_persona(user)
+    if persona is None:
+        await message.answer(texts.NO_PERSONA)
+        return
+    await repo.reset_dialogue(user, persona, message.chat.id)
+    await message.answer(texts.RESET_DONE)
+
+
+async def chat_message(message: Message, bot: Bot, repo: Repository, user: User, chat: ChatService) -> None:
+    text = message.text or ""
+    if not is_private(message):
+        text = strip_mention(text, (await bot.me()).username or "")
+    # «печатает…» is re-sent every few seconds until the reply is ready.
+    async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id):
+        try:
+            reply = await chat.reply(repo, user, message.chat.id, text)
+        except (InvalidMessage, ReplyFailed) as exc:
+            await message.answer(str(exc), parse_mode=None)
+            return
+    answer_to = None if is_private(message) else message.message_id  # in groups: whom the bot answers
+    await send_reply(bot, repo, message.chat.id, reply, answer_to=answer_to)
+
+
+def build_router() -> Router:
+    router = Router(name="chat")
+    router.message.register(reset, Command("reset"))
+    router.message.register(chat_message, F.text, ~F.text.startswith("/"), AddressedToBot())
+    return router

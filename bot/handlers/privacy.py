@@ -1,0 +1,62 @@
+"""/export sends the user's own data as a JSON document; /forget deletes it after a confirmation.
+
+Both work in private chats only: a group must never see someone's data.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+
+from bot import texts
+from bot.storage.models import User
+from bot.storage.repository import Repository
+from bot.telegram.addressing import is_private
+from bot.telegram.keyboards import ForgetCallback, forget_keyboard
+
+
+async def export(message: Message, repo: Repository, user: User) -> None:
+    data = await repo.export_user(user)
+    payload = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+    document = BufferedInputFile(payload, filename="persona-bot-export.json")
+    await message.answer_document(document, caption=texts.EXPORT_CAPTION, parse_mode=None)
+
+
+async def forget(message: Message) -> None:
+    assert message.from_user is not None
+    await message.answer(texts.FORGET_CONFIRM, reply_markup=forget_keyboard(message.from_user.id))
+
+
+async def forget_answer(
+    query: CallbackQuery, callback_data: ForgetCallback, repo: Repository, user: User, state: FSMContext
+) -> None:
+    if callback_data.user_id != query.from_user.id:  # a forwarded or forged button
+        await query.answer(texts.NOT_YOUR_BUTTON, show_alert=True)
+        return
+    if callback_data.confirm:
+        await repo.delete_user(user)
+        await state.clear()
+    await query.answer()
+    text = texts.FORGET_DONE if callback_data.confirm else texts.FORGET_KEPT
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=None)  # the buttons go away: no second press
+    else:
+        await query.bot.send_message(query.from_user.id, text)
+
+
+async def private_only(message: Message) -> None:
+    await message.answer(texts.PRIVATE_ONLY)
+
+
+def build_router() -> Router:
+    router = Router(name="privacy")
+    private = F.chat.type == "private"
+    router.message.register(export, Command("export"), private)
+    router.message.register(forget, Command("forget"), private)
+    router.message.register(private_only, Command("export", "forget"))
+    router.callback_query.register(forget_answer, ForgetCallback.filter())
+    return router

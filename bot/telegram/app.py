@@ -1,0 +1,99 @@
+"""The Telegram bot assembled: ``run_bot(settings)`` is what ``python -m bot`` runs.
+
+Start: migrate the database, sync presets, load the model (``bot.runtime``), build the Bot
+(base URL from TELEGRAM_API_URL, so a self-hosted Bot API server works) and the Dispatcher,
+set the command menu, answer messages a previous stop left pending, then poll (or serve the
+webhook). Stop (SIGTERM/SIGINT): no new updates; in-flight ones get ``shutdown_grace_s`` to
+finish, then are cancelled — their user messages stay "pending" and are answered at the
+next start.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+
+from bot import texts
+from bot.chat import ChatService
+from bot.config import Settings
+from bot.handlers import build_routers
+from bot.runtime import Runtime, open_runtime
+from bot.storage.database import Database
+from bot.storage.repository import Repository
+from bot.telegram import middlewares
+from bot.telegram.replies import send_reply
+from bot.telegram.runner import run_polling, run_webhook
+
+log = logging.getLogger(__name__)
+
+
+async def run_bot(settings: Settings) -> None:
+    async with open_runtime(settings) as runtime:
+        await serve(runtime)
+
+
+async def serve(runtime: Runtime) -> None:
+    """Run the bot on an open runtime until SIGTERM/SIGINT."""
+    settings = runtime.settings
+    bot = build_bot(settings)
+    dp = build_dispatcher(settings, runtime.database, runtime.chat)
+    if settings.bot_mode == "webhook":
+        await run_webhook(dp, bot, settings)
+    else:
+        await run_polling(dp, bot, settings)
+
+
+def build_bot(settings: Settings) -> Bot:
+    if not settings.telegram_token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    # No parse mode anywhere: user and model text is sent as is and can never break a message.
+    return Bot(settings.telegram_token, session=session, default=DefaultBotProperties(parse_mode=None))
+
+
+def build_dispatcher(settings: Settings, database: Database, chat: ChatService) -> Dispatcher:
+    """The dispatcher with every middleware and router; handlers get ``chat`` and ``settings``.
+
+    ``dp["in_flight"]`` counts updates being handled (for a graceful stop).
+    """
+    dp = Dispatcher(storage=MemoryStorage(), chat=chat, settings=settings, database=database)
+    dp["in_flight"] = middlewares.install(dp, settings, database, chat)
+    dp.include_routers(*build_routers())
+    dp.startup.register(on_startup)
+    return dp
+
+
+async def on_startup(bot: Bot, settings: Settings, database: Database, chat: ChatService) -> None:
+    await set_commands(bot, settings)
+    await answer_pending(bot, database, chat)
+
+
+async def set_commands(bot: Bot, settings: Settings) -> None:
+    commands = [BotCommand(command=name, description=text) for name, text in texts.COMMANDS.items()]
+    await bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+    admin = commands + [BotCommand(command=name, description=text) for name, text in texts.ADMIN_COMMANDS.items()]
+    for admin_id in settings.admin_ids:
+        try:
+            await bot.set_my_commands(admin, scope=BotCommandScopeChat(chat_id=admin_id))
+        except TelegramAPIError as exc:  # the admin has not opened a chat with the bot yet
+            log.warning("admin commands not set for %s: %s", admin_id, exc.message)
+
+
+async def answer_pending(bot: Bot, database: Database, chat: ChatService) -> None:
+    """Answer Telegram users' messages that a stop left without a reply (before polling starts,
+    so they come before anything the same user sends next)."""
+    async with database.session() as session:
+        repo = Repository(session)
+        for reply in await chat.answer_pending(repo, platform="telegram"):
+            chat_id = reply.user_message.dialogue.chat_id
+            try:
+                await send_reply(bot, repo, chat_id, reply, prefix=texts.PENDING_ANSWER_PREFIX)
+            except TelegramAPIError as exc:  # e.g. the user blocked the bot meanwhile
+                log.warning("pending reply %s not delivered: %s", reply.message.id, exc.message)

@@ -1,0 +1,45 @@
+"""Sending a generated reply: plain text (no parse mode: model or user text can never break
+it), the 👍 / 👎 / 🔄 keyboard, and the Telegram ids stored so the buttons find the reply."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.types import ReplyParameters
+
+from bot.chat import ChatReply
+from bot.storage.repository import Repository
+from bot.telegram.keyboards import feedback_keyboard
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+def plain(text: str) -> str:
+    """Text as Telegram will take it: never empty, never over the length limit."""
+    text = text.strip() or "…"
+    return text if len(text) <= TELEGRAM_TEXT_LIMIT else text[: TELEGRAM_TEXT_LIMIT - 1] + "…"
+
+
+async def send_reply(
+    bot: Bot, repo: Repository, chat_id: int, reply: ChatReply, *, prefix: str = "", answer_to: int | None = None
+) -> None:
+    """Send ``reply`` to ``chat_id`` (as a reply to message ``answer_to`` if given, e.g. in groups)."""
+    sent = await bot.send_message(
+        chat_id,
+        plain(prefix + reply.text),
+        parse_mode=None,
+        reply_markup=feedback_keyboard(reply.message.id),
+        reply_parameters=ReplyParameters(message_id=answer_to, allow_sending_without_reply=True) if answer_to else None,
+    )
+    await repo.set_telegram_ids(reply.message, sent.chat.id, sent.message_id)
+
+
+async def edit_reply(bot: Bot, reply: ChatReply) -> None:
+    """Show a regenerated reply in place of the old text (same message, same buttons)."""
+    message = reply.message
+    await bot.edit_message_text(
+        text=plain(reply.text),
+        chat_id=message.telegram_chat_id,
+        message_id=message.telegram_message_id,
+        parse_mode=None,
+        reply_markup=feedback_keyboard(message.id),
+    )
