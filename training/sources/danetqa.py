@@ -32,7 +32,7 @@ def _read_jsonl(path: Path, report: SkipReport) -> Iterator[Dialogue]:
             report.seen(NAME)
             try:
                 item = json.loads(line)
-                question, passage, label = item["question"], item["passage"], item["label"]
+                question, passage, label = item["question"], item["passage"], item.get("label")
             except (json.JSONDecodeError, KeyError, TypeError):
                 report.skip(NAME, "bad JSON line")
                 continue

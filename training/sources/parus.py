@@ -31,7 +31,7 @@ def _read_jsonl(path: Path, report: SkipReport) -> Iterator[Dialogue]:
             try:
                 item = json.loads(line)
                 choices = (item["choice1"], item["choice2"])
-                premise, question, label = item["premise"], QUESTIONS[item["question"]], item["label"]
+                premise, question, label = item["premise"], QUESTIONS[item["question"]], item.get("label")
             except (json.JSONDecodeError, KeyError, TypeError):
                 report.skip(NAME, "bad JSON line")
                 continue
