@@ -57,6 +57,9 @@ class TransformersBackend:
         source = str(path) if path.is_dir() else model_path
         try:
             from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+            from transformers.utils.logging import disable_progress_bar
+
+            disable_progress_bar()  # a bar per start-up is noise in the console chat and the bot's logs
 
             config = AutoConfig.from_pretrained(source)
             model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
@@ -102,12 +105,17 @@ def _check_local_dir(path: Path) -> FormatSpec:
 
 
 def _local_model_id(path: Path) -> str:
-    """Directory name + a short hash of the config and weight files' sizes and mtimes."""
+    """Directory name + a short hash of the config and weight files' contents.
+
+    Contents, not mtimes: the same shipped model gets the same id in every clone.
+    """
     files = sorted(p for p in path.iterdir() if p.name == "config.json" or p.name.endswith(WEIGHT_SUFFIXES))
     digest = hashlib.sha1()
     for file in files:
-        stat = file.stat()
-        digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+        digest.update(file.name.encode())
+        with file.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
     return f"{path.resolve().name}@{digest.hexdigest()[:8]}"
 
 
