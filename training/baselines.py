@@ -57,7 +57,7 @@ class ConstantBaseline:
 def fit_baseline(kind: str, train_split) -> RetrievalBaseline | ConstantBaseline:
     """``kind`` in ``BASELINES``, fitted on a train split with ``context`` and ``reply`` columns."""
     if kind == "retrieval":
-        return RetrievalBaseline(train_split["context"], train_split["reply"])
+        return RetrievalBaseline(list(train_split["context"]), list(train_split["reply"]))
     if kind == "constant":
-        return ConstantBaseline(train_split["reply"])
+        return ConstantBaseline(list(train_split["reply"]))
     raise ValueError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")

@@ -47,7 +47,7 @@ def load_test(config: ExperimentConfig, data_dir: Path, limit: int | None):
 
 def score(predictions: list[str], test, language: str, **extra) -> dict:
     references = [clean_text(r) for r in test["reply"]]
-    metrics = all_metrics(predictions, references, test["persona"], language)
+    metrics = all_metrics(predictions, references, list(test["persona"]), language)
     return {"examples": len(predictions), **metrics, **extra}
 
 
@@ -70,7 +70,7 @@ def evaluate_model(model_dir: Path, data_dir: Path, *, limit: int | None = None,
     backend = predict.load_backend(model_dir)
     decoding = dataclasses.replace(predict.GREEDY, max_new_tokens=backend.format.max_target_tokens)
     started = time.perf_counter()
-    predictions = predict.generate(backend, predict.build_inputs(backend, test["persona"], test["context"]),
+    predictions = predict.generate(backend, predict.build_inputs(backend, list(test["persona"]), list(test["context"])),
                                    batch_size=batch_size, decoding=decoding)
     seconds = time.perf_counter() - started
     texts = to_model_inputs(test, backend.format, hypothesis, backend.tokenizer, seed=config.seed)
@@ -88,7 +88,7 @@ def evaluate_model(model_dir: Path, data_dir: Path, *, limit: int | None = None,
 def evaluate_baseline(kind: str, experiment: str, data_dir: Path, out_dir: Path, *, limit: int | None = None) -> dict:
     config = get_experiment(experiment)
     hypothesis, data, test = load_test(config, data_dir, limit)
-    predictions = fit_baseline(kind, data["train"]).predict(test["context"])
+    predictions = fit_baseline(kind, data["train"]).predict(list(test["context"]))
     metrics = score(predictions, test, hypothesis.language, baseline=kind, experiment=experiment)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write(out_dir, f"{kind} baseline on {experiment}", metrics, samples(predictions, test))

@@ -61,7 +61,7 @@ def collator(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> Data
 
 def truncated_share(split: Any, tokenizer: PreTrainedTokenizerBase, spec: FormatSpec, sample: int = 2000) -> float:
     """Share of (up to ``sample``) sources longer than ``max_source_tokens``: worth a warning if large."""
-    texts = split.select(range(min(sample, len(split))))["source_text"]
+    texts = list(split.select(range(min(sample, len(split))))["source_text"])
     if not texts:
         return 0.0
     lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]

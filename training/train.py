@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import torch
-from datasets import DatasetDict
 from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -68,9 +67,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         extra={"experiment": config.name, "hypothesis": config.hypothesis, "language": hypothesis.language,
                "base_model": config.base_model, "limits_measured_on": "train split", **limits},
     )
-    texts = DatasetDict({
-        split: to_model_inputs(rows, spec, hypothesis, tokenizer, seed=config.seed) for split, rows in data.items()
-    })
+    texts = to_model_inputs(data, spec, hypothesis, tokenizer, seed=config.seed)  # shuffles train only
     share = features.truncated_share(texts["train"], tokenizer, spec)
     print(f"format {spec.name}, fact/utterance limits {spec.max_fact_tokens}/{spec.max_utterance_tokens} tokens; "
           f"{share:.1%} of train inputs exceed {spec.max_source_tokens} tokens")

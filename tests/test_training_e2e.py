@@ -1,0 +1,137 @@
+"""A tiny scratch experiment end to end: CLI -> checkpoints -> model dir -> evaluation -> the bot's generator.
+
+Data: a small Toloka TSV in its real format (built here), a few dialogues repeated so that a
+tiny model learns them within 30 steps at a high learning rate.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.generation import Generator, TransformersBackend
+from dialogue.format import FormatSpec
+from training import compare, evaluate, run
+from training.features import IGNORE_INDEX, encoder
+
+PERSONAS = [
+    ("У меня есть собака.", "Я люблю кофе.", "Я работаю врачом."),
+    ("Я живу в Москве.", "Я играю на гитаре.", "Я не ем мясо."),
+]
+LINES = [
+    ("Привет! Как дела?", "Привет, хорошо. Я пью кофе."),
+    ("Чем ты занимаешься?", "Я работаю врачом в больнице."),
+    ("У тебя есть животные?", "Да, у меня есть собака."),
+]
+TINY = [
+    "scratch.d_model=32", "scratch.num_layers=2", "scratch.num_heads=2", "scratch.d_ff=64", "scratch.vocab_size=300",
+    "batch_size=8", "learning_rate=1e-2", "optimizer=adamw", "warmup_steps=0", "eval_steps=15", "logging_steps=5",
+    "max_source_tokens=128", "max_target_tokens=24",
+]
+
+
+def _profile(participant: int, facts: tuple[str, ...]) -> str:
+    return f"<span class=participant_{participant}>" + "".join(f"{f}<br />" for f in facts) + "</span>"
+
+
+def write_toloka_tsv(path: Path, dialogues: int = 60) -> None:
+    """``dialogues.tsv`` as Toloka publishes it: HTML spans, "Пользователь N:" prefixes, tab separated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter="\t")
+        writer.writerow(["persona_1_profile", "persona_2_profile", "dialogue"])
+        for number in range(dialogues):
+            turns = "".join(
+                f"<span class=participant_2>Пользователь 2: {question}</span><br />"
+                f"<span class=participant_1>Пользователь 1: {answer}</span><br />"
+                for question, answer in LINES[number % 2 :]
+            )
+            writer.writerow([_profile(1, PERSONAS[0]), _profile(2, PERSONAS[1]), turns])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("e2e")
+    data_dir = root / "data"
+    write_toloka_tsv(data_dir / "ru_persona_chat" / "dialogues.tsv")
+    out = root / "run"
+    argv = ["ru_persona", "--base-model", "scratch", "--max-steps", "30", "--data-dir", str(data_dir),
+            "--output-dir", str(out), "--torch-threads", "1"]
+    assert run.main(argv + [x for pair in TINY for x in ("--set", pair)]) == 0
+    return data_dir, out
+
+
+def test_run_writes_checkpoints_and_a_servable_model_dir(trained: tuple[Path, Path]) -> None:
+    _, out = trained
+    checkpoint = out / "checkpoints" / "checkpoint-30"
+    model_dir = out / "model"
+    for directory in (checkpoint, model_dir):
+        for name in ("model.safetensors", "config.json", "tokenizer.json", "dialogue_format.json", "experiment.json"):
+            assert (directory / name).is_file(), directory / name
+    assert (checkpoint / "optimizer.pt").is_file()
+    spec = FormatSpec.load(model_dir)
+    assert spec.name == "godel" and spec.extra["experiment"] == "ru_persona"
+    assert spec.max_fact_tokens and spec.max_utterance_tokens
+    assert json.loads((model_dir / "experiment.json").read_text())["scratch"]["d_model"] == 32
+    assert "## Retraining" in (model_dir / "README.md").read_text()
+
+
+def test_loss_goes_down(trained: tuple[Path, Path]) -> None:
+    log = json.loads((trained[1] / "model" / "trainer_log.json").read_text())
+    losses = [entry["loss"] for entry in log if "loss" in entry]
+    assert len(losses) >= 5
+    assert losses[-1] < 0.5 * losses[0]
+    assert any("eval_loss" in entry for entry in log)
+
+
+def test_evaluate_writes_metrics_report_and_curve(trained: tuple[Path, Path]) -> None:
+    data_dir, out = trained
+    model_dir = out / "model"
+    assert evaluate.main([str(model_dir), "--data-dir", str(data_dir), "--limit", "6", "--batch-size", "4"]) == 0
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["examples"] >= 1
+    assert 1.0 < metrics["perplexity"] < 300  # the vocabulary is ~300 tokens: a trained model beats uniform
+    assert 0.0 <= metrics["f1"] <= 1.0 and 0.0 <= metrics["chrf"] <= 100.0
+    assert "| unigram F1 |" in (model_dir / "report.md").read_text()
+    assert (model_dir / "loss_curve.png").stat().st_size > 1000
+    assert "## Metrics" in (model_dir / "README.md").read_text() and "perplexity" in (model_dir / "README.md").read_text()
+
+    baseline_dir = out / "retrieval"
+    argv = ["--baseline", "retrieval", "--experiment", "ru_persona", "--data-dir", str(data_dir),
+            "--output-dir", str(baseline_dir)]
+    assert evaluate.main(argv) == 0
+    # the test dialogues repeat train ones, so the nearest context's reply is the reference itself
+    assert json.loads((baseline_dir / "metrics.json").read_text())["f1"] == pytest.approx(1.0)
+    table = compare.compare_table({"model": metrics, "retrieval": json.loads((baseline_dir / "metrics.json").read_text())})
+    assert table.splitlines()[0] == "| metric | model | retrieval |"
+
+
+async def test_the_bot_generator_serves_the_result(trained: tuple[Path, Path]) -> None:
+    backend = TransformersBackend.load(str(trained[1] / "model"), torch_threads=1)
+    async with Generator(backend) as generator:
+        result = await generator.generate(PERSONAS[0], ["Привет! Как дела?"])
+    assert result.text.strip()
+
+
+def test_resume_needs_the_flag(trained: tuple[Path, Path]) -> None:
+    data_dir, out = trained
+    with pytest.raises(SystemExit, match="--resume"):
+        run.main(["ru_persona", "--base-model", "scratch", "--data-dir", str(data_dir), "--output-dir", str(out)])
+
+
+def test_causal_labels_mask_the_prompt() -> None:
+    from tests.tiny_model import _train_tokenizer
+
+    tokenizer = _train_tokenizer(causal=True)
+    spec = FormatSpec(name="concat_causal", max_source_tokens=8, max_target_tokens=4)
+    batch = encoder(tokenizer, spec)({"source_text": ["[PERSONA] Я люблю читать книги [DIALOGUE] Привет EOS "],
+                                      "target_text": ["Хорошо, спасибо. А у тебя?"]})
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
+    assert len(ids) == len(labels) and ids[-1] == tokenizer.eos_token_id
+    prompt = labels.count(IGNORE_INDEX)
+    assert prompt == 8  # cut to max_source_tokens, keeping its end
+    assert labels[prompt:] == ids[prompt:] and len(ids) - prompt == 4  # reply cut to 3 tokens + EOS
+    assert tokenizer.decode(ids[:prompt]).rstrip().endswith("EOS")
