@@ -3,8 +3,9 @@
 It speaks the real wire protocol aiogram uses (``POST /bot<token>/<method>`` with form or
 multipart fields, JSON-encoded complex values, ``{"ok": ..., "result": ...}`` answers), keeps
 an update queue served by long-polling ``getUpdates`` with offsets, and records every call so
-tests can assert on what the bot actually sent. Tests play the users: ``send_text``,
-``press_button``, ``send_sticker``; and wait for the bot with ``wait_for``.
+tests can assert on what the bot actually sent. Tests play the users (``text_update``,
+``callback_update``, ... then ``push`` them, or feed them to a dispatcher directly) and wait
+for the bot with ``wait_for``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class Call:
     params: dict[str, Any]
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     """Uploaded files by field name: (file name, content)."""
+    result: Any = None
+    """What the server answered (for sendMessage: the message, updated by later edits)."""
 
     def document(self) -> tuple[str, bytes]:
         """The file a ``sendDocument`` call uploaded (``document`` is ``attach://<field>``)."""
@@ -75,11 +78,11 @@ class FakeTelegram:
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
-        if method != "getUpdates":  # polling is noise; everything else is what the bot *did*
-            await self._record(Call(method, params, files))
         result = await handler(params, files)
         if isinstance(result, web.Response):
             return result
+        if method != "getUpdates":  # polling is noise; everything else is what the bot *did*
+            await self._record(Call(method, params, files, result))
         return web.json_response({"ok": True, "result": result})
 
     async def _record(self, call: Call) -> None:
@@ -157,38 +160,48 @@ class FakeTelegram:
         self.messages[(chat_id, message["message_id"])] = message
         return message
 
-    # ---- the users' side -------------------------------------------------------------------
-    async def push_update(self, **content: Any) -> dict:
-        update = {"update_id": next(self._update_ids), **content}
+    # ---- the users' side: build updates, then ``push`` them (or feed them to a dispatcher) ----
+    async def push(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue ``update`` for the bot's next getUpdates."""
         async with self._changed:
             self._updates.append(update)
             self._changed.notify_all()
         return update
 
-    def text_message(self, user_id: int, text: str, *, chat_id: int | None = None, reply_to: dict | None = None) -> dict:
+    def text_update(self, user_id: int, text: str, *, chat_id: int | None = None, reply_to: dict | None = None) -> dict:
         message = self._user_message(user_id, chat_id, text=text)
+        entities = []
         if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+        mention = f"@{BOT_USERNAME}"
+        if mention in text:
+            entities.append({"type": "mention", "offset": _utf16_len(text[: text.index(mention)]), "length": len(mention)})
+        if entities:
+            message["entities"] = entities
         if reply_to is not None:
             message["reply_to_message"] = reply_to
-        return message
+        return self._update(message=message)
 
-    async def send_text(self, user_id: int, text: str, *, chat_id: int | None = None, reply_to: dict | None = None) -> dict:
-        return await self.push_update(message=self.text_message(user_id, text, chat_id=chat_id, reply_to=reply_to))
+    def edited_update(self, user_id: int, text: str) -> dict:
+        message = {**self._user_message(user_id, None, text=text), "edit_date": int(time.time())}
+        return self._update(edited_message=message)
 
-    async def send_sticker(self, user_id: int) -> dict:
+    def sticker_update(self, user_id: int, *, chat_id: int | None = None) -> dict:
         sticker = {"file_id": "s1", "file_unique_id": "s1", "type": "regular", "width": 512, "height": 512,
                    "is_animated": False, "is_video": False}
-        return await self.push_update(message=self._user_message(user_id, None, sticker=sticker))
+        return self._update(message=self._user_message(user_id, chat_id, sticker=sticker))
 
-    async def press_button(self, user_id: int, message: dict, data: str) -> dict:
+    def callback_update(self, user_id: int, message: dict, data: str) -> dict:
         query = {"id": f"cq{next(self._update_ids)}", "from": _user(user_id), "chat_instance": "ci",
                  "message": message, "data": data}
-        return await self.push_update(callback_query=query)
+        return self._update(callback_query=query)
+
+    def _update(self, **content: Any) -> dict:
+        return {"update_id": next(self._update_ids), **content}
 
     def _user_message(self, user_id: int, chat_id: int | None, **content: Any) -> dict:
         return {"message_id": next(self._message_ids), "date": int(time.time()),
-                "chat": _chat(chat_id if chat_id is not None else user_id, user_id), "from": _user(user_id), **content}
+                "chat": _chat(chat_id if chat_id is not None else user_id), "from": _user(user_id), **content}
 
     # ---- what the bot did ------------------------------------------------------------------
     def sent(self, method: str = "sendMessage", *, chat_id: int | None = None) -> list[Call]:
@@ -208,10 +221,14 @@ def _user(user_id: int) -> dict:
     return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "language_code": "ru"}
 
 
-def _chat(chat_id: int, user_id: int | None = None) -> dict:
+def _chat(chat_id: int) -> dict:
     if chat_id > 0:
         return {"id": chat_id, "type": "private", "first_name": f"User{chat_id}"}
     return {"id": chat_id, "type": "supergroup", "title": "Группа"}
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2  # Telegram entity offsets count UTF-16 code units
 
 
 def _bad_request(description: str) -> web.Response:

@@ -37,7 +37,7 @@ def install(dp: Dispatcher, settings: Settings, database: Database, chat: ChatSe
     in_flight = InFlight()
     for middleware in (
         in_flight,
-        Access(settings.allowed_user_ids | settings.admin_ids),
+        Access(settings.allowed_user_ids, settings.admin_ids),
         Throttle(settings.throttle_seconds),
         Ordering(),
         DatabaseSession(database),
@@ -85,8 +85,8 @@ class InFlight(BaseMiddleware):
 
 
 class Access(BaseMiddleware):
-    def __init__(self, allowed: frozenset[int]) -> None:
-        self.allowed = allowed  # empty: everyone
+    def __init__(self, allowed: frozenset[int], admins: frozenset[int]) -> None:
+        self.allowed = allowed | admins if allowed else frozenset()  # no allow-list: everyone
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: TelegramUser | None = data.get("event_from_user")

@@ -1,0 +1,242 @@
+"""Handlers through the real Dispatcher (``feed_raw_update``), a real Bot talking HTTP to the fake
+Bot API server, a real SQLite database and a real tiny model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from sqlalchemy import func, select
+
+from bot import texts
+from bot.chat import ChatService
+from bot.storage.models import Feedback, Message, User
+from tests.fake_telegram import BOT_USERNAME
+from tests.telegram_harness import Harness, telegram_harness
+
+torch.set_num_threads(1)
+ALICE, BOB, GROUP = 101, 202, -5005
+
+
+@pytest.fixture
+async def tg(tmp_path: Path, tiny_model_dir: Path):
+    async with telegram_harness(tmp_path, tiny_model_dir, admin_ids=frozenset({ALICE})) as harness:
+        yield harness
+
+
+async def chat_once(tg: Harness, user_id: int, text: str = "Привет! Как дела?") -> dict:
+    await tg.say(user_id, text)
+    return tg.last_message(user_id)
+
+
+async def test_start_greets_and_offers_presets(tg: Harness) -> None:
+    await tg.say(ALICE, "/start")
+    message = tg.last_message(ALICE)
+    assert message["text"].startswith("Привет, User101!")
+    buttons = tg.buttons(message)
+    assert len(buttons) >= 11 and texts.PERSONA_CUSTOM_BUTTON in buttons
+    assert sum(label.startswith("✅") for label in buttons) == 1  # the default persona is marked
+
+
+async def test_reply_is_plain_text_with_feedback_buttons_and_stored(tg: Harness) -> None:
+    message = await chat_once(tg, ALICE, "<b>жирный</b> *звёзды* [ссылка](http://x)")
+    call = tg.fake.sent("sendMessage", chat_id=ALICE)[-1]
+    assert "parse_mode" not in call.params  # never HTML/Markdown: content can not break sending
+    assert tg.fake.sent("sendChatAction", chat_id=ALICE)[0].params["action"] == "typing"
+    buttons = tg.buttons(message)
+    assert list(buttons) == ["👍", "👎", "🔄"]
+    reply_id = int(buttons["👍"].split(":")[-1])
+    async with tg.repo() as repo:
+        reply = await repo.find_reply(reply_id)
+        assert reply.text == message["text"] and reply.telegram_message_id == message["message_id"]
+        assert reply.reply_to.text == "<b>жирный</b> *звёзды* [ссылка](http://x)"
+        assert reply.reply_to.status == "answered"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("   ", texts.EMPTY_MESSAGE), ("я" * 5000, texts.TOO_LONG_MESSAGE.format(limit=4096)),
+     ("при\x07вет", texts.CONTROL_CHARACTERS)],
+)
+async def test_bad_text_gets_a_clear_message_and_nothing_is_stored(tg: Harness, text: str, expected: str) -> None:
+    await tg.say(ALICE, text)
+    assert tg.last_text(ALICE) == expected
+    async with tg.repo() as repo:
+        assert await repo.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+async def test_feedback_is_stored_and_forged_or_stale_buttons_change_nothing(tg: Harness) -> None:
+    message = await chat_once(tg, ALICE)
+    up = tg.buttons(message)["👍"]
+    await tg.feed(tg.fake.callback_update(ALICE, message, up))
+    assert tg.fake.sent("answerCallbackQuery")[-1].params["text"] == texts.FEEDBACK_THANKS["up"]
+    await tg.feed(tg.fake.callback_update(BOB, message, up))  # Bob presses Alice's button
+    await tg.feed(tg.fake.callback_update(ALICE, message, "fb:up:999999"))  # no such reply
+    await tg.feed(tg.fake.callback_update(ALICE, message, "fb:explode:1"))  # forged action
+    await tg.feed(tg.fake.callback_update(ALICE, message, "garbage"))  # not ours at all
+    answers = [c.params["text"] for c in tg.fake.sent("answerCallbackQuery")[1:]]
+    assert answers == [texts.FEEDBACK_STALE] * 4
+    async with tg.repo() as repo:
+        kinds = list(await repo.session.scalars(select(Feedback.kind)))
+    assert kinds == ["up"]
+
+
+async def test_regenerate_replaces_the_reply_text_in_place(tg: Harness) -> None:
+    message = await chat_once(tg, ALICE)
+    reply_id = int(tg.buttons(message)["🔄"].split(":")[-1])
+    await tg.feed(tg.fake.callback_update(ALICE, message, tg.buttons(message)["🔄"]))
+    edit = tg.fake.sent("editMessageText")[-1]
+    assert int(edit.params["message_id"]) == message["message_id"] and "parse_mode" not in edit.params
+    async with tg.repo() as repo:
+        reply = await repo.find_reply(reply_id)
+        assert reply.text == edit.params["text"] == message["text"]  # the fake applied the edit
+        assert reply.decoding["strategy"] == "sampling"
+        assert list(await repo.session.scalars(select(Feedback.kind))) == ["regenerate"]
+
+
+async def test_custom_persona_through_the_fsm(tg: Harness) -> None:
+    await tg.say(ALICE, "/persona")
+    menu = tg.last_message(ALICE)
+    await tg.feed(tg.fake.callback_update(ALICE, menu, tg.buttons(menu)[texts.PERSONA_CUSTOM_BUTTON]))
+    assert tg.last_text(ALICE).startswith(texts.PERSONA_WRITE_PROMPT)
+    await tg.say(ALICE, "/done")
+    assert tg.last_text(ALICE) == texts.CUSTOM_NOTHING_YET
+    await tg.say(ALICE, "Я живу в Казани.\n\nаб")  # the second fact is too short: all of it rejected
+    assert tg.last_text(ALICE).startswith("Факт 2 слишком короткий")
+    await tg.feed(tg.fake.sticker_update(ALICE))
+    assert tg.last_text(ALICE) == texts.CUSTOM_NEED_TEXT
+    await tg.say(ALICE, "Я живу в Казани.\nУ меня есть кот.")
+    await tg.say(ALICE, "Я люблю <b>джаз</b>.")
+    assert tg.last_text(ALICE) == texts.CUSTOM_ACCEPTED.format(count=3, max_facts=10)
+    await tg.say(ALICE, "\n".join(f"Факт номер {n}." for n in range(8)))  # 11 in all: too many
+    assert tg.last_text(ALICE).startswith("Слишком много фактов: 11")
+    await tg.say(ALICE, "/done")
+    assert "Я люблю <b>джаз</b>." in tg.last_text(ALICE)
+    async with tg.repo() as repo:
+        user = await repo.get_or_create_user("telegram", str(ALICE))
+        persona = await repo.current_persona(user)
+    assert persona.fact_texts == ["Я живу в Казани.", "У меня есть кот.", "Я люблю <b>джаз</b>."]
+    await chat_once(tg, ALICE)  # the chat works with it and the FSM is over
+    assert tg.buttons(tg.last_message(ALICE))
+
+
+async def test_cancel_keeps_the_persona_and_outside_the_editor_done_is_explained(tg: Harness) -> None:
+    await tg.say(ALICE, "/persona")
+    menu = tg.last_message(ALICE)
+    await tg.feed(tg.fake.callback_update(ALICE, menu, tg.buttons(menu)[texts.PERSONA_CUSTOM_BUTTON]))
+    await tg.say(ALICE, "Я пилот.")
+    await tg.say(ALICE, "/cancel")
+    assert tg.last_text(ALICE) == texts.PERSONA_CANCELLED
+    await tg.say(ALICE, "/done")
+    assert tg.last_text(ALICE) == texts.NOTHING_TO_FINISH
+
+
+async def test_switching_persona_resumes_its_own_dialogue(tg: Harness) -> None:
+    await chat_once(tg, ALICE, "Первое сообщение первой персоне")
+    await tg.say(ALICE, "/persona")
+    menu = tg.last_message(ALICE)
+    first, second = [data for label, data in tg.buttons(menu).items() if label != texts.PERSONA_CUSTOM_BUTTON][:2]
+    await tg.feed(tg.fake.callback_update(ALICE, menu, second))
+    await chat_once(tg, ALICE, "Сообщение второй персоне")
+    await tg.feed(tg.fake.callback_update(ALICE, menu, first))
+    async with tg.repo() as repo:
+        user = await repo.get_or_create_user("telegram", str(ALICE))
+        dialogue = await repo.active_dialogue(user, await repo.current_persona(user), ALICE)
+        history = [m.text for m in await repo.history(dialogue, limit=10) if m.role == "user"]
+    assert history == ["Первое сообщение первой персоне"]
+
+
+async def test_someone_elses_persona_can_not_be_picked(tg: Harness) -> None:
+    async with tg.repo() as repo:
+        alice = await repo.get_or_create_user("telegram", str(ALICE))
+        private = await repo.create_persona(alice, "Секрет", ["Мой секретный факт."])
+    await tg.say(BOB, "/persona")
+    await tg.feed(tg.fake.callback_update(BOB, tg.last_message(BOB), f"persona:{private.id}"))
+    assert tg.fake.sent("answerCallbackQuery")[-1].params["text"] == texts.PERSONA_NOT_FOUND
+
+
+async def test_export_then_forget_after_confirmation(tg: Harness) -> None:
+    await chat_once(tg, ALICE, "Меня зовут Алиса")
+    await tg.say(ALICE, "/export")
+    assert "Меня зовут Алиса" in str(tg.exported())
+    await tg.say(ALICE, "/forget")
+    confirm = tg.last_message(ALICE)
+    yes = tg.buttons(confirm)[texts.FORGET_YES]
+    await tg.feed(tg.fake.callback_update(BOB, confirm, yes))  # Bob can not delete Alice's data
+    assert tg.fake.sent("answerCallbackQuery")[-1].params["text"] == texts.NOT_YOUR_BUTTON
+    await tg.feed(tg.fake.callback_update(ALICE, confirm, yes))
+    assert tg.fake.sent("editMessageText")[-1].params["text"] == texts.FORGET_DONE
+    async with tg.repo() as repo:
+        users = list(await repo.session.scalars(select(User.external_id)))
+        messages = await repo.session.scalar(select(func.count()).select_from(Message))
+    assert str(ALICE) not in users and messages == 0
+
+
+async def test_groups_answer_only_when_addressed(tg: Harness) -> None:
+    await tg.say(ALICE, "просто болтаем между собой", chat_id=GROUP)
+    assert tg.fake.texts_to(GROUP) == []
+    await tg.say(ALICE, f"@{BOT_USERNAME} привет, как дела?", chat_id=GROUP)
+    bot_message = tg.last_message(GROUP)
+    assert tg.fake.sent("sendMessage", chat_id=GROUP)[-1].params["reply_parameters"]["message_id"]
+    await tg.say(BOB, "а ты кто?", chat_id=GROUP, reply_to=bot_message)
+    await tg.say(ALICE, "/export", chat_id=GROUP)
+    assert len(tg.fake.texts_to(GROUP)) == 3 and tg.last_text(GROUP) == texts.PRIVATE_ONLY
+    async with tg.repo() as repo:
+        alice = await repo.get_or_create_user("telegram", str(ALICE))
+        dialogue = await repo.active_dialogue(alice, await repo.current_persona(alice), GROUP)
+        assert [m.text for m in await repo.history(dialogue, limit=10) if m.role == "user"] == ["привет, как дела?"]
+
+
+async def test_non_text_edits_and_unknown_commands(tg: Harness) -> None:
+    await tg.feed(tg.fake.sticker_update(ALICE))
+    assert tg.last_text(ALICE) == texts.NON_TEXT
+    await tg.feed(tg.fake.edited_update(ALICE, "исправил"))
+    assert tg.last_text(ALICE) == texts.EDITED_IGNORED
+    await tg.say(ALICE, "/frobnicate junk <args>")
+    assert tg.last_text(ALICE) == texts.UNKNOWN_COMMAND.format(command="/frobnicate")
+    await tg.feed(tg.fake.sticker_update(ALICE, chat_id=GROUP))  # group stickers are not for the bot
+    assert tg.fake.texts_to(GROUP) == []
+
+
+async def test_stats_only_for_admins(tg: Harness) -> None:
+    await chat_once(tg, BOB)
+    await tg.say(BOB, "/stats")
+    assert tg.last_text(BOB) == texts.ADMIN_ONLY
+    await tg.say(ALICE, "/stats")
+    assert "Пользователей: 2" in tg.last_text(ALICE) and "ответов 1" in tg.last_text(ALICE)
+
+
+async def test_an_error_in_one_update_is_contained_and_logged_without_the_token(
+    tg: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args, **kwargs):
+        raise RuntimeError("database exploded")
+
+    monkeypatch.setattr(ChatService, "reply", broken)
+    with caplog.at_level(logging.ERROR):
+        await tg.say(ALICE, "Привет")
+    assert tg.last_text(ALICE) == texts.SOMETHING_WRONG
+    assert "database exploded" in caplog.text and tg.fake.token not in caplog.text
+    monkeypatch.undo()
+    await chat_once(tg, ALICE)  # the bot goes on
+    assert list(tg.buttons(tg.last_message(ALICE))) == ["👍", "👎", "🔄"]
+
+
+async def test_flood_gets_one_notice(tmp_path: Path, tiny_model_dir: Path) -> None:
+    async with telegram_harness(tmp_path, tiny_model_dir, throttle_seconds=600) as tg:
+        for n in range(4):
+            await tg.say(ALICE, f"сообщение {n}")
+        notices = [t for t in tg.fake.texts_to(ALICE) if t == texts.THROTTLED.format(seconds="600")]
+        assert len(notices) == 1 and len(tg.fake.texts_to(ALICE)) == 2
+
+
+async def test_allow_list(tmp_path: Path, tiny_model_dir: Path) -> None:
+    async with telegram_harness(tmp_path, tiny_model_dir, allowed_user_ids=frozenset({ALICE})) as tg:
+        await tg.say(BOB, "привет")
+        assert tg.last_text(BOB) == texts.NOT_ALLOWED
+        await chat_once(tg, ALICE)
+        async with tg.repo() as repo:
+            assert list(await repo.session.scalars(select(User.external_id))) == [str(ALICE)]
+
