@@ -17,15 +17,18 @@ from dialogue.format import FormatSpec
 from training import compare, evaluate, run
 from training.features import IGNORE_INDEX, encoder
 
-PERSONAS = [
-    ("У меня есть собака.", "Я люблю кофе.", "Я работаю врачом."),
-    ("Я живу в Москве.", "Я играю на гитаре.", "Я не ем мясо."),
-]
-LINES = [
-    ("Привет! Как дела?", "Привет, хорошо. Я пью кофе."),
-    ("Чем ты занимаешься?", "Я работаю врачом в больнице."),
-    ("У тебя есть животные?", "Да, у меня есть собака."),
-]
+PERSONAS = {
+    "ru": [("У меня есть собака.", "Я люблю кофе.", "Я работаю врачом."),
+           ("Я живу в Москве.", "Я играю на гитаре.", "Я не ем мясо.")],
+    "en": [("I have a dog.", "I love coffee.", "I work as a doctor."),
+           ("I live in London.", "I play the guitar.", "I do not eat meat.")],
+}
+LINES = {
+    "ru": [("Привет! Как дела?", "Привет, хорошо. Я пью кофе."), ("Чем ты занимаешься?", "Я работаю врачом в больнице."),
+           ("У тебя есть животные?", "Да, у меня есть собака.")],
+    "en": [("Hi! How are you?", "Hi, fine. I am drinking coffee."), ("What do you do?", "I work as a doctor."),
+           ("Do you have pets?", "Yes, I have a dog.")],
+}
 TINY = [
     "scratch.d_model=32", "scratch.num_layers=2", "scratch.num_heads=2", "scratch.d_ff=64", "scratch.vocab_size=300",
     "batch_size=8", "learning_rate=1e-2", "optimizer=adamw", "warmup_steps=0", "eval_steps=15", "logging_steps=5",
@@ -35,6 +38,10 @@ TINY = [
 
 def _profile(participant: int, facts: tuple[str, ...]) -> str:
     return f"<span class=participant_{participant}>" + "".join(f"{f}<br />" for f in facts) + "</span>"
+
+
+def _exchanges(number: int, language: str) -> list[tuple[str, str]]:
+    return LINES[language][number % 2 :]  # dialogues of 2 and 3 exchanges
 
 
 def write_toloka_tsv(path: Path, dialogues: int = 60) -> None:
@@ -47,25 +54,44 @@ def write_toloka_tsv(path: Path, dialogues: int = 60) -> None:
             turns = "".join(
                 f"<span class=participant_2>Пользователь 2: {question}</span><br />"
                 f"<span class=participant_1>Пользователь 1: {answer}</span><br />"
-                for question, answer in LINES[number % 2 :]
+                for question, answer in _exchanges(number, "ru")
             )
-            writer.writerow([_profile(1, PERSONAS[0]), _profile(2, PERSONAS[1]), turns])
+            writer.writerow([_profile(1, PERSONAS["ru"][0]), _profile(2, PERSONAS["ru"][1]), turns])
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("e2e")
+def write_synthetic_persona_chat_csv(path: Path, dialogues: int = 60) -> None:
+    """Synthetic-Persona-Chat's CSV: facts one per line, "User N: text" lines (PersonaChat's stand-in)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["user 1 personas", "user 2 personas", "Best Generated Conversation"])
+        for number in range(dialogues):
+            turns = "\n".join(f"User 2: {q}\nUser 1: {a}" for q, a in _exchanges(number, "en"))
+            writer.writerow(["\n".join(PERSONAS["en"][0]), "\n".join(PERSONAS["en"][1]), turns])
+
+
+# A Seq2Seq (GODEL format, Russian) and a CausalLM (concat format, English) experiment.
+CASES = {"ru_persona": "ru", "en_h1_causal": "en"}
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    experiment = request.param
+    root = tmp_path_factory.mktemp(experiment)
     data_dir = root / "data"
-    write_toloka_tsv(data_dir / "ru_persona_chat" / "dialogues.tsv")
+    if CASES[experiment] == "ru":
+        write_toloka_tsv(data_dir / "ru_persona_chat" / "dialogues.tsv")
+    else:
+        write_synthetic_persona_chat_csv(data_dir / "synthetic_persona_chat" / "Synthetic-Persona-Chat_valid.csv")
     out = root / "run"
-    argv = ["ru_persona", "--base-model", "scratch", "--max-steps", "30", "--data-dir", str(data_dir),
+    argv = [experiment, "--base-model", "scratch", "--max-steps", "30", "--data-dir", str(data_dir),
             "--output-dir", str(out), "--torch-threads", "1"]
     assert run.main(argv + [x for pair in TINY for x in ("--set", pair)]) == 0
-    return data_dir, out
+    return experiment, data_dir, out
 
 
-def test_run_writes_checkpoints_and_a_servable_model_dir(trained: tuple[Path, Path]) -> None:
-    _, out = trained
+def test_run_writes_checkpoints_and_a_servable_model_dir(trained: tuple[str, Path, Path]) -> None:
+    experiment, _, out = trained
     checkpoint = out / "checkpoints" / "checkpoint-30"
     model_dir = out / "model"
     for directory in (checkpoint, model_dir):
@@ -73,22 +99,23 @@ def test_run_writes_checkpoints_and_a_servable_model_dir(trained: tuple[Path, Pa
             assert (directory / name).is_file(), directory / name
     assert (checkpoint / "optimizer.pt").is_file()
     spec = FormatSpec.load(model_dir)
-    assert spec.name == "godel" and spec.extra["experiment"] == "ru_persona"
+    assert spec.name == ("godel" if experiment == "ru_persona" else "concat_causal")
+    assert spec.extra["experiment"] == experiment
     assert spec.max_fact_tokens and spec.max_utterance_tokens
     assert json.loads((model_dir / "experiment.json").read_text())["scratch"]["d_model"] == 32
     assert "## Retraining" in (model_dir / "README.md").read_text()
 
 
-def test_loss_goes_down(trained: tuple[Path, Path]) -> None:
-    log = json.loads((trained[1] / "model" / "trainer_log.json").read_text())
+def test_loss_goes_down(trained: tuple[str, Path, Path]) -> None:
+    log = json.loads((trained[2] / "model" / "trainer_log.json").read_text())
     losses = [entry["loss"] for entry in log if "loss" in entry]
     assert len(losses) >= 5
     assert losses[-1] < 0.5 * losses[0]
     assert any("eval_loss" in entry for entry in log)
 
 
-def test_evaluate_writes_metrics_report_and_curve(trained: tuple[Path, Path]) -> None:
-    data_dir, out = trained
+def test_evaluate_writes_metrics_report_and_curve(trained: tuple[str, Path, Path]) -> None:
+    experiment, data_dir, out = trained
     model_dir = out / "model"
     assert evaluate.main([str(model_dir), "--data-dir", str(data_dir), "--limit", "6", "--batch-size", "4"]) == 0
     metrics = json.loads((model_dir / "metrics.json").read_text())
@@ -100,7 +127,7 @@ def test_evaluate_writes_metrics_report_and_curve(trained: tuple[Path, Path]) ->
     assert "## Metrics" in (model_dir / "README.md").read_text() and "perplexity" in (model_dir / "README.md").read_text()
 
     baseline_dir = out / "retrieval"
-    argv = ["--baseline", "retrieval", "--experiment", "ru_persona", "--data-dir", str(data_dir),
+    argv = ["--baseline", "retrieval", "--experiment", experiment, "--data-dir", str(data_dir),
             "--output-dir", str(baseline_dir)]
     assert evaluate.main(argv) == 0
     # the test dialogues repeat train ones, so the nearest context's reply is the reference itself
@@ -109,17 +136,19 @@ def test_evaluate_writes_metrics_report_and_curve(trained: tuple[Path, Path]) ->
     assert table.splitlines()[0] == "| metric | model | retrieval |"
 
 
-async def test_the_bot_generator_serves_the_result(trained: tuple[Path, Path]) -> None:
-    backend = TransformersBackend.load(str(trained[1] / "model"), torch_threads=1)
+async def test_the_bot_generator_serves_the_result(trained: tuple[str, Path, Path]) -> None:
+    experiment, _, out = trained
+    language = CASES[experiment]
+    backend = TransformersBackend.load(str(out / "model"), torch_threads=1)
     async with Generator(backend) as generator:
-        result = await generator.generate(PERSONAS[0], ["Привет! Как дела?"])
+        result = await generator.generate(PERSONAS[language][0], [LINES[language][0][0]])
     assert result.text.strip()
 
 
-def test_resume_needs_the_flag(trained: tuple[Path, Path]) -> None:
-    data_dir, out = trained
+def test_resume_needs_the_flag(trained: tuple[str, Path, Path]) -> None:
+    experiment, data_dir, out = trained
     with pytest.raises(SystemExit, match="--resume"):
-        run.main(["ru_persona", "--base-model", "scratch", "--data-dir", str(data_dir), "--output-dir", str(out)])
+        run.main([experiment, "--base-model", "scratch", "--data-dir", str(data_dir), "--output-dir", str(out)])
 
 
 def test_causal_labels_mask_the_prompt() -> None:

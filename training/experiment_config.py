@@ -88,6 +88,8 @@ class ExperimentConfig:
     """Passes over the train split when ``max_steps == -1``."""
     eval_steps: int = 500
     """Evaluate (validation loss) every N updates; also the save interval."""
+    eval_samples: int | None = 2000
+    """Validation examples behind the eval loss during training (a fixed random subset); ``None``: all."""
     logging_steps: int = 10
     """Log the train loss every N updates (the loss curve)."""
     save_total_limit: int = 2
@@ -111,8 +113,9 @@ class ExperimentConfig:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.max_source_tokens < 8:
             raise ConfigError(f"max_source_tokens must be >= 8, got {self.max_source_tokens}")
-        if self.max_dialogues_per_source is not None and self.max_dialogues_per_source < 1:
-            raise ConfigError("max_dialogues_per_source must be >= 1 or None")
+        for key in ("max_dialogues_per_source", "eval_samples"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be >= 1 or None, got {getattr(self, key)}")
         if not 0 < self.learning_rate < 1:
             raise ConfigError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if self.optimizer not in OPTIMIZERS:

@@ -72,7 +72,9 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     print(f"format {spec.name}, fact/utterance limits {spec.max_fact_tokens}/{spec.max_utterance_tokens} tokens; "
           f"{share:.1%} of train inputs exceed {spec.max_source_tokens} tokens")
 
-    # 4. Token ids with -100 label masking.
+    # 4. Token ids with -100 label masking (the validation loss on a fixed subset: cheap to repeat).
+    if config.eval_samples is not None and len(texts["validation"]) > config.eval_samples:
+        texts["validation"] = texts["validation"].shuffle(seed=config.seed).select(range(config.eval_samples))
     tokenized = {split: features.tokenize_split(texts[split], tokenizer, spec, desc=f"tokenize {split}")
                  for split in ("train", "validation")}
 
