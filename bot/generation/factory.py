@@ -15,10 +15,9 @@ def _load_transformers(settings: Settings) -> Backend:
 
 
 def _load_ctranslate2(settings: Settings) -> Backend:
-    raise NotImplementedError(
-        "MODEL_BACKEND=ctranslate2 is not implemented yet: add a CTranslate2 backend "
-        "(see bot.generation.backends.Backend) and register its loader in BACKEND_LOADERS"
-    )
+    from bot.generation.ctranslate2_backend import CTranslate2Backend  # optional extra "fast"
+
+    return CTranslate2Backend.load(settings.model_path, threads=settings.torch_threads, decoding=settings.decoding)
 
 
 BACKEND_LOADERS: dict[str, Callable[[Settings], Backend]] = {

@@ -1,0 +1,126 @@
+"""The CTranslate2 backend on the tiny T5: conversion cache, equality with transformers, serving."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ctranslate2")
+
+import torch  # noqa: E402
+
+from bot.config import DecodingSettings, Settings  # noqa: E402
+from bot.generation import Generator, ModelLoadError, TransformersBackend, build_generator  # noqa: E402
+from bot.generation import ctranslate2_backend as ct2  # noqa: E402
+from bot.generation.ctranslate2_backend import CTranslate2Backend  # noqa: E402
+from dialogue.format import tokenizer_truncator  # noqa: E402
+
+PERSONA = ["Я люблю собак.", "Я работаю программистом."]
+HISTORIES = [
+    ["Привет! Как дела?"],
+    ["Чем ты занимаешься по выходным?", "Играю в футбол.", "А ты?"],
+    ["Какая у тебя любимая еда?", "Пицца и борщ."],
+    ["Давай познакомимся, меня зовут Аня."],
+]
+GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=10)
+
+
+@pytest.fixture
+def model_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A private copy: the conversion cache is written into the model directory."""
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "tiny"))
+
+
+def _inputs(backend) -> list[str]:
+    truncate = tokenizer_truncator(backend.tokenizer)
+    return [backend.format.build_input(PERSONA, h, truncate=truncate) for h in HISTORIES]
+
+
+def test_greedy_matches_transformers(model_dir: Path) -> None:
+    reference = TransformersBackend.load(str(model_dir), torch_threads=1)
+    fast = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+    inputs = _inputs(reference)
+    expected = reference.generate(inputs, GREEDY)
+    assert all(expected)
+    assert fast.generate(inputs, GREEDY) == expected
+    # Batching must not change a reply: one at a time gives the same texts.
+    assert [fast.generate([text], GREEDY)[0] for text in inputs] == expected
+    assert fast.model_id == f"{reference.model_id}+ct2-float32"
+    assert (model_dir / "ctranslate2-float32" / ct2.STAMP_FILE).is_file()
+
+
+def test_int8_runs_every_supported_strategy(model_dir: Path) -> None:
+    backend = CTranslate2Backend.load(str(model_dir), threads=1)
+    assert backend.compute_type == "int8" and backend.model_id.endswith("+ct2-int8")
+    inputs = _inputs(backend)
+    for decoding in (GREEDY, replace(GREEDY, strategy="beam", num_beams=3), replace(GREEDY, strategy="sampling")):
+        replies = backend.generate(inputs, decoding)
+        assert len(replies) == len(inputs) and all(isinstance(r, str) and r for r in replies)
+
+
+def test_cache_is_reused_and_redone_when_weights_change(model_dir: Path) -> None:
+    first = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+    weights = model_dir / "ctranslate2-float32" / "model.bin"
+    before = weights.stat()
+    second = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+    assert weights.stat().st_mtime_ns == before.st_mtime_ns and weights.stat().st_ino == before.st_ino
+    assert second.model_id == first.model_id
+
+    # New weights in the same directory (as after retraining): converted again, new replies.
+    model = TransformersBackend.load(str(model_dir)).model
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.5)
+    model.save_pretrained(model_dir, safe_serialization=True)
+    reference = TransformersBackend.load(str(model_dir), torch_threads=1)
+    third = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+    assert third.model_id != first.model_id and third.model_id.startswith(reference.model_id)
+    assert weights.stat().st_ino != before.st_ino
+    inputs = _inputs(reference)
+    assert third.generate(inputs, GREEDY) == reference.generate(inputs, GREEDY)
+
+
+def test_read_only_model_dir_caches_elsewhere(model_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    # Tests may run as root, where chmod does not stop writes: ask the OS question the backend asks.
+    monkeypatch.setattr(ct2.os, "access", lambda path, mode: Path(path) != model_dir)
+    monkeypatch.setenv(ct2.CACHE_ENV, str(tmp_path / "cache"))
+    backend = CTranslate2Backend.load(str(model_dir), threads=1)
+    assert not list(model_dir.glob("ctranslate2-*"))
+    [cached] = (tmp_path / "cache").iterdir()
+    assert cached.name.endswith("-int8") and (cached / "model.bin").is_file()
+    assert backend.generate(_inputs(backend)[:1], GREEDY)[0]
+
+
+async def test_generator_micro_batches_through_ctranslate2(model_dir: Path) -> None:
+    backend = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+    async with Generator(backend, batch_max_size=8, batch_max_wait_ms=300, decoding=GREEDY) as generator:
+        results = await asyncio.gather(*(generator.generate(PERSONA, h) for h in HISTORIES))
+    assert [r.batch_size for r in results] == [len(HISTORIES)] * len(HISTORIES)
+    assert [r.text for r in results] == backend.generate(_inputs(backend), GREEDY)
+    assert {r.model_id for r in results} == {backend.model_id}
+
+
+async def test_settings_choose_the_backend(model_dir: Path) -> None:
+    settings = Settings(model_path=str(model_dir), model_backend="ctranslate2", torch_threads=1, decoding=GREEDY)
+    async with build_generator(settings) as generator:
+        result = await generator.generate(PERSONA, HISTORIES[0])
+    assert result.text and result.model_id.endswith("+ct2-int8")
+
+
+def test_unsupported_requests_are_clear_errors(model_dir: Path, tiny_causal_model_dir: Path) -> None:
+    contrastive = replace(GREEDY, strategy="contrastive")
+    with pytest.raises(ModelLoadError, match="contrastive is not available with MODEL_BACKEND=ctranslate2"):
+        build_generator(Settings(model_path=str(model_dir), model_backend="ctranslate2", decoding=contrastive))
+    with pytest.raises(ModelLoadError, match="Seq2Seq formats only"):
+        CTranslate2Backend.load(str(tiny_causal_model_dir))
+    with pytest.raises(ModelLoadError, match="needs a local model directory"):
+        CTranslate2Backend.load(str(model_dir / "missing"))
+    with pytest.raises(ModelLoadError, match="compute type"):
+        CTranslate2Backend.load(str(model_dir), compute_type="float16")
+    backend = CTranslate2Backend.load(str(model_dir), threads=1)
+    with pytest.raises(ct2.GenerationError, match="not available with CTranslate2"):
+        backend.generate(_inputs(backend)[:1], contrastive)
