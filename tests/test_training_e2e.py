@@ -164,3 +164,15 @@ def test_causal_labels_mask_the_prompt() -> None:
     assert prompt == 8  # cut to max_source_tokens, keeping its end
     assert labels[prompt:] == ids[prompt:] and len(ids) - prompt == 4  # reply cut to 3 tokens + EOS
     assert tokenizer.decode(ids[:prompt]).rstrip().endswith("EOS")
+
+
+def test_resume_continues_from_the_last_checkpoint(trained: tuple[str, Path, Path]) -> None:
+    """Last in this file: it trains the fixture's run further."""
+    experiment, data_dir, out = trained
+    argv = [experiment, "--base-model", "scratch", "--max-steps", "35", "--data-dir", str(data_dir),
+            "--output-dir", str(out), "--torch-threads", "1", "--resume"]
+    assert run.main(argv + [x for pair in TINY for x in ("--set", pair)]) == 0
+    log = json.loads((out / "model" / "trainer_log.json").read_text())
+    steps = [entry["step"] for entry in log if "loss" in entry]
+    assert steps[0] == 1 and steps[-1] == 35  # the history of the first 30 steps came with the checkpoint
+    assert (out / "checkpoints" / "checkpoint-35").is_dir()

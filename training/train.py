@@ -90,9 +90,9 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         callbacks=[SaveRunFilesCallback(config, spec)],
     )
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=last)
+    result = trainer.train(resume_from_checkpoint=last)  # also evaluates after the last step
     seconds = time.perf_counter() - started
-    final_eval = trainer.evaluate()
+    eval_loss = next((e["eval_loss"] for e in reversed(trainer.state.log_history) if "eval_loss" in e), float("nan"))
 
     # 6. The servable directory.
     model_dir = output_dir / MODEL_SUBDIR
@@ -103,7 +103,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     steps = max(result.global_step, 1)
     print(f"trained {result.global_step} steps in {seconds:.0f}s ({seconds / steps:.2f} s/step, "
           f"{result.metrics.get('train_samples_per_second', 0):.1f} examples/s); "
-          f"train loss {result.training_loss:.3f}, validation loss {final_eval['eval_loss']:.3f}")
+          f"train loss {result.training_loss:.3f}, validation loss {eval_loss:.3f}")
     print(f"model: {model_dir}\ncheckpoints: {checkpoints_dir}\n"
           f"evaluate with: python -m training.evaluate {model_dir} --data-dir {data_dir}")
     return model_dir
