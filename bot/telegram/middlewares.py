@@ -4,7 +4,9 @@
 ``Access``    drops users outside the allow-list, with a notice;
 ``Throttle``  per-user rate limit measured at *arrival*, a notice instead of silence;
 ``Ordering``  one update at a time per user, FIFO: a user's messages are answered in order
-              while different users run concurrently (a waiting user holds no DB session);
+              while different users run concurrently (a waiting user holds no DB session).
+              Not aiogram's SimpleEventIsolation: that lock is taken before our middlewares
+              run, so throttling could only measure after the wait, not at arrival;
 ``Database``  one session per update, handed to handlers as ``repo: Repository``;
 ``Users``     the stored user (created on first contact) as ``user: User``, and ``is_admin``.
 """
@@ -146,6 +148,10 @@ class Ordering(BaseMiddleware):
         queue.users += 1
         try:
             async with queue.lock:
+                # aiogram's FSM middleware read the state before this wait; an update ahead of
+                # this one (e.g. the «✍️ Написать свою» press) may have changed it since.
+                if (state := data.get("state")) is not None:
+                    data["raw_state"] = await state.get_state()
                 return await handler(event, data)
         finally:
             queue.users -= 1
