@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from dialogue.format import FORMATS
-from training.experiment_config import ConfigError, ExperimentConfig, apply_overrides
+from training.experiment_config import ConfigError, ExperimentConfig
+from training.overrides import apply_overrides
 from training.experiments import EXPERIMENTS, describe_registry, get_experiment
 from training.hypotheses import HYPOTHESES
 from training.run import main, parse_args, resolve_config

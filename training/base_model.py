@@ -16,7 +16,7 @@ from transformers import (
 from training import scratch
 from training.experiment_config import ExperimentConfig
 
-TOKENIZER_CORPUS_LIMIT = 300_000
+TOKENIZER_CORPUS_LIMIT = 100_000
 """At most this many distinct texts train a scratch tokenizer (plenty for an 8k vocabulary)."""
 
 

@@ -30,14 +30,15 @@ from training.run import DEFAULT_DATA_DIR, PROJECT_ROOT
 LIMIT_SEED = 0
 
 
-def load_test(config: ExperimentConfig, data_dir: Path, limit: int | None):
+def load_test(config: ExperimentConfig, data_dir: Path, limit: int | None, cache_dir: Path | None = None):
     """The full data of ``config`` (train is needed by baselines) and up to ``limit`` test rows."""
     from training.data import load_dataset_dict
     from training.hypotheses import HYPOTHESES
 
     hypothesis = HYPOTHESES[config.hypothesis]
     data = load_dataset_dict(
-        hypothesis, data_dir, seed=config.seed, max_dialogues_per_source=config.max_dialogues_per_source
+        hypothesis, data_dir, cache_dir=cache_dir, seed=config.seed,
+        max_dialogues_per_source=config.max_dialogues_per_source,
     )
     test = data["test"]
     if limit is not None and limit < len(test):  # a random, fixed subset rather than the first dialogues
@@ -66,7 +67,8 @@ def evaluate_model(model_dir: Path, data_dir: Path, *, limit: int | None = None,
     from training.train import TRAINER_LOG
 
     config = load_experiment(model_dir)
-    hypothesis, _, test = load_test(config, data_dir, limit)
+    # The run's data cache (train.py's layout) saves rebuilding the data set.
+    hypothesis, _, test = load_test(config, data_dir, limit, cache_dir=model_dir.parent / "cache")
     backend = predict.load_backend(model_dir)
     decoding = dataclasses.replace(predict.GREEDY, max_new_tokens=backend.format.max_target_tokens)
     started = time.perf_counter()
@@ -87,7 +89,7 @@ def evaluate_model(model_dir: Path, data_dir: Path, *, limit: int | None = None,
 
 def evaluate_baseline(kind: str, experiment: str, data_dir: Path, out_dir: Path, *, limit: int | None = None) -> dict:
     config = get_experiment(experiment)
-    hypothesis, data, test = load_test(config, data_dir, limit)
+    hypothesis, data, test = load_test(config, data_dir, limit, cache_dir=out_dir.parent / "cache")
     predictions = fit_baseline(kind, data["train"]).predict(list(test["context"]))
     metrics = score(predictions, test, hypothesis.language, baseline=kind, experiment=experiment)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from training.experiment_config import ConfigError, ExperimentConfig, apply_overrides
+from training.experiment_config import ConfigError, ExperimentConfig
+from training.overrides import apply_overrides
 from training.experiments import describe_registry, get_experiment
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
