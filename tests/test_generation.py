@@ -100,9 +100,9 @@ async def test_event_loop_keeps_ticking_during_generation(backend) -> None:
         duration = time.perf_counter() - started
         task.cancel()
     during = [t for t in ticks if started <= t <= started + duration]
-    gaps = [b - a for a, b in zip(during, during[1:], strict=False)]
+    # Were generation on the event loop, no tick could land inside it. No bound on the gaps:
+    # on a loaded 2-core machine the OS may pause the loop thread for a while.
     assert len(during) >= 5, (len(during), duration)
-    assert max(gaps) < duration / 3
 
 
 async def test_timeout_raises_generation_timeout(backend) -> None:
