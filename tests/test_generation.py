@@ -197,5 +197,14 @@ async def test_build_generator_from_settings(tiny_model_dir) -> None:
     settings = Settings(model_path=str(tiny_model_dir), torch_threads=1, decoding=GREEDY, batch_max_wait_ms=0)
     async with build_generator(settings) as generator:
         assert (await generator.generate(PERSONA, HISTORY)).text
-    with pytest.raises(NotImplementedError, match="ctranslate2"):
-        build_generator(replace(settings, model_backend="ctranslate2"))
+
+
+async def test_no_wait_still_batches_what_queued_meanwhile(backend) -> None:
+    # BATCH_MAX_WAIT_MS=0: the first request runs at once; the ones that arrive during it go together.
+    recording = Recording(backend, sleep_s=0.3)
+    async with Generator(recording, batch_max_size=8, batch_max_wait_ms=0, decoding=GREEDY) as generator:
+        first = asyncio.create_task(generator.generate(PERSONA, HISTORY))
+        await asyncio.sleep(0.1)
+        results = await asyncio.gather(first, *(generator.generate(PERSONA, [f"Вопрос {i}"]) for i in range(4)))
+    assert [len(b) for b in recording.batches] == [1, 4]
+    assert [r.batch_size for r in results] == [1, 4, 4, 4, 4]

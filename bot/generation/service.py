@@ -142,6 +142,8 @@ class Generator:
         batch = [first]
         deadline = asyncio.get_running_loop().time() + self._max_wait_s
         while True:
+            while not self._queue.empty():  # already waiting: no need to wait for them (BATCH_MAX_WAIT_MS=0 too)
+                self._held.append(self._queue.get_nowait())
             for request in [r for r in self._held if r.decoding == first.decoding]:
                 if len(batch) == self._max_size:
                     return batch

@@ -1,0 +1,90 @@
+"""python -m bot.bench [--model-dir DIR | --scratch-size small] [--requests N] [--concurrency 1,8,32] [--out PATH]"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.bench.paths import PATHS, BenchConfig, measure
+from bot.bench.report import chart, markdown
+from bot.bench.scratch import SIZES, build_scratch_model
+from bot.config import load_settings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot.bench", description=__doc__)
+    parser.add_argument("--model-dir", type=Path, help="the checkpoint (default: MODEL_PATH)")
+    parser.add_argument("--scratch-size", choices=SIZES, help="benchmark a random-init model of this size instead")
+    parser.add_argument("--requests", type=int, default=64, help="requests per concurrency level")
+    parser.add_argument("--concurrency", default="1,8,32", help="comma-separated concurrency levels")
+    parser.add_argument("--threads", type=int, default=2, help="torch / CTranslate2 threads")
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--batch-max-size", type=int, default=32, help="the Generator's BATCH_MAX_SIZE")
+    parser.add_argument("--batch-max-wait-ms", type=int, help="the Generator's BATCH_MAX_WAIT_MS (default: settings)")
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"subset of {','.join(PATHS)}")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmark"), help="writes <out>.md and <out>.png")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = load_settings()
+    names = [n for n in args.paths.split(",") if n]
+    if unknown := sorted(set(names) - set(PATHS)):
+        sys.exit(f"unknown paths {unknown}; known: {', '.join(PATHS)}")
+    with tempfile.TemporaryDirectory(prefix="bench-scratch-") as scratch:
+        if args.scratch_size:
+            model_dir = build_scratch_model(Path(scratch), args.scratch_size)
+            model_name = f"random-init T5, scratch size {args.scratch_size!r} (d_model 256, 4+4 layers, vocab 8000)"
+        else:
+            model_dir = args.model_dir or Path(settings.model_path)
+            model_name = str(model_dir)
+        if not (model_dir / "config.json").is_file():
+            sys.exit(f"no model at {model_dir}: pass --model-dir or --scratch-size small")
+        config = BenchConfig(
+            model_dir=model_dir,
+            requests=args.requests,
+            concurrency=tuple(int(c) for c in args.concurrency.split(",")),
+            threads=args.threads,
+            max_new_tokens=args.max_new_tokens,
+            batch_max_size=args.batch_max_size,
+            batch_max_wait_ms=settings.batch_max_wait_ms if args.batch_max_wait_ms is None else args.batch_max_wait_ms,
+        )
+        header = _header(config, model_name)
+        results = []
+        for name in names:
+            print(f"measuring {name} ...", file=sys.stderr, flush=True)
+            results.append(measure(name, config))
+    table = markdown(results, header)
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".md").write_text(table, encoding="utf-8")
+    chart(results, args.out.with_suffix(".png"), f"{model_name}; {config.threads} threads")
+    return 0
+
+
+def _header(config: BenchConfig, model_name: str) -> list[str]:
+    import ctranslate2
+    import torch
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"Command: `python -m bot.bench {shlex.join(sys.argv[1:])}`".replace("bench ", "bench", 1).rstrip() + "  ",
+        f"Model: {model_name}  ",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, load average at start {load}; torch {torch.__version__}, "
+        f"ctranslate2 {ctranslate2.__version__}, {config.threads} threads  ",
+        f"Load: {config.requests} requests per level, greedy, max_new_tokens={config.max_new_tokens}, "
+        f"Generator batch_max_size={config.batch_max_size}, batch_max_wait_ms={config.batch_max_wait_ms}; "
+        "latency p50/p95 at concurrency 1",
+    ]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,177 @@
+"""The ways of serving replies that the benchmark compares, each measured in a fresh process."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import resource
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bot.bench.load import closed_loop, fixed_batches
+from bot.bench.prompts import Prompt, prompts
+from bot.bench.results import LevelResult, PathResult
+from bot.config import DecodingSettings
+from dialogue.format import tokenizer_truncator
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One benchmark run: the checkpoint, the load and the serving settings every path shares."""
+
+    model_dir: Path
+    requests: int = 64
+    """Requests per concurrency level (after a short warm-up)."""
+    concurrency: tuple[int, ...] = (1, 8, 32)
+    threads: int = 2
+    """torch intra-op threads and CTranslate2 intra_threads."""
+    max_new_tokens: int = 32
+    batch_max_size: int = 32
+    batch_max_wait_ms: int = 20
+
+    def __post_init__(self) -> None:
+        if self.requests < 1 or self.threads < 1 or self.max_new_tokens < 1 or self.batch_max_size < 1:
+            raise ValueError("requests, threads, max_new_tokens and batch_max_size must be >= 1")
+        if not self.concurrency or min(self.concurrency) < 1:
+            raise ValueError("concurrency levels must be positive integers")
+
+    @property
+    def decoding(self) -> DecodingSettings:
+        """Greedy, so that every path does the same work; other knobs at the project's defaults."""
+        return DecodingSettings(strategy="greedy", max_new_tokens=self.max_new_tokens)
+
+
+async def _serve_levels(serve: Callable[[Prompt], Awaitable[str]], tokenizer, config: BenchConfig) -> dict:
+    await closed_loop(serve, prompts(2), 1)  # warm-up: first-call allocations are not the steady state
+    levels = {}
+    for concurrency in config.concurrency:
+        latencies, seconds, replies = await closed_loop(serve, prompts(config.requests), concurrency)
+        levels[concurrency] = LevelResult(concurrency, tuple(latencies), seconds, _count_tokens(tokenizer, replies))
+    return levels
+
+
+def _count_tokens(tokenizer, replies: list[str]) -> int:
+    # After the level: the worker thread may be using the (not thread-safe) fast tokenizer during it.
+    return sum(len(ids) for ids in tokenizer(replies, add_special_tokens=False)["input_ids"])
+
+
+async def _naive(config: BenchConfig) -> dict:
+    """The original project: one fp32 ``model.generate`` per request, one request at a time."""
+    from bot.generation import TransformersBackend
+
+    backend = TransformersBackend.load(str(config.model_dir))
+    truncate = tokenizer_truncator(backend.tokenizer)
+    worker = ThreadPoolExecutor(max_workers=1)
+
+    def reply(prompt: Prompt) -> str:
+        text = backend.format.build_input(prompt.persona, prompt.history, truncate=truncate)
+        return backend.generate([text], config.decoding)[0]
+
+    loop = asyncio.get_running_loop()
+    return await _serve_levels(lambda p: loop.run_in_executor(worker, reply, p), backend.tokenizer, config)
+
+
+async def _through_generator(backend, config: BenchConfig) -> dict:
+    from bot.generation import Generator
+
+    generator = Generator(
+        backend, batch_max_size=config.batch_max_size, batch_max_wait_ms=config.batch_max_wait_ms,
+        timeout_s=3600, decoding=config.decoding,
+    )  # fmt: skip
+
+    async def serve(prompt: Prompt) -> str:
+        return (await generator.generate(prompt.persona, prompt.history)).text
+
+    async with generator:
+        return await _serve_levels(serve, backend.tokenizer, config)
+
+
+async def _batched(config: BenchConfig) -> dict:
+    from bot.generation import TransformersBackend
+
+    return await _through_generator(TransformersBackend.load(str(config.model_dir)), config)
+
+
+async def _torch_int8(config: BenchConfig) -> dict:
+    import torch
+
+    from bot.generation import TransformersBackend
+
+    backend = TransformersBackend.load(str(config.model_dir))
+    model = torch.ao.quantization.quantize_dynamic(backend.model, {torch.nn.Linear}, dtype=torch.qint8)
+    return await _through_generator(replace(backend, model=model, model_id=f"{backend.model_id}+qint8"), config)
+
+
+def _load_ct2(config: BenchConfig):
+    from bot.generation.ctranslate2_backend import CTranslate2Backend
+
+    return CTranslate2Backend.load(str(config.model_dir), threads=config.threads)
+
+
+async def _ct2_serving(config: BenchConfig) -> dict:
+    return await _through_generator(_load_ct2(config), config)
+
+
+async def _ct2_raw(config: BenchConfig) -> dict:
+    """``translate_batch`` on pre-tokenised inputs, in the batches the Generator would form."""
+    from bot.generation.ctranslate2_backend import translate_options
+
+    backend = _load_ct2(config)
+    tokenizer, options = backend.tokenizer, translate_options(config.decoding, backend.format)
+    truncate = tokenizer_truncator(tokenizer)
+
+    def tokens(prompt: Prompt) -> list[str]:
+        text = backend.format.build_input(prompt.persona, prompt.history, truncate=truncate)
+        ids = tokenizer(text, truncation=True, max_length=backend.format.max_source_tokens)["input_ids"]
+        return tokenizer.convert_ids_to_tokens(ids)
+
+    pretokenised = {p: tokens(p) for p in prompts(config.requests)}
+
+    def run_batch(batch: list[Prompt]) -> list[str]:
+        results = backend.translator.translate_batch([pretokenised[p] for p in batch], **options)
+        return [tokenizer.convert_tokens_to_string(r.hypotheses[0]) for r in results]
+
+    fixed_batches(run_batch, prompts(2), 1)  # warm-up
+    levels = {}
+    for concurrency in config.concurrency:
+        size = min(concurrency, config.batch_max_size)
+        latencies, seconds, outputs = fixed_batches(run_batch, prompts(config.requests), size)
+        levels[concurrency] = LevelResult(concurrency, tuple(latencies), seconds, _count_tokens(tokenizer, outputs))
+    return levels
+
+
+PATHS: dict[str, tuple[str, Callable[[BenchConfig], Awaitable[dict]]]] = {
+    "naive": ("naive: model.generate per request, fp32", _naive),
+    "batched": ("Generator + transformers fp32", _batched),
+    "torch_int8": ("Generator + torch dynamic int8", _torch_int8),
+    "ct2_raw": ("CTranslate2 int8, raw translate_batch", _ct2_raw),
+    "ct2": ("Generator + CTranslate2 int8", _ct2_serving),
+}
+"""Path name -> (label for the table, the coroutine measuring it)."""
+
+
+def _measure_here(name: str, config: BenchConfig) -> PathResult:
+    import torch
+
+    torch.set_num_threads(config.threads)
+    label, run = PATHS[name]
+    levels = asyncio.run(run(config))
+    return PathResult(name, label, levels, _peak_rss_mb())
+
+
+def _peak_rss_mb() -> float:
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a spawned child would
+    # report its parent's peak if that was higher.
+    try:
+        status = Path("/proc/self/status").read_text()
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def measure(name: str, config: BenchConfig) -> PathResult:
+    """Measure one path in a fresh process: its own peak memory, nothing left over from the others."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_measure_here, name, config).result()
