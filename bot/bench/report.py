@@ -22,7 +22,7 @@ def markdown(results: Sequence[PathResult], header: Sequence[str]) -> str:
     lines = [*header, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for result in results:
         single = result.single
-        cells = [result.label, f"{single.percentile_ms(50):.0f}", f"{single.percentile_ms(95):.0f}"]
+        cells = [result.label, f"{single.percentile_ms(50):.1f}", f"{single.percentile_ms(95):.1f}"]
         cells += [f"{result.levels[c].replies_per_s:.1f}" for c in levels]
         cells += [f"{result.levels[c].tokens_per_s:.0f}" for c in levels]
         cells.append(f"{result.peak_rss_mb:.0f}")

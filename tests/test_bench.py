@@ -1,0 +1,35 @@
+"""``python -m bot.bench`` end to end on the tiny model: every path and level in the table and chart."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("ctranslate2")
+pytest.importorskip("matplotlib")
+
+from bot.bench.__main__ import main  # noqa: E402
+from bot.bench.paths import PATHS  # noqa: E402
+
+
+def test_bench_writes_table_and_chart(tiny_model_dir, tmp_path, capsys) -> None:
+    out = tmp_path / "docs" / "benchmark"
+    args = ["--model-dir", str(tiny_model_dir), "--requests", "3", "--concurrency", "1,2", "--threads", "1"]
+    assert main([*args, "--max-new-tokens", "4", "--batch-max-wait-ms", "0", "--out", str(out)]) == 0
+    table = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert table in capsys.readouterr().out
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "@1" not in line]
+    for label, _ in PATHS.values():
+        [row] = [r for r in rows if r.startswith(f"| {label} |")]
+        cells = row.strip("| ").split(" | ")
+        assert len(cells) == 8 and all(float(c) > 0 for c in cells[1:])  # p50, p95, 2+2 rates, memory
+    assert "replies/s @1 | replies/s @2 | tokens/s @1 | tokens/s @2" in table
+    assert table.count("| yes |") + table.count("| NO |") == 3  # every target ratio is reported
+    png = out.with_suffix(".png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_bench_rejects_unknown_paths_and_missing_models(tmp_path) -> None:
+    with pytest.raises(SystemExit, match="unknown paths"):
+        main(["--paths", "naive,warp", "--model-dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match="no model at"):
+        main(["--model-dir", str(tmp_path / "none"), "--out", str(tmp_path / "b")])
