@@ -61,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             print(f"measuring {name} ...", file=sys.stderr, flush=True)
             results.append(measure(name, config))
-    table = markdown(results, header)
-    print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    chart_file = chart(results, args.out.with_suffix(".png"), f"{model_name}; {config.threads} threads")
+    table = markdown(results, header) + f"\n![benchmark chart]({chart_file.name})\n"
+    print(table)
     args.out.with_suffix(".md").write_text(table, encoding="utf-8")
-    chart(results, args.out.with_suffix(".png"), f"{model_name}; {config.threads} threads")
     return 0
 
 
@@ -75,7 +75,9 @@ def _header(config: BenchConfig, model_name: str) -> list[str]:
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
-        f"Command: `python -m bot.bench {shlex.join(sys.argv[1:])}`".replace("bench ", "bench", 1).rstrip() + "  ",
+        "# Generation benchmark",
+        "",
+        f"Command: `{shlex.join(['python', '-m', 'bot.bench', *sys.argv[1:]])}`  ",
         f"Model: {model_name}  ",
         f"Run: {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, load average at start {load}; torch {torch.__version__}, "

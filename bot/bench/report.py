@@ -15,6 +15,18 @@ TARGETS = (
 )
 
 
+NOTES = """\
+How to read it: every path serves the same fixed Russian persona prompts (built with the model's
+FormatSpec, `bot/bench/prompts.py`), greedy, in its own fresh process. *naive* is the original
+project's way: one fp32 `model.generate` per request, one at a time. The *Generator* paths are the
+bot's real micro-batching `Generator` with that many concurrent asyncio clients (closed loop: each
+sends its next request when its reply arrives). *raw translate_batch* calls CTranslate2 directly on
+pre-tokenised inputs, in the batches the Generator would form; the served CTranslate2 path adds
+input building, tokenising, queueing and the worker thread. Tokens are counted by re-tokenising the
+replies. Peak RSS is the process's high-water mark (VmHWM): interpreter and libraries included.
+"""
+
+
 def markdown(results: Sequence[PathResult], header: Sequence[str]) -> str:
     levels = sorted(results[0].levels)
     columns = ["path", "p50 ms", "p95 ms"]
@@ -32,7 +44,7 @@ def markdown(results: Sequence[PathResult], header: Sequence[str]) -> str:
         met = ratio >= limit if kind == "min" else ratio <= limit
         sign = "≥" if kind == "min" else "≤"
         lines.append(f"| {description} | {ratio:.2f} | {sign} {limit:g} | {'yes' if met else 'NO'} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", NOTES])
 
 
 def target_ratios(results: Sequence[PathResult]) -> list[tuple[str, float, float, str]]:

@@ -1,0 +1,94 @@
+"""Load through Telegram: many users write at once to the real bot (long polling against the fake
+Bot API, real dispatcher and SQLite, tiny model). Every message is answered, in each user's order.
+
+The figures (end-to-end p50/p95, event-loop lag p99) are printed, not asserted: ``pytest -s``.
+CI runs 40 users x 5 messages (under a minute on a busy 2-core machine); the full load run is
+``LOAD_USERS=200 LOAD_MESSAGES=5 python -m pytest tests/test_load.py -s`` (docs/benchmark.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bot.telegram.app import run_bot
+from tests.fake_telegram import Call, FakeTelegram
+from tests.telegram_harness import bot_settings
+from tests.test_telegram_e2e import reply_sources, stop
+
+torch.set_num_threads(1)
+USERS = int(os.environ.get("LOAD_USERS", 40))
+MESSAGES = int(os.environ.get("LOAD_MESSAGES", 5))
+TICK_S = 0.01
+
+
+class TimedTelegram(FakeTelegram):
+    """The fake server, also noting when each bot call arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived: dict[int, float] = {}  # id(call) -> perf_counter
+
+    async def _record(self, call: Call) -> None:
+        self.arrived[id(call)] = time.perf_counter()
+        await super()._record(call)
+
+
+def replies(fake: TimedTelegram, chat_id: int) -> list[Call]:
+    """The generated replies (they carry the feedback buttons) in a chat, in delivery order."""
+    return [c for c in fake.sent("sendMessage", chat_id=chat_id) if "👍" in str(c.params.get("reply_markup"))]
+
+
+async def ticker(lateness: list[float], stopped: asyncio.Event) -> None:
+    """How late the event loop wakes a task that sleeps ``TICK_S``: its lag."""
+    while not stopped.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(TICK_S)
+        lateness.append(time.perf_counter() - started - TICK_S)
+
+
+async def test_many_users_at_once(tmp_path: Path, tiny_model_dir: Path) -> None:
+    fake = TimedTelegram()
+    await fake.start()
+    settings = bot_settings(fake, tmp_path, tiny_model_dir, batch_max_wait_ms=0)
+    task = asyncio.create_task(run_bot(settings))
+    try:
+        await fake.wait_for(lambda: fake.sent("setMyCommands"))
+        users = range(1000, 1000 + USERS)
+        lateness: list[float] = []
+        stopped = asyncio.Event()
+        lag_task = asyncio.create_task(ticker(lateness, stopped))
+        pushed: dict[tuple[int, str], float] = {}
+        for n in range(MESSAGES):  # all at once, interleaved: user 1 msg 0, user 2 msg 0, ...
+            for user in users:
+                text = f"пользователь {user}, сообщение {n}"
+                pushed[(user, text)] = time.perf_counter()
+                await fake.push(fake.text_update(user, text))
+        started = time.perf_counter()
+        await fake.wait_for(lambda: all(len(replies(fake, u)) >= MESSAGES for u in users), timeout=600)
+        wall = time.perf_counter() - started
+        stopped.set()
+        await lag_task
+    finally:
+        await stop(task)
+        await fake.stop()
+
+    latencies = []
+    for user in users:
+        calls = replies(fake, user)
+        assert len(calls) == MESSAGES  # none lost, none doubled
+        sources = await reply_sources(settings.database_path, [c.result for c in calls])
+        assert sources == [f"пользователь {user}, сообщение {n}" for n in range(MESSAGES)]  # each user's order
+        latencies += [fake.arrived[id(c)] - pushed[(user, s)] for c, s in zip(calls, sources, strict=True)]
+    p50, p95 = np.percentile(latencies, [50, 95]) * 1000
+    lag_p99 = np.percentile(lateness, 99) * 1000
+    print(
+        f"\nload: {USERS} users x {MESSAGES} messages in {wall:.1f} s ({USERS * MESSAGES / wall:.0f} replies/s); "
+        f"end-to-end p50 {p50:.0f} ms, p95 {p95:.0f} ms; event-loop lag p99 {lag_p99:.1f} ms "
+        f"(max {max(lateness) * 1000:.1f} ms, {len(lateness)} ticks)"
+    )
