@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 from contextlib import suppress
+from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
@@ -20,7 +21,6 @@ from bot.config import Settings
 from bot.telegram.middlewares import InFlight
 
 log = logging.getLogger(__name__)
-WEBHOOK_PATH = "/telegram/webhook"
 MAX_WEBHOOK_CONNECTIONS = 100  # Telegram's own upper bound
 
 
@@ -42,10 +42,12 @@ async def run_webhook(dp: Dispatcher, bot: Bot, settings: Settings) -> None:
     ``max_connections`` bounds the concurrent load the way ``tasks_concurrency_limit`` does
     for polling, and Telegram re-sends an update whose handling failed.
     """
+    assert settings.webhook_url, "load_settings requires WEBHOOK_URL with BOT_MODE=webhook"
     dp.shutdown.register(_finish_in_flight)
     app = web.Application()
+    path = urlsplit(settings.webhook_url).path or "/"  # a proxy may forward the public path as is
     SimpleRequestHandler(dp, bot, secret_token=settings.webhook_secret, handle_in_background=False).register(
-        app, path=WEBHOOK_PATH
+        app, path=path
     )
     setup_application(app, dp, bot=bot)  # startup/shutdown hooks run with the web app
     runner = web.AppRunner(app, access_log=None)
@@ -53,7 +55,7 @@ async def run_webhook(dp: Dispatcher, bot: Bot, settings: Settings) -> None:
     try:
         await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
         await bot.set_webhook(
-            f"{settings.webhook_url.rstrip('/')}{WEBHOOK_PATH}" if settings.webhook_url else "",
+            settings.webhook_url,
             secret_token=settings.webhook_secret,
             max_connections=min(settings.max_concurrent_updates, MAX_WEBHOOK_CONNECTIONS),
         )
