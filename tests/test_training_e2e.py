@@ -31,7 +31,7 @@ LINES = {
 }
 TINY = [
     "scratch.d_model=32", "scratch.num_layers=2", "scratch.num_heads=2", "scratch.d_ff=64", "scratch.vocab_size=300",
-    "batch_size=8", "learning_rate=1e-2", "optimizer=adamw", "warmup_steps=0", "eval_steps=15", "logging_steps=5",
+    "batch_size=8", "learning_rate=1e-2", "optimizer=adamw", "warmup=0", "eval_steps=15", "logging_steps=5",
     "max_source_tokens=128", "max_target_tokens=24",
 ]
 

@@ -74,8 +74,8 @@ class ExperimentConfig:
     """``adamw`` or ``adafactor`` (the usual choice for T5)."""
     scheduler: str = "linear"
     """Learning-rate schedule after warm-up (a transformers ``SchedulerType``)."""
-    warmup_steps: int = 100
-    """Linear warm-up steps."""
+    warmup: float = 0.05
+    """Linear warm-up: a share of all updates if < 1 (so short runs warm up too), else a number of updates."""
     weight_decay: float = 0.01
     """Decoupled weight decay."""
     batch_size: int = 16
@@ -124,8 +124,8 @@ class ExperimentConfig:
             raise ConfigError(f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.warmup_steps < 0 or self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
-            raise ConfigError("warmup_steps and weight_decay must be >= 0, label_smoothing in [0, 1)")
+        if self.warmup < 0 or self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
+            raise ConfigError("warmup and weight_decay must be >= 0, label_smoothing in [0, 1)")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ConfigError(f"max_steps must be >= 1 or -1 (use epochs), got {self.max_steps}")
         if self.max_steps == -1 and self.epochs <= 0:

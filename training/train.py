@@ -92,7 +92,6 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)  # also evaluates after the last step
     seconds = time.perf_counter() - started
-    eval_loss = next((e["eval_loss"] for e in reversed(trainer.state.log_history) if "eval_loss" in e), float("nan"))
 
     # 6. The servable directory.
     model_dir = output_dir / MODEL_SUBDIR
@@ -100,10 +99,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     save_run_files(model_dir, config, spec)
     write_model_card(model_dir, config, spec)  # evaluate adds the metrics
     (model_dir / TRAINER_LOG).write_text(json.dumps(trainer.state.log_history, indent=1) + "\n", encoding="utf-8")
-    steps = max(result.global_step, 1)
-    print(f"trained {result.global_step} steps in {seconds:.0f}s ({seconds / steps:.2f} s/step, "
-          f"{result.metrics.get('train_samples_per_second', 0):.1f} examples/s); "
-          f"train loss {result.training_loss:.3f}, validation loss {eval_loss:.3f}")
+    print(_speed(trainer, result, seconds, checkpoint=last))
     print(f"model: {model_dir}\ncheckpoints: {checkpoints_dir}\n"
           f"evaluate with: python -m training.evaluate {model_dir} --data-dir {data_dir}")
     return model_dir
@@ -119,7 +115,7 @@ def training_arguments(config: ExperimentConfig, checkpoints_dir: Path) -> Seq2S
         learning_rate=config.learning_rate,
         optim=config.optimizer_name,
         lr_scheduler_type=config.scheduler,
-        warmup_steps=config.warmup_steps,
+        warmup_steps=config.warmup,  # transformers 5: < 1 is a ratio
         weight_decay=config.weight_decay,
         label_smoothing_factor=config.label_smoothing,
         max_steps=config.max_steps,
@@ -146,3 +142,17 @@ def _precision(precision: str) -> tuple[bool, bool]:
             return False, False
         return (False, True) if torch.cuda.is_bf16_supported() else (True, False)
     return precision == "fp16", precision == "bf16"
+
+
+def _speed(trainer: Trainer, result, seconds: float, *, checkpoint: str | None) -> str:
+    """Time per step and examples/s of this session's training, validation time excluded."""
+    resumed_at = int(Path(checkpoint).name.rsplit("-", 1)[-1]) if checkpoint else 0
+    log = trainer.state.log_history
+    eval_seconds = sum(e.get("eval_runtime", 0.0) for e in log if e["step"] > resumed_at)
+    train_seconds, steps = seconds - eval_seconds, max(result.global_step - resumed_at, 1)
+    args = trainer.args
+    examples = steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    eval_loss = next((e["eval_loss"] for e in reversed(log) if "eval_loss" in e), float("nan"))
+    return (f"trained {steps} steps in {seconds:.0f}s, {eval_seconds:.0f}s of it validation: "
+            f"{train_seconds / steps:.2f} s/step, {examples / train_seconds:.1f} examples/s; "
+            f"train loss {result.training_loss:.3f}, validation loss {eval_loss:.3f}")
