@@ -151,6 +151,11 @@ def test_resume_needs_the_flag(trained: tuple[str, Path, Path]) -> None:
         run.main([experiment, "--base-model", "scratch", "--data-dir", str(data_dir), "--output-dir", str(out)])
 
 
+def test_evaluate_rejects_a_directory_that_is_no_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert evaluate.main([str(tmp_path)]) == 2
+    assert "experiment.json is missing" in capsys.readouterr().err
+
+
 def test_causal_labels_mask_the_prompt() -> None:
     from tests.tiny_model import _train_tokenizer
 

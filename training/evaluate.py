@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from bot.generation.errors import ModelLoadError
 from dialogue.format import clean_text
 from training import report
 from training.baselines import BASELINES, fit_baseline
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             evaluate_baseline(args.baseline, args.experiment, args.data_dir, out_dir, limit=args.limit)
         else:
             evaluate_model(args.model_dir, args.data_dir, limit=args.limit, batch_size=args.batch_size)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, FileNotFoundError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
