@@ -27,6 +27,7 @@ from training.experiment_config import ConfigError, ExperimentConfig
 from training.experiments import get_experiment
 from training.metrics import all_metrics
 from training.run import DEFAULT_DATA_DIR, PROJECT_ROOT
+from training.sources import DataFormatError
 
 LIMIT_SEED = 0
 
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             evaluate_baseline(args.baseline, args.experiment, args.data_dir, out_dir, limit=args.limit)
         else:
             evaluate_model(args.model_dir, args.data_dir, limit=args.limit, batch_size=args.batch_size)
-    except (ConfigError, FileNotFoundError, ModelLoadError) as exc:
+    except (ConfigError, FileNotFoundError, ModelLoadError, DataFormatError) as exc:  # SourceUnavailable too
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -69,9 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.torch_threads)
+    from training.sources import DataFormatError, SourceUnavailable
     from training.train import train  # heavy imports only once the arguments are fine
 
-    train(config, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
+    try:
+        train(config, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
+    except (SourceUnavailable, DataFormatError) as exc:  # the data, not the code: no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
