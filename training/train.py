@@ -20,7 +20,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from dialogue.format import FORMATS, FormatSpec
 from training import features
 from training.base_model import load_base
-from training.checkpoints import SaveRunFilesCallback, save_run_files
+from training.checkpoints import SaveRunFilesCallback, load_experiment, save_run_files
 from training.data import load_dataset_dict, to_model_inputs
 from training.experiment_config import ExperimentConfig
 from training.hypotheses import HYPOTHESES
@@ -41,6 +41,8 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         raise SystemExit(f"{checkpoints_dir} has checkpoints: pass --resume to continue, or another --output-dir")
     if resume and not last:
         print(f"no checkpoint in {checkpoints_dir}; starting from the beginning")
+    if last:
+        _warn_about_changes(config, Path(last))
     set_seed(config.seed)
     hypothesis = HYPOTHESES[config.hypothesis]
     causal = FORMATS[hypothesis.format_name].causal
@@ -50,7 +52,6 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         hypothesis, data_dir, cache_dir=output_dir / "cache", seed=config.seed,
         max_dialogues_per_source=config.max_dialogues_per_source,
     )
-    print({split: len(rows) for split, rows in data.items()})
 
     # 2. Tokenizer and model: pretrained, scratch (tokenizer trained on the train split) or the checkpoint.
     tokenizer, model = load_base(config, data["train"], causal=causal, checkpoint=Path(last) if last else None)
@@ -156,3 +157,12 @@ def _speed(trainer: Trainer, result, seconds: float, *, checkpoint: str | None) 
     return (f"trained {steps} steps in {seconds:.0f}s, {eval_seconds:.0f}s of it validation: "
             f"{train_seconds / steps:.2f} s/step, {examples / train_seconds:.1f} examples/s; "
             f"train loss {result.training_loss:.3f}, validation loss {eval_loss:.3f}")
+
+
+def _warn_about_changes(config: ExperimentConfig, checkpoint: Path) -> None:
+    """The model and tokenizer come from the checkpoint: say which new settings cannot apply to them."""
+    saved, now = load_experiment(checkpoint).to_dict(), config.to_dict()
+    changed = sorted(key for key in now if now[key] != saved.get(key) and key not in ("max_steps", "epochs"))
+    if changed:
+        print(f"warning: resuming {checkpoint} with changed settings {changed}; "
+              "model sizes and the tokenizer stay those of the checkpoint")
