@@ -69,8 +69,8 @@ def evaluate_model(model_dir: Path, data_dir: Path, *, limit: int | None = None,
     from training.train import TRAINER_LOG
 
     config = load_experiment(model_dir)
-    # The run's data cache (train.py's layout) saves rebuilding the data set.
-    hypothesis, _, test = load_test(config, data_dir, limit, cache_dir=model_dir.parent / "cache")
+    cache = model_dir.parent / "cache"  # the run's data cache (train.py's layout), if this is a run
+    hypothesis, _, test = load_test(config, data_dir, limit, cache_dir=cache if cache.is_dir() else None)
     backend = predict.load_backend(model_dir)
     decoding = dataclasses.replace(predict.GREEDY, max_new_tokens=backend.format.max_target_tokens)
     started = time.perf_counter()
