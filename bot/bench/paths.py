@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.bench.load import closed_loop, fixed_batches
-from bot.bench.prompts import Prompt, prompts
+from bot.bench.prompts import PROMPT_PAIRS, Prompt, prompts
 from bot.bench.results import LevelResult, PathResult
 from bot.config import DecodingSettings
 from dialogue.format import tokenizer_truncator
@@ -44,7 +44,8 @@ class BenchConfig:
 
 
 async def _serve_levels(serve: Callable[[Prompt], Awaitable[str]], tokenizer, config: BenchConfig) -> dict:
-    await closed_loop(serve, prompts(2), 1)  # warm-up: first-call allocations are not the steady state
+    # Warm-up with every distinct prompt once: kernels are prepared per input shape on first use.
+    await closed_loop(serve, prompts(len(PROMPT_PAIRS)), 1)
     levels = {}
     for concurrency in config.concurrency:
         latencies, seconds, replies = await closed_loop(serve, prompts(config.requests), concurrency)
@@ -127,13 +128,13 @@ async def _ct2_raw(config: BenchConfig) -> dict:
         ids = tokenizer(text, truncation=True, max_length=backend.format.max_source_tokens)["input_ids"]
         return tokenizer.convert_ids_to_tokens(ids)
 
-    pretokenised = {p: tokens(p) for p in prompts(config.requests)}
+    pretokenised = {p: tokens(p) for p in PROMPT_PAIRS}
 
     def run_batch(batch: list[Prompt]) -> list[str]:
         results = backend.translator.translate_batch([pretokenised[p] for p in batch], **options)
         return [tokenizer.convert_tokens_to_string(r.hypotheses[0]) for r in results]
 
-    fixed_batches(run_batch, prompts(2), 1)  # warm-up
+    fixed_batches(run_batch, prompts(len(PROMPT_PAIRS)), 1)  # warm-up, as in _serve_levels
     levels = {}
     for concurrency in config.concurrency:
         size = min(concurrency, config.batch_max_size)

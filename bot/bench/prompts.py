@@ -30,10 +30,12 @@ class Prompt:
     history: tuple[str, ...]
 
 
+PROMPT_PAIRS = tuple(Prompt(p, h) for h in HISTORIES for p in PERSONAS)
+
+
 def prompts(count: int) -> list[Prompt]:
     """``count`` requests cycling through every persona x history pair, the same in every run."""
-    pairs = [Prompt(p, h) for h in HISTORIES for p in PERSONAS]
-    return [pairs[i % len(pairs)] for i in range(count)]
+    return [PROMPT_PAIRS[i % len(PROMPT_PAIRS)] for i in range(count)]
 
 
 def corpus() -> list[str]:
