@@ -32,7 +32,7 @@ GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=10)
 @pytest.fixture
 def model_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
     """A private copy: the conversion cache is written into the model directory."""
-    return Path(shutil.copytree(tiny_model_dir, tmp_path / "tiny"))
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "tiny", ignore=shutil.ignore_patterns("ctranslate2-*")))
 
 
 def _inputs(backend) -> list[str]:
