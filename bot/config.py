@@ -77,7 +77,7 @@ class Settings:
     model_backend: str = "transformers"
     torch_threads: int = 0
     batch_max_size: int = 8
-    batch_max_wait_ms: int = 20
+    batch_max_wait_ms: int = 0
     generation_timeout_s: float = 60.0
     decoding: DecodingSettings = DecodingSettings()
     throttle_seconds: float = 1.0

@@ -1,8 +1,10 @@
 """The in-process generator: an asyncio front, one worker thread, micro-batching.
 
 Requests queue up; the batcher task takes the oldest one plus up to ``batch_max_size - 1``
-more with the *same* decoding settings that arrive within ``batch_max_wait_ms``, and runs
-the batch on the single worker thread. The event loop only ever awaits futures.
+more with the *same* decoding settings that are already queued or arrive within
+``batch_max_wait_ms`` (0: no waiting, so a lone request starts at once and requests that
+arrive meanwhile form the next batch), and runs the batch on the single worker thread.
+The event loop only ever awaits futures.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class Generator:
         backend: Backend,
         *,
         batch_max_size: int = 8,
-        batch_max_wait_ms: int = 20,
+        batch_max_wait_ms: int = 0,
         timeout_s: float = 60.0,
         decoding: DecodingSettings | None = None,
     ) -> None:
