@@ -10,13 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
 
 from dialogue.format import FormatSpec
+from training.experiment_config import ScratchModelConfig
+from training.scratch import build_model, train_tokenizer
 
-MARKERS = ["[CONTEXT]", "[KNOWLEDGE]", "[PERSONA]", "[DIALOGUE]", "EOS"]
-PAD, EOS_TOKEN, UNK, BOS = "<pad>", "</s>", "<unk>", "<s>"
 VOCAB_SIZE = 400
 
 CORPUS = """\
@@ -53,64 +51,8 @@ Do you like to travel?
 """.splitlines()
 
 
-def _train_tokenizer(causal: bool) -> PreTrainedTokenizerFast:
-    specials = [PAD, EOS_TOKEN, UNK] + ([BOS] if causal else [])
-    tokenizer = Tokenizer(models.Unigram())
-    tokenizer.normalizer = normalizers.NFKC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    tokenizer.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(
-        vocab_size=VOCAB_SIZE, special_tokens=specials + MARKERS, unk_token=UNK, show_progress=False
-    )
-    tokenizer.train_from_iterator(CORPUS, trainer=trainer)
-    if not causal:  # like T5: the encoder input ends with EOS; a causal prompt must not
-        eos_id = tokenizer.token_to_id(EOS_TOKEN)
-        tokenizer.post_processor = processors.TemplateProcessing(
-            single=f"$A {EOS_TOKEN}", pair=f"$A {EOS_TOKEN} $B {EOS_TOKEN}", special_tokens=[(EOS_TOKEN, eos_id)]
-        )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        pad_token=PAD,
-        eos_token=EOS_TOKEN,
-        unk_token=UNK,
-        bos_token=BOS if causal else None,
-        additional_special_tokens=[],
-    )
-    # Markers are ordinary (non-special) added tokens: they must survive decoding of inputs.
-    fast.add_tokens(MARKERS)
-    return fast
-
-
-def _seq2seq(tokenizer: PreTrainedTokenizerFast) -> T5ForConditionalGeneration:
-    config = T5Config(
-        vocab_size=len(tokenizer),
-        d_model=32,
-        d_kv=16,
-        d_ff=64,
-        num_layers=2,
-        num_decoder_layers=2,
-        num_heads=2,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    return T5ForConditionalGeneration(config)
-
-
-def _causal(tokenizer: PreTrainedTokenizerFast) -> GPT2LMHeadModel:
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=256,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    return GPT2LMHeadModel(config)
+# The project's own scratch builders (training/scratch.py), only much smaller.
+TINY_SIZES = ScratchModelConfig(d_model=32, num_layers=2, num_heads=2, d_ff=64, vocab_size=VOCAB_SIZE)
 
 
 def build_tiny_model(out_dir: Path, *, causal: bool = False, format_name: str | None = None) -> Path:
@@ -118,13 +60,11 @@ def build_tiny_model(out_dir: Path, *, causal: bool = False, format_name: str | 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    tokenizer = _train_tokenizer(causal)
-    model = _causal(tokenizer) if causal else _seq2seq(tokenizer)
+    tokenizer = train_tokenizer(CORPUS, VOCAB_SIZE, causal=causal)
+    model = build_model(tokenizer, TINY_SIZES, causal=causal, max_positions=256)
     with torch.no_grad():  # a random model would stop at once; never emitting these keeps replies non-empty
         for token_id in (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id):
             model.get_output_embeddings().weight[token_id].zero_()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     name = format_name or ("concat_causal" if causal else "godel")
