@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -54,6 +55,23 @@ def read_delimited(path: Path, delimiter: str, required: Iterable[str]) -> Itera
         if missing:
             raise DataFormatError(f"{path}: missing columns {sorted(missing)}; found {reader.fieldnames}")
         yield from reader
+
+
+def read_jsonl(path: Path, report: SkipReport, source: str) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each JSON-object line; blank lines are passed over, bad ones counted."""
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines):
+            if not line.strip():
+                continue
+            report.seen(source)
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                item = None
+            if not isinstance(item, dict):
+                report.skip(source, "bad JSON line")
+                continue
+            yield number, item
 
 
 def majority(votes: Iterable[str]) -> str | None:

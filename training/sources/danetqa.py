@@ -6,12 +6,11 @@ limit from the end, so the question must come first to survive. The reply is Â«Ð
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from training.records import Dialogue
-from training.sources.base import DataFormatError, SkipReport
+from training.sources.base import DataFormatError, SkipReport, read_jsonl
 from training.sources.crowd import majority_items
 
 NAME = "danetqa"
@@ -25,21 +24,15 @@ def _dialogue(dialogue_id: str, question: str, passage: str, label: bool) -> Dia
 
 
 def _read_jsonl(path: Path, report: SkipReport) -> Iterator[Dialogue]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines):
-            if not line.strip():
-                continue
-            report.seen(NAME)
-            try:
-                item = json.loads(line)
-                question, passage, label = item["question"], item["passage"], item.get("label")
-            except (json.JSONDecodeError, KeyError, TypeError):
-                report.skip(NAME, "bad JSON line")
-                continue
-            if not isinstance(label, bool) or not question.strip() or not passage.strip():
-                report.skip(NAME, "unlabelled or empty item")  # the official test split has no labels
-                continue
-            yield _dialogue(f"{NAME}:{path.stem}:{item.get('idx', number)}", question, passage, label)
+    for number, item in read_jsonl(path, report, NAME):
+        question, passage, label = item.get("question"), item.get("passage"), item.get("label")
+        if not isinstance(question, str) or not isinstance(passage, str):
+            report.skip(NAME, "bad JSON line")
+            continue
+        if not isinstance(label, bool) or not question.strip() or not passage.strip():
+            report.skip(NAME, "unlabelled or empty item")  # the official test split has no labels
+            continue
+        yield _dialogue(f"{NAME}:{path.stem}:{item.get('idx', number)}", question, passage, label)
 
 
 def _read_assignments(path: Path, report: SkipReport) -> Iterator[Dialogue]:

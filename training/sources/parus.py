@@ -6,12 +6,11 @@ reply: the right alternative.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from training.records import Dialogue
-from training.sources.base import DataFormatError, SkipReport
+from training.sources.base import DataFormatError, SkipReport, read_jsonl
 from training.sources.crowd import majority_items
 
 NAME = "parus"
@@ -23,22 +22,17 @@ def _dialogue(dialogue_id: str, premise: str, question: str, answer: str) -> Dia
 
 
 def _read_jsonl(path: Path, report: SkipReport) -> Iterator[Dialogue]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines):
-            if not line.strip():
-                continue
-            report.seen(NAME)
-            try:
-                item = json.loads(line)
-                choices = (item["choice1"], item["choice2"])
-                premise, question, label = item["premise"], QUESTIONS[item["question"]], item.get("label")
-            except (json.JSONDecodeError, KeyError, TypeError):
-                report.skip(NAME, "bad JSON line")
-                continue
-            if label not in (0, 1) or not premise.strip():
-                report.skip(NAME, "unlabelled or empty item")  # the official test split has no labels
-                continue
-            yield _dialogue(f"{NAME}:{path.stem}:{item.get('idx', number)}", premise, question, choices[label])
+    for number, item in read_jsonl(path, report, NAME):
+        try:
+            choices = (item["choice1"], item["choice2"])
+            premise, question, label = item["premise"], QUESTIONS[item["question"]], item.get("label")
+        except (KeyError, TypeError):
+            report.skip(NAME, "bad JSON line")
+            continue
+        if label not in (0, 1) or not premise.strip():
+            report.skip(NAME, "unlabelled or empty item")  # the official test split has no labels
+            continue
+        yield _dialogue(f"{NAME}:{path.stem}:{item.get('idx', number)}", premise, question, choices[label])
 
 
 def _read_assignments(path: Path, report: SkipReport) -> Iterator[Dialogue]:
