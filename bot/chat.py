@@ -3,8 +3,8 @@
 Both front ends (Telegram and the console) call `ChatService`; neither knows the model's
 input format (that is `dialogue/`, applied inside the generator) nor the SQL behind
 `Repository`. The user's message is committed before generation starts, so a failed or
-interrupted generation never loses it: it stays "failed" (or "pending" across a restart,
-see `answer_pending`).
+interrupted generation never loses it: it stays "failed", or "pending" across a restart, when
+`answer_pending` answers it or marks it "lost" with a notice for the user.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bot.storage.repository import Repository
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4096  # Telegram's own limit for one text message
+MAX_OWN_PERSONAS_LISTED = 10  # a menu people can still read; older ones stay in the database
 
 
 class InvalidMessage(ValueError):
@@ -43,6 +44,41 @@ class ChatReply:
     @property
     def text(self) -> str:
         return self.message.text
+
+
+@dataclass(frozen=True)
+class PendingOutcome:
+    """What became of a message a stop left unanswered: exactly one of ``reply`` and ``notice``."""
+
+    user_message: Message
+    reply: ChatReply | None = None
+    notice: str | None = None
+    """Russian text telling the user their message was lost (it is marked "lost")."""
+
+    def __post_init__(self) -> None:
+        if (self.reply is None) == (self.notice is None):
+            raise ValueError("a pending outcome is either a reply or a lost-message notice")
+
+
+@dataclass(frozen=True)
+class PersonaChoices:
+    """What a user can switch to: the presets, then their own personas (newest first, capped)."""
+
+    current: Persona | None
+    presets: list[Persona]
+    own: list[Persona]
+
+    @property
+    def numbered(self) -> list[Persona]:
+        """Presets first so their numbers never move; own personas continue the numbering."""
+        return self.presets + self.own
+
+    def labelled(self) -> list[tuple[Persona, str]]:
+        """``numbered`` with each persona's label for a list or a button, the current one marked ✅."""
+        labels = [p.title for p in self.presets] + [texts.own_persona_label(p.fact_texts) for p in self.own]
+        current_id = self.current.id if self.current else None
+        pairs = zip(self.numbered, labels, strict=True)
+        return [(p, f"✅ {label}" if p.id == current_id else label) for p, label in pairs]
 
 
 def validate_message(text: str | None) -> str:
@@ -76,6 +112,13 @@ class ChatService:
                 await repo.set_current_persona(user, default)
         return user
 
+    async def persona_choices(self, repo: Repository, user: User) -> PersonaChoices:
+        current = await repo.current_persona(user)
+        own = await repo.list_personas(user, limit=MAX_OWN_PERSONAS_LISTED)
+        if current is not None and current.owner_id == user.id and current.id not in {p.id for p in own}:
+            own.append(current)  # an old persona switched back to stays visible (and marked)
+        return PersonaChoices(current, await repo.list_presets(), own)
+
     async def reply(self, repo: Repository, user: User, chat_id: int, text: str) -> ChatReply:
         text = validate_message(text)
         persona = await repo.current_persona(user)
@@ -85,20 +128,26 @@ class ChatService:
         user_message = await repo.add_user_message(dialogue, text)  # committed: never lost
         return await self._answer(repo, persona, dialogue, user_message)
 
-    async def answer_pending(self, repo: Repository, platform: str | None = None) -> list[ChatReply]:
-        """Answer user messages that a stop left unanswered (oldest first); failures stay marked.
+    async def answer_pending(
+        self, repo: Repository, platform: str | None = None, *, user: User | None = None
+    ) -> list[PendingOutcome]:
+        """Answer user messages that a stop left unanswered, oldest first; ones that still fail
+        are marked "lost" and come with a notice, so the front end always tells the user.
 
-        ``platform`` keeps each front end to its own users (Telegram cannot deliver to the console).
+        ``platform`` keeps each front end to its own users (Telegram cannot deliver to the
+        console); ``user`` narrows it to one user (the console answers only its own).
         """
-        replies = []
-        for message in await repo.pending_messages():
-            if platform is not None and message.dialogue.user.platform != platform:
-                continue
+        outcomes = []
+        for message in await repo.pending_messages(platform, user_id=user.id if user else None):
             try:
-                replies.append(await self._answer(repo, message.dialogue.persona, message.dialogue, message))
+                dialogue = message.dialogue
+                reply = await self._answer(repo, dialogue.persona, dialogue, message, failed_status="lost")
             except ReplyFailed:
-                log.warning("pending message %s could not be answered after restart", message.id)
-        return replies
+                log.warning("pending message %s could not be answered after restart: lost", message.id)
+                outcomes.append(PendingOutcome(message, notice=texts.pending_lost(message.text)))
+            else:
+                outcomes.append(PendingOutcome(message, reply=reply))
+        return outcomes
 
     async def regenerate(self, repo: Repository, reply: Message) -> ChatReply:
         """Another variant of a bot reply (as loaded by `Repository.find_reply`), sampled, replacing its text."""
@@ -112,15 +161,19 @@ class ChatService:
         await repo.replace_reply(reply, result.text, decoding=result.decoding, latency_ms=result.latency_ms, model_id=result.model_id)
         return ChatReply(message=reply, user_message=user_message)
 
-    async def _answer(self, repo: Repository, persona: Persona, dialogue: Dialogue, user_message: Message) -> ChatReply:
+    async def _answer(
+        self, repo: Repository, persona: Persona, dialogue: Dialogue, user_message: Message,
+        failed_status: str = "failed",
+    ) -> ChatReply:
+        """Generate and store the reply; on failure mark ``user_message`` ``failed_status`` and raise ReplyFailed."""
         try:
             result = await self._generate(repo, persona, dialogue, user_message)
         except GenerationTimeout as exc:
-            await repo.mark_failed(user_message, "timeout")
+            await repo.mark_failed(user_message, "timeout", status=failed_status)
             raise ReplyFailed(texts.REPLY_TIMEOUT) from exc
         except GenerationError as exc:
             log.warning("generation failed for message %s: %s", user_message.id, exc)
-            await repo.mark_failed(user_message, type(exc).__name__)
+            await repo.mark_failed(user_message, type(exc).__name__, status=failed_status)
             raise ReplyFailed(texts.REPLY_FAILED) from exc
         reply = await repo.add_bot_reply(
             user_message, result.text, model_id=result.model_id, decoding=result.decoding, latency_ms=result.latency_ms

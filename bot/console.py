@@ -33,10 +33,23 @@ class ConsoleChat:
 
     async def run(self) -> None:
         self.say(texts.CONSOLE_WELCOME)
+        await self.answer_pending()
         while (line := await self._read_line()) is not None:
             if not await self.handle(line.rstrip("\n")):
                 break
         self.say(texts.CONSOLE_BYE)
+
+    async def answer_pending(self) -> None:
+        """This user's messages that a stop (e.g. Ctrl+C during a reply) left unanswered come first."""
+        async with self.runtime.database.session() as session:
+            repo = Repository(session)
+            user = await self.runtime.chat.ensure_user(repo, "console", self.user_name, self.user_name)
+            for outcome in await self.runtime.chat.answer_pending(repo, "console", user=user):
+                if outcome.reply is None:
+                    self.say(f"[!] {outcome.notice}")
+                    continue
+                self.say(texts.CONSOLE_PENDING_ANSWER.format(quote=texts.shorten(outcome.user_message.text)))
+                self.say(f"Бот: {outcome.reply.text}")
 
     async def _read_line(self) -> str | None:
         if self.interactive:
@@ -77,19 +90,22 @@ class ConsoleChat:
             self.say(f"Бот: {reply.text}")
 
     async def _persona(self, repo: Repository, user, argument: str) -> None:
-        presets = await repo.list_presets()
+        choices = await self.runtime.chat.persona_choices(repo, user)
+        numbered = choices.numbered
         if not argument:
-            current = await repo.current_persona(user)
-            self.say(texts.persona_card(current.title, [f.text for f in current.facts]) if current else texts.NO_PERSONA)
+            current = choices.current
+            self.say(texts.persona_card(current.title, current.fact_texts) if current else texts.NO_PERSONA)
             self.say(texts.CONSOLE_PRESETS_HEADER)
-            for number, preset in enumerate(presets, 1):
-                self.say(f"  {number}. {preset.title}")
+            for number, (_, label) in enumerate(choices.labelled(), 1):
+                if number == len(choices.presets) + 1:
+                    self.say(texts.CONSOLE_OWN_HEADER)
+                self.say(f"  {number}. {label}")
             self.say(texts.CONSOLE_PERSONA_USAGE)
         elif argument == "new":
             self.collecting = []
             self.say(texts.PERSONA_WRITE_PROMPT)
-        elif argument.isdigit() and 1 <= int(argument) <= len(presets):
-            await repo.set_current_persona(user, presets[int(argument) - 1])
+        elif argument.isdigit() and 1 <= int(argument) <= len(numbered):
+            await repo.set_current_persona(user, numbered[int(argument) - 1])  # resumes its own dialogue
             await self._persona_chosen(repo, user)
         else:
             self.say(texts.CONSOLE_PERSONA_USAGE)
@@ -115,4 +131,4 @@ class ConsoleChat:
     async def _persona_chosen(self, repo: Repository, user) -> None:
         persona = await repo.current_persona(user)
         self.say(texts.PERSONA_CHOSEN)
-        self.say(texts.persona_card(persona.title, [f.text for f in persona.facts]))
+        self.say(texts.persona_card(persona.title, persona.fact_texts))

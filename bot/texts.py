@@ -11,6 +11,22 @@ CONTROL_CHARACTERS = "В сообщении есть служебные симв
 NO_PERSONA = "Сначала выберите персону: /persona"
 REPLY_FAILED = "Не получилось придумать ответ. Ваше сообщение сохранено — попробуйте ещё раз чуть позже."
 REPLY_TIMEOUT = "Я думал слишком долго и не успел ответить. Ваше сообщение сохранено — попробуйте ещё раз."
+PENDING_LOST = (
+    "Простите, я перезапускался и так и не смог ответить на ваше сообщение «{quote}». "
+    "Пожалуйста, отправьте его ещё раз."
+)
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """The start of ``text`` on one line, at most ``limit`` characters (to quote or label with)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def pending_lost(text: str) -> str:
+    """The notice for a message a restart left unanswered for good, quoting its start."""
+    return PENDING_LOST.format(quote=shorten(text))
+
 
 # --- personas (shared by the console and Telegram) ---------------------------------------
 CUSTOM_PERSONA_TITLE = "Своя персона"
@@ -27,18 +43,25 @@ def persona_card(title: str, facts: list[str]) -> str:
     return "\n".join([f"Персона: {title}", *(f"• {fact}" for fact in facts)])
 
 
+def own_persona_label(facts: list[str]) -> str:
+    """A user's own persona in a list: they share one title, so the first fact tells them apart."""
+    return f"👤 {shorten(facts[0], 40)}" if facts else f"👤 {CUSTOM_PERSONA_TITLE}"
+
+
 # --- the console chat (bot/console.py) -----------------------------------------------------
 CONSOLE_WELCOME = "Консольный чат с персона-ботом. Пишите сообщения; /help — команды, /quit — выход."
 CONSOLE_BYE = "До встречи!"
 CONSOLE_HELP = (
     "Команды:\n"
-    "  /persona        — текущая персона и список готовых\n"
-    "  /persona N      — выбрать готовую персону номер N\n"
+    "  /persona        — текущая персона, готовые и ваши персоны\n"
+    "  /persona N      — выбрать персону номер N из этого списка\n"
     "  /persona new    — написать свою (факты по одному в строке, затем /done)\n"
     "  /reset          — начать разговор заново\n"
     "  /quit           — выход"
 )
 CONSOLE_PRESETS_HEADER = "Готовые персоны:"
+CONSOLE_OWN_HEADER = "Ваши персоны:"
+CONSOLE_PENDING_ANSWER = "Ответ на сообщение, оставшееся без ответа в прошлый раз: «{quote}»"
 CONSOLE_PERSONA_USAGE = "Выбрать: /persona N; написать свою: /persona new"
 UNKNOWN_COMMAND = "Не знаю команду {command}. Список команд: /help"
 

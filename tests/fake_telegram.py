@@ -109,6 +109,9 @@ class FakeTelegram:
     async def _api_deleteWebhook(self, params: dict, files: dict) -> bool:
         return True
 
+    async def _api_setWebhook(self, params: dict, files: dict) -> bool:
+        return True
+
     async def _api_setMyCommands(self, params: dict, files: dict) -> bool:
         return True
 

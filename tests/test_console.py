@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.personas import load_presets
 from tests.conftest import PROJECT_ROOT
 
 
@@ -74,6 +75,40 @@ def test_persona_commands_and_reset(tiny_model_dir, tmp_path):
     # /reset opened a second dialogue for the same (custom) persona.
     dialogues = rows(db, "SELECT persona_id, closed_at IS NOT NULL FROM dialogues ORDER BY id")
     assert len(dialogues) == 2 and dialogues[0][0] == dialogues[1][0] and dialogues[0][1] == 1
+
+
+def test_own_personas_continue_the_numbering_and_resume_their_dialogue(tiny_model_dir, tmp_path):
+    db = tmp_path / "bot.sqlite3"
+    own = len(load_presets()) + 1  # presets keep 1..N, the user's own persona comes next
+    script = ["/persona new", "Я работаю врачом.", "/done", "Привет, доктор", "/persona 1", "Привет, первая",
+              "/persona", f"/persona {own}", "Кем ты работаешь?"]
+    result = run_chat(tiny_model_dir, db, script, "chat")
+    assert result.returncode == 0, result.stderr
+    listing = result.stdout.split("Ваши персоны:")[1].splitlines()
+    assert listing[1] == f"  {own}. 👤 Я работаю врачом."
+    threads = rows(db, "SELECT p.preset_key IS NULL, d.id, m.text FROM messages m "
+                       "JOIN dialogues d ON d.id = m.dialogue_id JOIN personas p ON p.id = d.persona_id "
+                       "WHERE m.role = 'user' ORDER BY m.id")
+    assert [t[2] for t in threads if t[0]] == ["Привет, доктор", "Кем ты работаешь?"]
+    assert len({t[1] for t in threads if t[0]}) == 1  # one dialogue thread, resumed
+
+
+def test_pending_messages_of_this_user_are_answered_at_start(tiny_model_dir, tmp_path):
+    db = tmp_path / "bot.sqlite3"
+    run_chat(tiny_model_dir, db, ["Привет!"], "chat", "--user", "ivan")
+    run_chat(tiny_model_dir, db, ["Привет!"], "chat", "--user", "anna")
+    with sqlite3.connect(db) as connection:  # as a Ctrl+C during generation leaves them
+        connection.execute("INSERT INTO messages (dialogue_id, role, text, created_at, status) "
+                           "SELECT dialogue_id, 'user', 'Ты ещё здесь?', datetime('now'), 'pending' FROM messages "
+                           "WHERE id IN (SELECT min(id) FROM messages GROUP BY dialogue_id)")
+    result = run_chat(tiny_model_dir, db, [], "chat", "--user", "ivan")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "Ответ на сообщение, оставшееся без ответа в прошлый раз: «Ты ещё здесь?»"
+    assert lines[2].startswith("Бот: ")
+    statuses = rows(db, "SELECT u.external_id, m.status FROM messages m JOIN dialogues d ON d.id = m.dialogue_id "
+                        "JOIN users u ON u.id = d.user_id WHERE m.text = 'Ты ещё здесь?' ORDER BY u.external_id")
+    assert statuses == [("anna", "pending"), ("ivan", "answered")]  # anna's waits for anna
 
 
 def test_bad_input_gets_a_message_and_nothing_is_stored(tiny_model_dir, tmp_path):

@@ -184,6 +184,11 @@ async def test_pending_messages_come_with_user_persona_and_facts(db: Database, r
     assert pending[0].dialogue.user.external_id == "anna"
     assert pending[0].dialogue.persona.fact_texts == list(load_presets()[0].facts)
     assert pending[0].dialogue.chat_id == 0
+    ivan, _, ivans_dialogue = await chat_setup(repo, "ivan")
+    ivans = await repo.add_user_message(ivans_dialogue, "и я жду")
+    assert [m.id for m in await repo.pending_messages("console", user_id=ivan.id)] == [ivans.id]
+    assert [m.id for m in await repo.pending_messages("console")] == [waiting.id, ivans.id]
+    assert await repo.pending_messages("telegram") == []
 
 
 async def test_reply_telegram_ids_find_and_replace(db: Database, repo: Repository):
@@ -222,6 +227,18 @@ async def test_user_personas_and_current_persona(repo: Repository):
     current = await repo.current_persona(user)
     assert (current.id, current.owner_id, current.fact_texts) == (own.id, user.id, ["Я летал в космос.", "Я люблю борщ."])
     assert own.id not in [p.id for p in await repo.list_presets()]
+
+
+async def test_list_personas_is_the_owners_own_newest_first(db: Database, repo: Repository):
+    anna, ivan = await repo.get_or_create_user("telegram", "1"), await repo.get_or_create_user("telegram", "2")
+    made = [await repo.create_persona(anna, "Своя", [f"Факт номер {n}.", "Второй факт."]) for n in range(3)]
+    await repo.create_persona(ivan, "Чужая", ["Я не Аннина персона."])
+    async with db.session() as session:  # facts usable after the session is closed
+        listed = await Repository(session).list_personas(anna)
+    assert [p.id for p in listed] == [p.id for p in reversed(made)]
+    assert listed[0].fact_texts == ["Факт номер 2.", "Второй факт."]
+    assert [p.id for p in await repo.list_personas(anna, limit=2)] == [made[2].id, made[1].id]
+    assert await repo.list_personas(await repo.get_or_create_user("console", "new")) == []
 
 
 # -- export, deletion, stats --------------------------------------------------------------

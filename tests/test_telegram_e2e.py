@@ -7,9 +7,11 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import torch
 from sqlalchemy import select
@@ -158,3 +160,35 @@ async def test_message_pending_at_stop_is_answered_after_restart(fake: FakeTeleg
     (reply,) = replies_to(fake, user)
     assert reply["text"].startswith(texts.PENDING_ANSWER_PREFIX)
     assert await reply_sources(settings.database_path, [reply]) == ["Ты меня слышишь?"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_webhook_mode_answers_posted_updates_and_rejects_a_wrong_secret(
+    fake: FakeTelegram, tmp_path: Path, tiny_model_dir: Path, caplog
+) -> None:
+    port, secret, user = free_port(), "webhook-s3cret", USERS[0]
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    settings = bot_settings(fake, tmp_path, tiny_model_dir, bot_mode="webhook", webhook_url=url,
+                            webhook_host="127.0.0.1", webhook_port=port, webhook_secret=secret)
+    caplog.set_level(logging.INFO)
+    task = asyncio.create_task(run_bot(settings))
+    (registered,) = await fake.wait_for(lambda: fake.sent("setWebhook"))  # sent once the server listens
+    assert registered.params["url"] == url and registered.params["secret_token"] == secret
+    update = fake.text_update(user, "Привет через вебхук")
+    async with aiohttp.ClientSession() as http:
+        for wrong in ({"X-Telegram-Bot-Api-Secret-Token": "guess"}, {}):
+            async with http.post(url, json=update, headers=wrong) as response:
+                assert response.status == 401
+        assert fake.texts_to(user) == []
+        async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}) as response:
+            assert response.status == 200
+    (reply,) = replies_to(fake, user)  # handled inside the request: sent before the response
+    await stop(task)
+    assert await reply_sources(settings.database_path, [reply]) == ["Привет через вебхук"]
+    assert "setMyCommands" in {c.method for c in fake.calls} and "deleteWebhook" not in {c.method for c in fake.calls}
+    assert secret not in caplog.text and fake.token not in caplog.text

@@ -11,8 +11,9 @@ import torch
 from sqlalchemy import func, select
 
 from bot import texts
-from bot.chat import ChatService
+from bot.chat import MAX_OWN_PERSONAS_LISTED, ChatService
 from bot.storage.models import Feedback, Message, User
+from bot.telegram.app import answer_pending
 from tests.fake_telegram import BOT_USERNAME
 from tests.telegram_harness import Harness, telegram_harness
 
@@ -148,6 +149,31 @@ async def test_switching_persona_resumes_its_own_dialogue(tg: Harness) -> None:
     assert history == ["Первое сообщение первой персоне"]
 
 
+async def test_own_personas_are_offered_again_and_resume_their_threads(tg: Harness) -> None:
+    async with tg.repo() as repo:
+        alice = await tg.runtime.chat.ensure_user(repo, "telegram", str(ALICE))
+        bob = await tg.runtime.chat.ensure_user(repo, "telegram", str(BOB))
+        await repo.create_persona(bob, texts.CUSTOM_PERSONA_TITLE, ["Я персона Боба."])
+        made = [await repo.create_persona(alice, texts.CUSTOM_PERSONA_TITLE, [f"Я персона {n}."]) for n in range(12)]
+        await repo.set_current_persona(alice, made[-1])
+    await chat_once(tg, ALICE, "Привет, персона 11")
+    await tg.say(ALICE, "/persona")
+    menu = tg.last_message(ALICE)
+    own = [label for label in tg.buttons(menu) if "👤" in label]
+    newest = [f"👤 Я персона {n}." for n in range(11, 11 - MAX_OWN_PERSONAS_LISTED, -1)]
+    assert own == [f"✅ {newest[0]}", *newest[1:]]  # Bob's is not there, the oldest two are cut
+    await tg.feed(tg.fake.callback_update(ALICE, menu, tg.buttons(menu)["👤 Я персона 10."]))
+    await chat_once(tg, ALICE, "Привет, персона 10")
+    await tg.feed(tg.fake.callback_update(ALICE, menu, tg.buttons(menu)[f"✅ {newest[0]}"]))  # back to 11
+    async with tg.repo() as repo:
+        alice = await repo.get_or_create_user("telegram", str(ALICE))
+        dialogue = await repo.active_dialogue(alice, await repo.current_persona(alice), ALICE)
+        assert [m.text for m in await repo.history(dialogue, limit=10) if m.role == "user"] == ["Привет, персона 11"]
+        await repo.set_current_persona(alice, made[0])  # an old one beyond the cap stays visible when current
+    await tg.say(ALICE, "/persona")
+    assert [label for label in tg.buttons(tg.last_message(ALICE)) if "👤" in label][-1] == "✅ 👤 Я персона 0."
+
+
 async def test_someone_elses_persona_can_not_be_picked(tg: Harness) -> None:
     async with tg.repo() as repo:
         alice = await repo.get_or_create_user("telegram", str(ALICE))
@@ -240,3 +266,34 @@ async def test_allow_list(tmp_path: Path, tiny_model_dir: Path) -> None:
         async with tg.repo() as repo:
             assert list(await repo.session.scalars(select(User.external_id))) == [str(ALICE)]
 
+
+
+async def test_pending_message_that_fails_again_after_restart_is_marked_lost_and_the_user_told(
+    tg: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lost_text = "Помнишь, о чём мы говорили вчера вечером, когда шёл дождь и гремел гром?"
+    async with tg.repo() as repo:
+        for platform, user_id, text in [("telegram", ALICE, lost_text), ("telegram", BOB, "Ты тут?"),
+                                        ("console", ALICE, "Я из консоли")]:
+            user = await tg.runtime.chat.ensure_user(repo, platform, str(user_id))
+            dialogue = await repo.active_dialogue(user, await repo.current_persona(user), user_id)
+            await repo.add_user_message(dialogue, text)  # left "pending" by a stop
+    backend = tg.runtime.generator.backend
+    generate, calls = backend.generate, []
+
+    def fails_once(inputs: list[str], decoding):  # on the oldest pending message: Alice's
+        calls.append(inputs)
+        if len(calls) == 1:
+            raise RuntimeError("out of memory")
+        return generate(inputs, decoding)
+
+    monkeypatch.setattr(backend, "generate", fails_once)
+    await answer_pending(tg.bot, tg.runtime.database, tg.runtime.chat)
+    notice = texts.PENDING_LOST.format(quote="Помнишь, о чём мы говорили вчера вечером, когда шёл дождь и…")
+    assert tg.fake.texts_to(ALICE) == [notice]
+    (bobs,) = tg.fake.texts_to(BOB)
+    assert bobs.startswith(texts.PENDING_ANSWER_PREFIX) and tg.buttons(tg.last_message(BOB))
+    async with tg.repo() as repo:
+        rows = await repo.session.execute(select(Message.text, Message.status).where(Message.role == "user"))
+        statuses = dict(rows.all())
+    assert statuses == {lost_text: "lost", "Ты тут?": "answered", "Я из консоли": "pending"}  # console answers its own

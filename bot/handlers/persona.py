@@ -14,6 +14,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot import texts
+from bot.chat import ChatService
 from bot.personas import MAX_FACT_CHARS, MAX_FACTS, MIN_FACT_CHARS, PersonaError, validate_facts
 from bot.storage.models import Persona, User
 from bot.storage.repository import Repository
@@ -25,18 +26,16 @@ class PersonaForm(StatesGroup):
     facts = State()
 
 
-async def persona_menu(repo: Repository, user: User) -> tuple[str, InlineKeyboardMarkup]:
+async def persona_menu(chat: ChatService, repo: Repository, user: User) -> tuple[str, InlineKeyboardMarkup]:
     """The current persona's card and the keyboard to switch (also shown by /start)."""
-    current = await repo.current_persona(user)
-    choices = await repo.list_presets()
-    if current is not None and current.preset_key is None:
-        choices.append(current)  # the user's own persona stays selectable
+    choices = await chat.persona_choices(repo, user)
+    current = choices.current
     card = texts.persona_card(current.title, current.fact_texts) if current else texts.NO_PERSONA
-    return f"{card}\n\n{texts.PERSONA_PICK}", persona_keyboard(choices, current.id if current else None)
+    return f"{card}\n\n{texts.PERSONA_PICK}", persona_keyboard(choices)
 
 
-async def show_persona(message: Message, repo: Repository, user: User) -> None:
-    text, keyboard = await persona_menu(repo, user)
+async def show_persona(message: Message, chat: ChatService, repo: Repository, user: User) -> None:
+    text, keyboard = await persona_menu(chat, repo, user)
     await message.answer(text, reply_markup=keyboard, parse_mode=None)
 
 
@@ -98,7 +97,6 @@ async def nothing_to_finish(message: Message) -> None:
 
 def _chosen(persona: Persona) -> str:
     return f"{texts.PERSONA_CHOSEN}\n{texts.persona_card(persona.title, persona.fact_texts)}"
-
 
 
 def build_router() -> Router:

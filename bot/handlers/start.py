@@ -7,14 +7,15 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 
 from bot import texts
+from bot.chat import ChatService
 from bot.handlers.persona import persona_menu
 from bot.storage.models import User
 from bot.storage.repository import Repository
 
 
-async def start(message: Message, repo: Repository, user: User) -> None:
+async def start(message: Message, chat: ChatService, repo: Repository, user: User) -> None:
     name = message.from_user.first_name if message.from_user else ""
-    menu, keyboard = await persona_menu(repo, user)
+    menu, keyboard = await persona_menu(chat, repo, user)
     await message.answer(f"{texts.START.format(name=name)}\n\n{menu}", reply_markup=keyboard, parse_mode=None)
 
 

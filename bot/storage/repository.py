@@ -76,6 +76,12 @@ class Repository:
         await self.session.commit()
         return persona
 
+    async def list_personas(self, owner: User, limit: int | None = None) -> list[Persona]:
+        """The user's own personas (facts loaded), newest first; at most ``limit`` of them."""
+        newest_first = (Persona.created_at.desc(), Persona.id.desc())
+        query = select(Persona).where(Persona.owner_id == owner.id).order_by(*newest_first).limit(limit)
+        return list(await self.session.scalars(query))
+
     async def set_current_persona(self, user: User, persona: Persona) -> None:
         """Commits."""
         await self.session.execute(update(User).where(User.id == user.id).values(current_persona_id=persona.id))
@@ -165,15 +171,22 @@ class Repository:
         newest_first = await self.session.scalars(query.order_by(thread.desc(), Message.id.desc()).limit(limit))
         return list(reversed(newest_first.all()))
 
-    async def pending_messages(self) -> list[Message]:
-        """User messages still "pending" (e.g. after a crash), oldest first, with dialogue.user/persona loaded."""
+    async def pending_messages(self, platform: str | None = None, *, user_id: int | None = None) -> list[Message]:
+        """User messages still "pending" (e.g. after a crash), oldest first, with dialogue.user/persona
+        loaded; only those of ``platform``'s users, or of one user, if given."""
         query = (
             select(Message)
+            .join(Message.dialogue)
+            .join(Dialogue.user)
             .where(Message.status == "pending")
             .options(selectinload(Message.dialogue).selectinload(Dialogue.user))
             .options(selectinload(Message.dialogue).selectinload(Dialogue.persona))
             .order_by(Message.id)
         )
+        if platform is not None:
+            query = query.where(User.platform == platform)
+        if user_id is not None:
+            query = query.where(User.id == user_id)
         return list(await self.session.scalars(query))
 
     # -- replies in Telegram, feedback ----------------------------------------------------

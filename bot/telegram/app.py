@@ -88,12 +88,16 @@ async def set_commands(bot: Bot, settings: Settings) -> None:
 
 async def answer_pending(bot: Bot, database: Database, chat: ChatService) -> None:
     """Answer Telegram users' messages that a stop left without a reply (before polling starts,
-    so they come before anything the same user sends next)."""
+    so they come before anything the same user sends next); a message that still cannot be
+    answered gets a notice quoting it instead — never silence."""
     async with database.session() as session:
         repo = Repository(session)
-        for reply in await chat.answer_pending(repo, platform="telegram"):
-            chat_id = reply.user_message.dialogue.chat_id
+        for outcome in await chat.answer_pending(repo, platform="telegram"):
+            chat_id = outcome.user_message.dialogue.chat_id
             try:
-                await send_reply(bot, repo, chat_id, reply, prefix=texts.PENDING_ANSWER_PREFIX)
+                if outcome.reply is not None:
+                    await send_reply(bot, repo, chat_id, outcome.reply, prefix=texts.PENDING_ANSWER_PREFIX)
+                else:
+                    await bot.send_message(chat_id, outcome.notice, parse_mode=None)
             except TelegramAPIError as exc:  # e.g. the user blocked the bot meanwhile
-                log.warning("pending reply %s not delivered: %s", reply.message.id, exc.message)
+                log.warning("answer to pending message %s not delivered: %s", outcome.user_message.id, exc.message)

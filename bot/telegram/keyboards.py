@@ -11,7 +11,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import texts
-from bot.storage.models import Persona
+from bot.chat import PersonaChoices
 
 FEEDBACK_BUTTONS = {"up": "👍", "down": "👎", "regenerate": "🔄"}
 
@@ -40,15 +40,15 @@ def feedback_keyboard(reply_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def persona_keyboard(presets: list[Persona], current_id: int | None) -> InlineKeyboardMarkup:
-    """Presets two per row (the current one marked), then «✍️ Написать свою» alone."""
+def persona_keyboard(choices: PersonaChoices) -> InlineKeyboardMarkup:
+    """Presets two per row, the user's own personas one per row (their labels are longer),
+    then «✍️ Написать свою» alone."""
     builder = InlineKeyboardBuilder()
-    for persona in presets:
-        label = f"✅ {persona.title}" if persona.id == current_id else persona.title
+    for persona, label in choices.labelled():
         builder.button(text=label, callback_data=PersonaCallback(persona_id=persona.id))
     builder.button(text=texts.PERSONA_CUSTOM_BUTTON, callback_data=PersonaCallback(persona_id=CUSTOM_PERSONA))
-    rows = [2] * (len(presets) // 2) + [1] * (len(presets) % 2) + [1]
-    builder.adjust(*rows)
+    presets = len(choices.presets)
+    builder.adjust(*([2] * (presets // 2) + [1] * (presets % 2) + [1] * len(choices.own) + [1]))
     return builder.as_markup()
 
 
