@@ -8,6 +8,7 @@ what would be served.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,31 @@ from training import features
 
 GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=40, no_repeat_ngram_size=3, repetition_penalty=1.2)
 """Deterministic decoding, so metrics are reproducible; n-gram blocking as the bot does."""
+
+_PLAIN = {"no_repeat_ngram_size": 0, "repetition_penalty": 1.0}
+DECODING_PRESETS: dict[str, DecodingSettings] = {
+    "greedy": replace(GREEDY, **_PLAIN),
+    "greedy-norepeat3": replace(GREEDY, repetition_penalty=1.0),
+    "greedy-norepeat3-penalty1.2": GREEDY,
+    "beam4": replace(GREEDY, strategy="beam", num_beams=4, **_PLAIN),
+    "beam4-norepeat3": replace(GREEDY, strategy="beam", num_beams=4, repetition_penalty=1.0),
+    "sampling-p0.9-t0.8": replace(GREEDY, strategy="sampling", top_p=0.9, top_k=50, temperature=0.8),
+    "contrastive-a0.6-k4": replace(GREEDY, strategy="contrastive", penalty_alpha=0.6, top_k=4),
+}
+"""The decoding settings compared on the validation split (``python -m training.decoding``), by name.
+
+Sampling and contrastive keep the bot's n-gram blocking and repetition penalty (its defaults).
+"""
+DEFAULT_PRESET = "greedy-norepeat3-penalty1.2"  # = GREEDY: test metrics stay comparable across runs
+SAMPLING_SEED = 0
+"""``torch.manual_seed`` before generating: sampled replies, hence their metrics, are reproducible."""
+
+
+def decoding_preset(name: str) -> DecodingSettings:
+    try:
+        return DECODING_PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown decoding preset {name!r}; known: {', '.join(DECODING_PRESETS)}") from None
 
 
 def load_backend(model_dir: Path) -> TransformersBackend:
@@ -34,8 +60,10 @@ def build_inputs(
 
 
 def generate(
-    backend: TransformersBackend, inputs: Sequence[str], *, batch_size: int = 16, decoding: DecodingSettings = GREEDY
+    backend: TransformersBackend, inputs: Sequence[str], *, batch_size: int = 16, decoding: DecodingSettings = GREEDY,
+    seed: int = SAMPLING_SEED,
 ) -> list[str]:
+    torch.manual_seed(seed)  # only sampling draws random numbers; the same seed and batches give the same replies
     replies: list[str] = []
     for start in range(0, len(inputs), batch_size):
         replies += backend.generate(list(inputs[start : start + batch_size]), decoding)

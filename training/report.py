@@ -9,6 +9,8 @@ from typing import Any
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
+BASELINES_FILE = "baselines.json"
+"""Beside a model's metrics.json: the baselines scored on the same test rows, by name."""
 LOSS_CURVE_FILE = "loss_curve.png"
 SAMPLES_IN_REPORT = 5
 
@@ -34,6 +36,18 @@ def write_metrics(out_dir: Path, metrics: Mapping[str, Any]) -> Path:
     path = Path(out_dir) / METRICS_FILE
     path.write_text(json.dumps(dict(metrics), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def write_baselines(out_dir: Path, baselines: Mapping[str, Mapping[str, Any]]) -> Path:
+    path = Path(out_dir) / BASELINES_FILE
+    path.write_text(json.dumps(dict(baselines), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_json(path: Path) -> Any | None:
+    """A results file an evaluation left behind, or None when there is none."""
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def metrics_table(metrics: Mapping[str, Any]) -> str:

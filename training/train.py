@@ -98,8 +98,8 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     model_dir = output_dir / MODEL_SUBDIR
     trainer.save_model(str(model_dir))  # weights (safetensors) + tokenizer
     save_run_files(model_dir, config, spec)
-    write_model_card(model_dir, config, spec)  # evaluate adds the metrics
     (model_dir / TRAINER_LOG).write_text(json.dumps(trainer.state.log_history, indent=1) + "\n", encoding="utf-8")
+    write_model_card(model_dir)  # evaluate adds the metrics
     print(_speed(trainer, result, seconds, checkpoint=last))
     print(f"model: {model_dir}\ncheckpoints: {checkpoints_dir}\n"
           f"evaluate with: python -m training.evaluate {model_dir} --data-dir {data_dir}")

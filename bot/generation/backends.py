@@ -63,7 +63,9 @@ class TransformersBackend:
 
             config = AutoConfig.from_pretrained(source)
             model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-            model = model_class.from_pretrained(source, config=config).eval()
+            # transformers 5 loads in the checkpoint's dtype by default ("auto"): fp16 weights shipped to
+            # save space would run in half precision, slow and lossy on CPU. Always compute in float32.
+            model = model_class.from_pretrained(source, config=config, dtype=torch.float32).eval()
             tokenizer = AutoTokenizer.from_pretrained(source)
         except Exception as exc:  # transformers raises OSError/ValueError/safetensors errors alike
             raise ModelLoadError(f"model {source}: weights or tokenizer failed to load: {exc}") from exc

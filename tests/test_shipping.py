@@ -1,0 +1,113 @@
+"""Shipping a model: decoding presets and their comparison, fp16 export, the model card with baselines."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import datasets
+import pytest
+import torch
+from safetensors import safe_open
+
+from bot.generation import TransformersBackend
+from dialogue.format import FormatSpec
+from training import decoding, evaluate, export, predict, report
+from training.checkpoints import save_run_files
+from training.experiments import get_experiment
+from training.model_card import render_model_card
+
+ROWS = datasets.Dataset.from_dict({
+    "persona": [["Я работаю врачом."], ["У меня есть собака."], ["Я живу в Москве."]],
+    "context": [["Привет! Кем ты работаешь?"], ["У тебя есть животные?"], ["Где ты живёшь?"]],
+    "reply": ["Я врач в больнице.", "Да, у меня собака.", "Я живу в Москве."],
+})
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model_dir: Path) -> TransformersBackend:
+    torch.set_num_threads(1)
+    return TransformersBackend.load(str(tiny_model_dir))
+
+
+@pytest.fixture
+def run_model(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A tiny model directory with the run files of ru_mix_cpu, as training.run leaves it."""
+    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "run" / "model"))
+    save_run_files(model_dir, get_experiment("ru_mix_cpu"), FormatSpec.load(model_dir))
+    return model_dir
+
+
+def test_every_preset_is_valid_and_named_once() -> None:
+    assert predict.DEFAULT_PRESET in predict.DECODING_PRESETS
+    assert predict.decoding_preset(predict.DEFAULT_PRESET) == predict.GREEDY
+    strategies = {p.strategy for p in predict.DECODING_PRESETS.values()}
+    assert strategies == {"greedy", "beam", "sampling", "contrastive"}
+    assert predict.decoding_preset("contrastive-a0.6-k4").to_generate_kwargs()["top_k"] == 4
+    with pytest.raises(ValueError, match="known: greedy"):
+        predict.decoding_preset("nucleus")
+
+
+def test_evaluate_rejects_an_unknown_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        evaluate.main(["some/model", "--decoding", "nucleus"])
+    assert "invalid choice: 'nucleus'" in capsys.readouterr().err
+
+
+def test_sampling_is_reproducible(backend: TransformersBackend) -> None:
+    inputs = predict.build_inputs(backend, ROWS["persona"], ROWS["context"]) * 3
+    sampling = predict.decoding_preset("sampling-p0.9-t0.8")
+    first = predict.generate(backend, inputs, decoding=sampling, batch_size=4)
+    assert predict.generate(backend, inputs, decoding=sampling, batch_size=4) == first
+    assert predict.generate(backend, inputs, decoding=sampling, batch_size=4, seed=1) != first
+
+
+def test_decoding_comparison_table(backend: TransformersBackend, tmp_path: Path) -> None:
+    results = decoding.compare_decodings(backend, ROWS, "ru")
+    assert [r["preset"] for r in results] == list(predict.DECODING_PRESETS)
+    assert all(r["examples"] == len(ROWS) and 0.0 <= r["f1"] <= 1.0 for r in results)
+    assert all(r["decoding"]["max_new_tokens"] == backend.format.max_target_tokens for r in results)
+    text = decoding.write_comparison(tmp_path, results, examples=len(ROWS))
+    best = json.loads((tmp_path / decoding.DECODING_JSON).read_text())["best"]
+    assert best == decoding.best_preset(results) and f"| **{best}** |" in text
+    assert f"DECODING_STRATEGY={predict.decoding_preset(best).strategy}" in text
+    assert (tmp_path / decoding.DECODING_MD).read_text() == text
+
+
+def test_export_fp16_fits_loads_as_float32_and_answers(run_model: Path, tmp_path: Path) -> None:
+    report.write_metrics(run_model, {"examples": 3, "f1": 0.2, "chrf": 10.0, "perplexity": 50.0})
+    dest = export.export_model(run_model, tmp_path / "models" / "shipped", fp16=True)
+    with safe_open(str(dest / "model.safetensors"), "pt") as weights:
+        assert {weights.get_slice(k).get_dtype() for k in weights.keys()} == {"F16"}
+    assert export.weights_mb(dest) < 0.6 * export.weights_mb(run_model)
+    assert json.loads((dest / "metrics.json").read_text())["f1"] == 0.2
+    assert "float16" in (dest / "README.md").read_text()
+    backend = TransformersBackend.load(str(dest))
+    assert backend.model.dtype == torch.float32
+    assert backend.generate(predict.build_inputs(backend, [["Я врач."]], [["Привет!"]]), predict.GREEDY)[0]
+
+
+def test_export_refuses_too_big_weights_and_foreign_directories(run_model: Path, tmp_path: Path) -> None:
+    dest = export.export_model(run_model, tmp_path / "shipped")
+    before = (dest / "model.safetensors").read_bytes()
+    with pytest.raises(export.ExportError, match="more than"):
+        export.export_model(run_model, dest, max_mb=0.01)
+    assert (dest / "model.safetensors").read_bytes() == before  # the old model stays
+    (tmp_path / "notes").mkdir()
+    assert export.main([str(run_model), str(tmp_path / "notes")]) == 2
+    assert export.main([str(tmp_path / "notes"), str(tmp_path / "other")]) == 2
+
+
+def test_model_card_compares_with_baselines_and_decodings(run_model: Path) -> None:
+    report.write_metrics(run_model, {"examples": 3, "f1": 0.2, "chrf": 12.0, "perplexity": 50.0,
+                                     "decoding_preset": "beam4"})
+    report.write_baselines(run_model, {"retrieval": {"examples": 3, "f1": 0.1, "chrf": 13.0},
+                                       "constant": {"examples": 3, "f1": 0.05, "chrf": 5.0}})
+    card = render_model_card(run_model)
+    assert "| metric | model | retrieval | constant |" in card
+    assert "| perplexity ↓ | 50.0000 | — | — |" in card
+    assert "The model beats constant on both F1 and chrF++; not retrieval." in card
+    assert "Not compared yet: `python -m training.decoding" in card
+    assert "docs/model_recipe.md" in card and "CC BY-SA 4.0" in card
+    assert "python -m training.run ru_mix_cpu" in card
