@@ -75,6 +75,18 @@ def test_decoding_comparison_table(backend: TransformersBackend, tmp_path: Path)
     assert (tmp_path / decoding.DECODING_MD).read_text() == text
 
 
+def test_the_best_preset_ranks_well_on_f1_and_chrf_together() -> None:
+    results = [
+        {"preset": "greedy", "f1": 0.10, "chrf": 2.0, "distinct_2": 0.01},       # ranks 1 + 4
+        {"preset": "beam4", "f1": 0.09, "chrf": 4.0, "distinct_2": 0.02},        # ranks 2 + 2
+        {"preset": "sampling", "f1": 0.05, "chrf": 5.0, "distinct_2": 0.50},     # ranks 4 + 1
+        {"preset": "contrastive", "f1": 0.06, "chrf": 3.0, "distinct_2": 0.10},  # ranks 3 + 3
+    ]
+    assert decoding.best_preset(results) == "beam4"
+    results.append({"preset": "beam4-norepeat3", "f1": 0.09, "chrf": 4.0, "distinct_2": 0.03})
+    assert decoding.best_preset(results) == "beam4-norepeat3"  # the same ranks: the more diverse wins
+
+
 def test_export_fp16_fits_loads_as_float32_and_answers(run_model: Path, tmp_path: Path) -> None:
     report.write_metrics(run_model, {"examples": 3, "f1": 0.2, "chrf": 10.0, "perplexity": 50.0})
     dest = export.export_model(run_model, tmp_path / "models" / "shipped", fp16=True)
@@ -109,5 +121,9 @@ def test_model_card_compares_with_baselines_and_decodings(run_model: Path) -> No
     assert "| perplexity ↓ | 50.0000 | — | — |" in card
     assert "The model beats constant on both F1 and chrF++; not retrieval." in card
     assert "Not compared yet: `python -m training.decoding" in card
+    decoding.write_comparison(run_model, [{"preset": "greedy", "f1": 0.1, "chrf": 3.0, "distinct_2": 0.1},
+                                          {"preset": "beam4", "f1": 0.2, "chrf": 4.0, "distinct_2": 0.1}], examples=3)
+    card = render_model_card(run_model)
+    assert "3 validation examples" in card and "| **beam4** | 0.2000 | 4.0000 |" in card
     assert "docs/model_recipe.md" in card and "CC BY-SA 4.0" in card
     assert "python -m training.run ru_mix_cpu" in card

@@ -6,7 +6,8 @@ Every preset of ``training.predict.DECODING_PRESETS`` generates replies to the s
 rows (main source only, as the test split), scored by the same metric code as
 ``training.evaluate``. The table goes to ``decoding.md`` and ``decoding.json`` in the model
 directory (the model card shows it) and is printed with the bot settings of the best preset:
-the highest chrF++ (then F1), measured here rather than chosen by taste, and never on test.
+the best mean rank on F1 and chrF++ (the metrics the model is judged by against the
+baselines), measured here rather than chosen by taste, and never on test.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from training.sources import DataFormatError
 
 DECODING_JSON = "decoding.json"
 DECODING_MD = "decoding.md"
+SELECTION_METRICS = ("f1", "chrf")
 COLUMNS = ("f1", "chrf", "distinct_1", "distinct_2", "persona_usage", "avg_reply_words", "seconds_per_reply")
 ENV_NAMES = {"strategy": "DECODING_STRATEGY", "num_beams": "NUM_BEAMS", "top_p": "TOP_P", "top_k": "TOP_K",
              "temperature": "TEMPERATURE", "penalty_alpha": "PENALTY_ALPHA",
@@ -51,12 +53,15 @@ def compare_decodings(backend, rows, language: str, presets: Sequence[str] = tup
 
 
 def best_preset(results: Sequence[dict]) -> str:
-    return max(results, key=lambda r: (r["chrf"], r["f1"]))["preset"]
+    """The best mean rank on the headline metrics (F1, chrF++); ties go to the more diverse (distinct-2)."""
+    def rank(result: dict, metric: str) -> int:  # 1 = best; equal values share a rank
+        return 1 + sum(other[metric] > result[metric] for other in results)
+
+    return min(results, key=lambda r: (sum(rank(r, m) for m in SELECTION_METRICS), -r["distinct_2"]))["preset"]
 
 
-def decoding_table(results: Sequence[dict]) -> str:
-    """Markdown: a row per preset, the best one in bold."""
-    best = best_preset(results) if results else None
+def decoding_table(results: Sequence[dict], best: str) -> str:
+    """Markdown: a row per preset, ``best`` in bold."""
     labels = [METRIC_LABELS.get(c, "s / reply" if c == "seconds_per_reply" else c) for c in COLUMNS]
     lines = ["| decoding | " + " | ".join(labels) + " |", "|---|" + "---|" * len(COLUMNS)]
     for r in results:
@@ -75,9 +80,9 @@ def write_comparison(model_dir: Path, results: Sequence[dict], *, examples: int)
     text = "\n".join([
         "# Decoding on the validation split", "",
         f"{examples} validation examples (main source, a fixed random subset), the same metric code as the test "
-        f"evaluation; sampling seeded with torch.manual_seed({predict.SAMPLING_SEED}). Best chrF++: **{best}**, "
-        "in the bot:", "", "```", bot_settings(predict.decoding_preset(best)), "```", "",
-        decoding_table(results), "",
+        f"evaluation; sampling seeded with torch.manual_seed({predict.SAMPLING_SEED}). Best (mean rank on F1 and "
+        f"chrF++): **{best}**, in the bot:", "", "```", bot_settings(predict.decoding_preset(best)), "```", "",
+        decoding_table(results, best), "",
     ])
     (model_dir / DECODING_MD).write_text(text, encoding="utf-8")
     payload = {"split": "validation", "examples": examples, "seed": predict.SAMPLING_SEED, "best": best,

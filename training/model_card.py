@@ -64,8 +64,8 @@ def _decoding_section(decoding: Mapping[str, Any] | None) -> list[str]:
 
     if not decoding:
         return ["Not compared yet: `python -m training.decoding <this directory> --limit 300`."]
-    return [f"{decoding['examples']} validation examples (never the test split), sampling seeded; best chrF++: "
-            f"**{decoding['best']}** (`decoding.md` has its bot settings).", "", decoding_table(decoding["results"])]
+    return [f"{decoding['examples']} validation examples (never the test split), sampling seeded; best mean rank on F1 and chrF++: "
+            f"**{decoding['best']}** (`decoding.md` has its bot settings).", "", decoding_table(decoding["results"], decoding["best"])]
 
 
 def _recipe_section(config: ExperimentConfig, trainer_log: Sequence[Mapping[str, Any]] | None) -> list[str]:
