@@ -159,9 +159,10 @@ def test_evaluate_rejects_a_directory_that_is_no_run(tmp_path: Path, capsys: pyt
 
 
 def test_causal_labels_mask_the_prompt() -> None:
-    from tests.tiny_model import _train_tokenizer
+    from tests.tiny_model import CORPUS, VOCAB_SIZE
+    from training.scratch import train_tokenizer
 
-    tokenizer = _train_tokenizer(causal=True)
+    tokenizer = train_tokenizer(CORPUS, VOCAB_SIZE, causal=True)
     spec = FormatSpec(name="concat_causal", max_source_tokens=8, max_target_tokens=4)
     batch = encoder(tokenizer, spec)({"source_text": ["[PERSONA] Я люблю читать книги [DIALOGUE] Привет EOS "],
                                       "target_text": ["Хорошо, спасибо. А у тебя?"]})
