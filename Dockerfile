@@ -1,5 +1,5 @@
 # The Telegram bot on CPU. Build:  docker build -t persona-bot .
-# Run (see docs/deploy.md):       docker run --env-file .env -v ./models:/models:ro -v bot-data:/data persona-bot
+# Run (see docs/deploy.md):       docker run --env-file .env -v bot-data:/data persona-bot
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,20 +8,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HF_HUB_OFFLINE=1 \
     DATABASE_PATH=/data/bot.sqlite3 \
-    MODEL_PATH=/models/ru-persona-t5
+    MODEL_PATH=/app/models/ru-persona-t5
 
 WORKDIR /app
 
 # CPU-only torch first, from PyTorch's CPU index: the default wheel drags in CUDA (gigabytes).
 RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.1,<3"
 
-# Dependencies before the code, so code changes do not re-install them.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md alembic.ini ./
 COPY bot ./bot
 COPY dialogue ./dialogue
 COPY migrations ./migrations
-COPY alembic.ini ./
 RUN pip install .
+# The shipped default model (another one can be mounted and named by MODEL_PATH).
+COPY models/ru-persona-t5 ./models/ru-persona-t5
 
 # Non-root; the database lives in a volume it owns.
 RUN useradd --create-home --uid 10001 bot && mkdir -p /data && chown bot:bot /data
