@@ -1,8 +1,11 @@
 """Settings: defaults, parsing, and errors that name the variable without leaking secrets."""
 
-import pytest
+import re
 
-from bot.config import DecodingSettings, SettingsError, load_settings
+import pytest
+from dotenv import dotenv_values
+
+from bot.config import PROJECT_ROOT, DecodingSettings, SettingsError, load_settings
 
 TOKEN = "123456:SECRET-token-value"
 
@@ -67,3 +70,13 @@ def test_every_strategy_has_generate_kwargs(strategy):
     kwargs = DecodingSettings(strategy=strategy).to_generate_kwargs()
     assert kwargs["max_new_tokens"] == 40
     assert kwargs.get("do_sample", False) == (strategy == "sampling")
+
+
+def test_env_example_documents_every_setting_at_its_default():
+    """Every variable load_settings reads is in .env.example, and the file itself loads as the defaults."""
+
+    read = set(re.findall(r'get\(\s*"([A-Z_]+)"', (PROJECT_ROOT / "bot" / "config.py").read_text()))
+    documented = set(re.findall(r"^#? ?([A-Z_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert read and read == documented
+    example = {k: v for k, v in dotenv_values(PROJECT_ROOT / ".env.example").items() if v is not None}
+    assert load_settings(example) == load_settings({})
