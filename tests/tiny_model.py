@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 
 from dialogue.format import FormatSpec
 from training.experiment_config import ScratchModelConfig
-from training.scratch import build_model, train_tokenizer
+from training.scratch import save_random_model
 
 VOCAB_SIZE = 400
 
@@ -57,19 +56,8 @@ TINY_SIZES = ScratchModelConfig(d_model=32, num_layers=2, num_heads=2, d_ff=64, 
 
 def build_tiny_model(out_dir: Path, *, causal: bool = False, format_name: str | None = None) -> Path:
     """Write a tiny model directory to ``out_dir`` and return it."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    tokenizer = train_tokenizer(CORPUS, VOCAB_SIZE, causal=causal)
-    model = build_model(tokenizer, TINY_SIZES, causal=causal, max_positions=256)
-    with torch.no_grad():  # a random model would stop at once; never emitting these keeps replies non-empty
-        for token_id in (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id):
-            model.get_output_embeddings().weight[token_id].zero_()
-    model.save_pretrained(out_dir, safe_serialization=True)
-    tokenizer.save_pretrained(out_dir)
-    name = format_name or ("concat_causal" if causal else "godel")
-    FormatSpec(
-        name=name,
+    spec = FormatSpec(
+        name=format_name or ("concat_causal" if causal else "godel"),
         max_fact_tokens=16,
         max_utterance_tokens=24,
         max_history_turns=4,
@@ -77,5 +65,5 @@ def build_tiny_model(out_dir: Path, *, causal: bool = False, format_name: str | 
         max_source_tokens=96,
         max_target_tokens=24,
         extra={"built_by": "tests/tiny_model.py"},
-    ).save(out_dir)
-    return out_dir
+    )
+    return save_random_model(out_dir, CORPUS, TINY_SIZES, spec, causal=causal, max_positions=256)

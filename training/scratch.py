@@ -8,6 +8,9 @@ so that the input structure never gets split into pieces.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
+
+import torch
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
@@ -19,7 +22,7 @@ from transformers import (
     T5ForConditionalGeneration,
 )
 
-from dialogue.format import SEPARATOR
+from dialogue.format import SEPARATOR, FormatSpec
 from training.experiment_config import ScratchModelConfig
 
 PAD, EOS, UNK, BOS = "<pad>", "</s>", "<unk>", "<s>"
@@ -84,3 +87,30 @@ def build_model(
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model
+
+
+def save_random_model(
+    out_dir: Path, texts: Iterable[str], sizes: ScratchModelConfig, spec: FormatSpec, *,
+    causal: bool = False, max_positions: int = 512, pad_vocab_to: int | None = None,
+) -> Path:
+    """A randomly initialised model directory that looks exactly like a trained one (tests, benchmarks).
+
+    Weights, tokenizer (trained on ``texts``) and ``dialogue_format.json``. The output rows of
+    pad/EOS/unk are zeroed, so it never stops early: every reply runs to ``max_new_tokens``,
+    which keeps replies non-empty and generation lengths fixed. ``pad_vocab_to`` grows the
+    vocabulary to a real model's size (the output layer then costs what a trained one's does).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    tokenizer = train_tokenizer(texts, sizes.vocab_size, causal=causal)
+    model = build_model(tokenizer, sizes, causal=causal, max_positions=max_positions)
+    if pad_vocab_to and pad_vocab_to > len(tokenizer):
+        model.resize_token_embeddings(pad_vocab_to)
+    with torch.no_grad():
+        for token_id in (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id):
+            model.get_output_embeddings().weight[token_id].zero_()
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    spec.save(out_dir)
+    return out_dir

@@ -12,8 +12,6 @@ import csv
 import os
 from pathlib import Path
 
-import torch
-
 from bot.bench.prompts import corpus
 from bot.config import PROJECT_ROOT
 from dialogue.format import FormatSpec
@@ -27,19 +25,10 @@ def build_scratch_model(out_dir: Path, size: str = "small") -> Path:
     if size not in SIZES:
         raise ValueError(f"scratch size must be one of {', '.join(SIZES)}, got {size!r}")
     from training.experiment_config import ScratchModelConfig
-    from training.scratch import build_model, train_tokenizer
+    from training.scratch import save_random_model
 
     sizes = ScratchModelConfig()
-    torch.manual_seed(0)
-    tokenizer = train_tokenizer(corpus() + _persona_facts(), sizes.vocab_size, causal=False)
-    model = build_model(tokenizer, sizes, causal=False, max_positions=512)
-    model.resize_token_embeddings(max(sizes.vocab_size, len(tokenizer)))
-    with torch.no_grad():  # a random model that never ends early: every reply is max_new_tokens long
-        for token_id in (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id):
-            model.get_output_embeddings().weight[token_id].zero_()
-    model.save_pretrained(out_dir, safe_serialization=True)
-    tokenizer.save_pretrained(out_dir)
-    FormatSpec(
+    spec = FormatSpec(
         name="godel",
         max_fact_tokens=32,
         max_utterance_tokens=48,
@@ -48,8 +37,8 @@ def build_scratch_model(out_dir: Path, size: str = "small") -> Path:
         max_source_tokens=256,
         max_target_tokens=48,
         extra={"built_by": f"bot/bench/scratch.py ({size}, random weights)"},
-    ).save(out_dir)
-    return out_dir
+    )
+    return save_random_model(out_dir, corpus() + _persona_facts(), sizes, spec, pad_vocab_to=sizes.vocab_size)
 
 
 def _persona_facts() -> list[str]:
