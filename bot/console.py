@@ -105,8 +105,9 @@ class ConsoleChat:
             self.collecting = []
             self.say(texts.PERSONA_WRITE_PROMPT)
         elif argument.isdigit() and 1 <= int(argument) <= len(numbered):
-            await repo.set_current_persona(user, numbered[int(argument) - 1])  # resumes its own dialogue
-            await self._persona_chosen(repo, user)
+            persona = numbered[int(argument) - 1]
+            await repo.set_current_persona(user, persona)  # resumes its own dialogue
+            self.say(texts.persona_chosen(persona.title, persona.fact_texts))
         else:
             self.say(texts.CONSOLE_PERSONA_USAGE)
 
@@ -124,11 +125,6 @@ class ConsoleChat:
             self.collecting = None
             persona = await repo.create_persona(user, texts.CUSTOM_PERSONA_TITLE, facts)
             await repo.set_current_persona(user, persona)
-            await self._persona_chosen(repo, user)
+            self.say(texts.persona_chosen(persona.title, persona.fact_texts))
         elif command:
             self.collecting.append(command)
-
-    async def _persona_chosen(self, repo: Repository, user) -> None:
-        persona = await repo.current_persona(user)
-        self.say(texts.PERSONA_CHOSEN)
-        self.say(texts.persona_card(persona.title, persona.fact_texts))

@@ -43,6 +43,10 @@ def persona_card(title: str, facts: list[str]) -> str:
     return "\n".join([f"Персона: {title}", *(f"• {fact}" for fact in facts)])
 
 
+def persona_chosen(title: str, facts: list[str]) -> str:
+    return f"{PERSONA_CHOSEN}\n{persona_card(title, facts)}"
+
+
 def own_persona_label(facts: list[str]) -> str:
     """A user's own persona in a list: they share one title, so the first fact tells them apart."""
     return f"👤 {shorten(facts[0], 40)}" if facts else f"👤 {CUSTOM_PERSONA_TITLE}"

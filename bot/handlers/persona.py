@@ -16,7 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot import texts
 from bot.chat import ChatService
 from bot.personas import MAX_FACT_CHARS, MAX_FACTS, MIN_FACT_CHARS, PersonaError, validate_facts
-from bot.storage.models import Persona, User
+from bot.storage.models import User
 from bot.storage.repository import Repository
 from bot.telegram.addressing import query_chat_id
 from bot.telegram.keyboards import CUSTOM_PERSONA, PersonaCallback, persona_keyboard
@@ -49,7 +49,8 @@ async def choose_persona(
     await repo.set_current_persona(user, persona)  # its own dialogue thread resumes with it
     await state.clear()
     await query.answer()
-    await bot.send_message(query_chat_id(query), _chosen(persona), parse_mode=None)
+    text = texts.persona_chosen(persona.title, persona.fact_texts)
+    await bot.send_message(query_chat_id(query), text, parse_mode=None)
 
 
 async def start_custom(query: CallbackQuery, bot: Bot, state: FSMContext) -> None:
@@ -79,7 +80,7 @@ async def finish_custom(message: Message, repo: Repository, user: User, state: F
     persona = await repo.create_persona(user, texts.CUSTOM_PERSONA_TITLE, facts)
     await repo.set_current_persona(user, persona)
     await state.clear()
-    await message.answer(_chosen(persona), parse_mode=None)
+    await message.answer(texts.persona_chosen(persona.title, persona.fact_texts), parse_mode=None)
 
 
 async def cancel_custom(message: Message, state: FSMContext) -> None:
@@ -93,10 +94,6 @@ async def need_text(message: Message) -> None:
 
 async def nothing_to_finish(message: Message) -> None:
     await message.answer(texts.NOTHING_TO_FINISH)
-
-
-def _chosen(persona: Persona) -> str:
-    return f"{texts.PERSONA_CHOSEN}\n{texts.persona_card(persona.title, persona.fact_texts)}"
 
 
 def build_router() -> Router:
