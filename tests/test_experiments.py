@@ -76,7 +76,8 @@ def test_bad_overrides_fail_with_a_clear_message(pair: str, message: str) -> Non
 
 def test_post_init_validation() -> None:
     base = EXPERIMENTS["ru_persona"]
-    for changes in ({"max_steps": 0}, {"learning_rate": 0.0}, {"max_source_tokens": 4}, {"label_smoothing": 1.0}):
+    for changes in ({"max_steps": 0}, {"learning_rate": 0.0}, {"max_source_tokens": 4}, {"label_smoothing": 1.0},
+                    {"dropout": 1.0}, {"dropout": -0.1}):
         with pytest.raises(ConfigError):
             dataclasses.replace(base, **changes)
 
@@ -95,3 +96,32 @@ def test_cli_list_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ru_mix", "--set", "learning_rate=fast"]) == 2
     assert "learning_rate: expected float" in capsys.readouterr().err
     assert main([]) == 2
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_dropout_override_rebuilds_the_model_with_the_same_weights(tiny_model_dir, causal: bool) -> None:
+    import torch
+    from transformers import AutoTokenizer
+
+    from training.base_model import load_base, with_dropout
+    from training.scratch import build_model
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = build_model(tokenizer, EXPERIMENTS["ru_mix_cpu"].scratch, causal=causal, max_positions=64)
+    rebuilt = with_dropout(model, 0.0)
+    rates = {k: v for k, v in rebuilt.config.to_dict().items() if k.endswith(("dropout", "dropout_rate", "pdrop"))}
+    assert rates and set(rates.values()) == {0.0}
+    assert all(m.p == 0.0 for m in rebuilt.modules() if isinstance(m, torch.nn.Dropout))
+    for name, weight in model.state_dict().items():
+        assert torch.equal(weight, rebuilt.state_dict()[name]), name
+    # Rebuilt, not patched: in training mode it now computes exactly what it computes in eval mode.
+    ids = torch.tensor([[5, 6, 7, 8]])
+    kwargs = {"input_ids": ids} if causal else {"input_ids": ids, "decoder_input_ids": ids}
+    rebuilt.train()
+    trained = rebuilt(**kwargs).logits
+    rebuilt.eval()
+    assert torch.allclose(trained, rebuilt(**kwargs).logits)
+    # A resumed checkpoint gets the config's dropout too (the rest comes from the checkpoint).
+    config = dataclasses.replace(EXPERIMENTS["ru_mix_cpu"], dropout=0.05)
+    _, resumed = load_base(config, None, causal=False, checkpoint=tiny_model_dir)
+    assert resumed.config.dropout_rate == 0.05

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,16 +26,36 @@ def load_base(
 ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """Tokenizer and model for ``config``; ``checkpoint`` (resume) wins over the base."""
     if checkpoint is not None:
-        return _pretrained(str(checkpoint), causal)
-    if config.is_scratch:
+        tokenizer, model = _pretrained(str(checkpoint), causal)
+    elif config.is_scratch:
         tokenizer = scratch.train_tokenizer(_corpus(train_split), config.scratch.vocab_size, causal=causal)
         max_positions = config.max_source_tokens + config.max_target_tokens
-        return tokenizer, scratch.build_model(tokenizer, config.scratch, causal=causal, max_positions=max_positions)
-    tokenizer, model = _pretrained(config.base_model, causal)
-    # A pretrained vocabulary does not know the format markers: add them whole, grow the embeddings.
-    if tokenizer.add_tokens([m for m in scratch.MARKERS if m not in tokenizer.get_vocab()]):
-        model.resize_token_embeddings(len(tokenizer))
+        model = scratch.build_model(tokenizer, config.scratch, causal=causal, max_positions=max_positions)
+    else:
+        tokenizer, model = _pretrained(config.base_model, causal)
+        # A pretrained vocabulary does not know the format markers: add them whole, grow the embeddings.
+        if tokenizer.add_tokens([m for m in scratch.MARKERS if m not in tokenizer.get_vocab()]):
+            model.resize_token_embeddings(len(tokenizer))
+    if config.dropout is not None:
+        model = with_dropout(model, config.dropout)
     return tokenizer, model
+
+
+def with_dropout(model: PreTrainedModel, rate: float) -> PreTrainedModel:
+    """``model`` with every dropout of its config set to ``rate``, same weights.
+
+    Models read dropout rates from their config when built (T5's attention keeps a plain float),
+    so the model is rebuilt from the changed config rather than patched module by module.
+    """
+    config = copy.deepcopy(model.config)
+    names = [key for key, value in config.to_dict().items()
+             if isinstance(value, float) and (key.endswith(("dropout", "dropout_rate", "pdrop")))]
+    for key in names:
+        setattr(config, key, rate)
+    rebuilt = type(model)(config)
+    rebuilt.load_state_dict(model.state_dict())
+    rebuilt.generation_config = model.generation_config
+    return rebuilt
 
 
 def _pretrained(name_or_dir: str, causal: bool) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:

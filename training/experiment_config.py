@@ -96,6 +96,10 @@ class ExperimentConfig:
     """Checkpoints kept in the output directory."""
     label_smoothing: float = 0.0
     """Label smoothing of the cross-entropy loss."""
+    dropout: float | None = None
+    """Dropout of the model, set on every dropout of its config (``None``: the base model's own; 0.1 for
+    ``scratch``). Also applies when resuming. A short run on a small budget is far from overfitting: 0
+    learns as fast per example and steps ~30% faster on a CPU (docs/model_recipe.md)."""
     seed: int = 42
     """Seed of data splits, shuffles, model init and training."""
     precision: str = "auto"
@@ -126,6 +130,8 @@ class ExperimentConfig:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.warmup < 0 or self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
             raise ConfigError("warmup and weight_decay must be >= 0, label_smoothing in [0, 1)")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1) or None, got {self.dropout}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ConfigError(f"max_steps must be >= 1 or -1 (use epochs), got {self.max_steps}")
         if self.max_steps == -1 and self.epochs <= 0:
