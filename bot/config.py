@@ -31,14 +31,15 @@ class DecodingSettings:
     """How replies are decoded (the `generate()` arguments)."""
 
     # Defaults measured on the validation split for the shipped model (models/ru-persona-t5/decoding.md):
-    # contrastive search had the best F1 and chrF++. TOP_K is shared with sampling (🔄 regenerates by sampling).
+    # contrastive search had the best F1 and chrF++. Sampling has its own settings: 🔄 regenerates by sampling.
     strategy: str = "contrastive"
     max_new_tokens: int = 40
     num_beams: int = 4
     top_p: float = 0.9
-    top_k: int = 4
+    top_k: int = 50
     temperature: float = 0.8
     penalty_alpha: float = 0.6
+    contrastive_top_k: int = 4
     no_repeat_ngram_size: int = 3
     repetition_penalty: float = 1.2
 
@@ -57,7 +58,7 @@ class DecodingSettings:
         if self.strategy == "beam":
             return {**common, "do_sample": False, "num_beams": self.num_beams, "early_stopping": True}
         if self.strategy == "contrastive":
-            return {**common, "do_sample": False, "penalty_alpha": self.penalty_alpha, "top_k": self.top_k}
+            return {**common, "do_sample": False, "penalty_alpha": self.penalty_alpha, "top_k": self.contrastive_top_k}
         return {**common, "do_sample": True, "top_p": self.top_p, "top_k": self.top_k, "temperature": self.temperature}
 
     def describe(self) -> dict[str, object]:
@@ -108,6 +109,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | N
         top_k=get("TOP_K", int, DecodingSettings.top_k, low=1, high=1000),
         temperature=get("TEMPERATURE", float, DecodingSettings.temperature, low=0.01, high=5.0),
         penalty_alpha=get("PENALTY_ALPHA", float, DecodingSettings.penalty_alpha, low=0.0, high=1.0),
+        contrastive_top_k=get("CONTRASTIVE_TOP_K", int, DecodingSettings.contrastive_top_k, low=1, high=100),
         no_repeat_ngram_size=get("NO_REPEAT_NGRAM_SIZE", int, DecodingSettings.no_repeat_ngram_size, low=0, high=10),
         repetition_penalty=get("REPETITION_PENALTY", float, DecodingSettings.repetition_penalty, low=1.0, high=5.0),
     )

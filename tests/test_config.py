@@ -1,6 +1,7 @@
 """Settings: defaults, parsing, and errors that name the variable without leaking secrets."""
 
 import re
+from dataclasses import replace
 
 import pytest
 from dotenv import dotenv_values
@@ -80,3 +81,11 @@ def test_env_example_documents_every_setting_at_its_default():
     assert read and read == documented
     example = {k: v for k, v in dotenv_values(PROJECT_ROOT / ".env.example").items() if v is not None}
     assert load_settings(example) == load_settings({})
+
+
+def test_sampling_and_contrastive_search_have_their_own_top_k():
+    # 🔄 samples with the bot's decoding settings: contrastive search's few candidates must not narrow it.
+    decoding = load_settings({"TOP_K": "40", "CONTRASTIVE_TOP_K": "6"}).decoding
+    assert replace(decoding, strategy="sampling").to_generate_kwargs()["top_k"] == 40
+    assert replace(decoding, strategy="contrastive").to_generate_kwargs()["top_k"] == 6
+    assert DecodingSettings().top_k > DecodingSettings().contrastive_top_k

@@ -147,7 +147,7 @@ def test_greedy_is_deterministic(backend) -> None:
 @pytest.mark.parametrize("causal", [False, True])
 def test_each_decoding_strategy_runs(strategy, causal, tiny_model_dir, tiny_causal_model_dir) -> None:
     backend = TransformersBackend.load(str(tiny_causal_model_dir if causal else tiny_model_dir), torch_threads=1)
-    decoding = DecodingSettings(strategy=strategy, max_new_tokens=6, num_beams=2, top_k=4)
+    decoding = DecodingSettings(strategy=strategy, max_new_tokens=6, num_beams=2, top_k=4, contrastive_top_k=4)
     prompts = [backend.format.build_input(PERSONA, HISTORY), backend.format.build_input([], ["Привет"])]
     replies = backend.generate(prompts, decoding)
     assert len(replies) == 2 and all(isinstance(r, str) and r for r in replies)
@@ -155,7 +155,7 @@ def test_each_decoding_strategy_runs(strategy, causal, tiny_model_dir, tiny_caus
 
 def test_contrastive_without_penalty_is_greedy(tiny_causal_model_dir) -> None:
     backend = TransformersBackend.load(str(tiny_causal_model_dir), torch_threads=1)
-    plain = dict(max_new_tokens=8, top_k=4, no_repeat_ngram_size=0, repetition_penalty=1.0)
+    plain = dict(max_new_tokens=8, contrastive_top_k=4, no_repeat_ngram_size=0, repetition_penalty=1.0)
     prompt = [backend.format.build_input(PERSONA, HISTORY)]
     greedy = backend.generate(prompt, DecodingSettings(strategy="greedy", **plain))
     assert backend.generate(prompt, DecodingSettings(strategy="contrastive", penalty_alpha=0.0, **plain)) == greedy
