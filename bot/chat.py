@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from bot import texts
 from bot.config import DecodingSettings, Settings
 from bot.generation import GenerationError, GenerationResult, GenerationTimeout, Generator
-from bot.personas import load_presets
 from bot.storage.models import Dialogue, Message, Persona, User
 from bot.storage.repository import Repository
 
@@ -97,10 +96,10 @@ def validate_message(text: str | None) -> str:
 class ChatService:
     """Chat logic shared by the front ends; the repository is passed per call (one DB session each)."""
 
-    def __init__(self, generator: Generator, settings: Settings) -> None:
+    def __init__(self, generator: Generator, settings: Settings, *, default_preset_key: str | None = None) -> None:
         self.generator = generator
         self.settings = settings
-        self.default_preset_key = load_presets()[0].key
+        self.default_preset_key = default_preset_key  # a new user's persona; None: the first preset stored
 
     async def ensure_user(self, repo: Repository, platform: str, external_id: str, display_name: str | None = None) -> User:
         """The user, created on first contact with the first preset persona as the current one."""

@@ -36,12 +36,13 @@ async def open_runtime(settings: Settings, generator: Generator | None = None) -
     generator = generator or build_generator(settings)
     database = await Database.open(settings.database_path)
     try:
+        presets = load_presets()
         async with database.session() as session:
-            await Repository(session).sync_presets(load_presets())
+            await Repository(session).sync_presets(presets)
         await generator.start()
         log.info("model %s loaded; database %s", generator.model_id, settings.database_path)
         try:
-            yield Runtime(settings, database, generator, ChatService(generator, settings))
+            yield Runtime(settings, database, generator, ChatService(generator, settings, default_preset_key=presets[0].key))
         finally:
             await generator.close(settings.shutdown_grace_s)
     finally:
