@@ -10,6 +10,7 @@ import datasets
 import pytest
 import torch
 from safetensors import safe_open
+from transformers import AutoTokenizer
 
 from bot.generation import TransformersBackend
 from dialogue.format import FormatSpec
@@ -89,11 +90,17 @@ def test_the_best_preset_ranks_well_on_f1_and_chrf_together() -> None:
 
 def test_export_fp16_fits_loads_as_float32_and_answers(run_model: Path, tmp_path: Path) -> None:
     report.write_metrics(run_model, {"examples": 3, "f1": 0.2, "chrf": 10.0, "perplexity": 50.0})
+    # The Trainer saves the tokenizer with the truncation of its last call (the reply limit): not to be shipped.
+    tokenizer = AutoTokenizer.from_pretrained(run_model)
+    tokenizer.backend_tokenizer.enable_truncation(max_length=8)
+    tokenizer.save_pretrained(run_model)
     dest = export.export_model(run_model, tmp_path / "models" / "shipped", fp16=True)
     with safe_open(str(dest / "model.safetensors"), "pt") as weights:
         assert {weights.get_slice(k).get_dtype() for k in weights.keys()} == {"F16"}
     assert export.weights_mb(dest) < 0.6 * export.weights_mb(run_model)
     assert json.loads((dest / "metrics.json").read_text())["f1"] == 0.2
+    tokenizer_file = json.loads((dest / "tokenizer.json").read_text())
+    assert tokenizer_file["truncation"] is None and tokenizer_file["padding"] is None
     assert "float16" in (dest / "README.md").read_text()
     backend = TransformersBackend.load(str(dest))
     assert backend.model.dtype == torch.float32

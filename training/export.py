@@ -58,7 +58,11 @@ def export_model(source: Path, dest: Path, *, fp16: bool = False, max_mb: float 
     work.chmod(0o755)  # mkdtemp's 0700 would hide the shipped model from the bot's own user
     try:
         model.save_pretrained(work, safe_serialization=True)
-        AutoTokenizer.from_pretrained(source).save_pretrained(work)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        if tokenizer.is_fast:  # the truncation/padding of training's last call is saved with it: not the model's
+            tokenizer.backend_tokenizer.no_truncation()
+            tokenizer.backend_tokenizer.no_padding()
+        tokenizer.save_pretrained(work)
         for name in RUN_FILES:
             if (source / name).is_file():
                 shutil.copy2(source / name, work / name)
