@@ -103,13 +103,13 @@ def test_dropout_override_rebuilds_the_model_with_the_same_weights(tiny_model_di
     import torch
     from transformers import AutoTokenizer
 
-    from training.base_model import load_base, with_dropout
+    from training.base_model import DROPOUT_KEY_ENDINGS, load_base, with_dropout
     from training.scratch import build_model
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = build_model(tokenizer, EXPERIMENTS["ru_mix_cpu"].scratch, causal=causal, max_positions=64)
     rebuilt = with_dropout(model, 0.0)
-    rates = {k: v for k, v in rebuilt.config.to_dict().items() if k.endswith(("dropout", "dropout_rate", "pdrop"))}
+    rates = {k: v for k, v in rebuilt.config.to_dict().items() if k.endswith(DROPOUT_KEY_ENDINGS)}
     assert rates and set(rates.values()) == {0.0}
     assert all(m.p == 0.0 for m in rebuilt.modules() if isinstance(m, torch.nn.Dropout))
     for name, weight in model.state_dict().items():

@@ -17,6 +17,8 @@ from transformers import (
 from training import scratch
 from training.experiment_config import ExperimentConfig
 
+DROPOUT_KEY_ENDINGS = ("dropout", "dropout_rate", "pdrop")
+"""Config keys that are dropout rates: T5 ``dropout_rate``, GPT-2 ``*_pdrop``, BART-style ``*dropout``."""
 TOKENIZER_CORPUS_LIMIT = 100_000
 """At most this many distinct texts train a scratch tokenizer (plenty for an 8k vocabulary)."""
 
@@ -49,7 +51,7 @@ def with_dropout(model: PreTrainedModel, rate: float) -> PreTrainedModel:
     """
     config = copy.deepcopy(model.config)
     names = [key for key, value in config.to_dict().items()
-             if isinstance(value, float) and (key.endswith(("dropout", "dropout_rate", "pdrop")))]
+             if isinstance(value, float) and key.endswith(DROPOUT_KEY_ENDINGS)]
     for key in names:
         setattr(config, key, rate)
     rebuilt = type(model)(config)
