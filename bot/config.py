@@ -58,7 +58,10 @@ class DecodingSettings:
         if self.strategy == "beam":
             return {**common, "do_sample": False, "num_beams": self.num_beams, "early_stopping": True}
         if self.strategy == "contrastive":
-            return {**common, "do_sample": False, "penalty_alpha": self.penalty_alpha, "top_k": self.contrastive_top_k}
+            # Arguments of bot.generation.contrastive (generate() hands them over), not GenerationConfig
+            # flags: as top_k, transformers would warn that greedy decoding ignores it.
+            return {**common, "do_sample": False, "penalty_alpha": self.penalty_alpha,
+                    "contrastive_top_k": self.contrastive_top_k}
         return {**common, "do_sample": True, "top_p": self.top_p, "top_k": self.top_k, "temperature": self.temperature}
 
     def describe(self) -> dict[str, object]:

@@ -87,5 +87,5 @@ def test_sampling_and_contrastive_search_have_their_own_top_k():
     # 🔄 samples with the bot's decoding settings: contrastive search's few candidates must not narrow it.
     decoding = load_settings({"TOP_K": "40", "CONTRASTIVE_TOP_K": "6"}).decoding
     assert replace(decoding, strategy="sampling").to_generate_kwargs()["top_k"] == 40
-    assert replace(decoding, strategy="contrastive").to_generate_kwargs()["top_k"] == 6
+    assert replace(decoding, strategy="contrastive").to_generate_kwargs()["contrastive_top_k"] == 6
     assert DecodingSettings().top_k > DecodingSettings().contrastive_top_k

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import threading
 import time
@@ -160,6 +161,21 @@ def test_contrastive_without_penalty_is_greedy(tiny_causal_model_dir) -> None:
     greedy = backend.generate(prompt, DecodingSettings(strategy="greedy", **plain))
     assert backend.generate(prompt, DecodingSettings(strategy="contrastive", penalty_alpha=0.0, **plain)) == greedy
     assert backend.generate(prompt, DecodingSettings(strategy="contrastive", penalty_alpha=0.9, **plain)) != greedy
+
+
+def test_contrastive_search_passes_transformers_no_ignored_flag(backend) -> None:
+    # transformers warns once per process about generation flags the decoding mode ignores.
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    library_logger = logging.getLogger("transformers")  # its own handler, no propagation to pytest's
+    library_logger.addHandler(handler)
+    logging.Logger.warning_once.cache_clear()  # transformers' lru-cached "warn once"
+    try:
+        backend.generate([backend.format.build_input(PERSONA, HISTORY)], DecodingSettings(strategy="contrastive"))
+    finally:
+        library_logger.removeHandler(handler)
+    assert not [r for r in records if "generation flags are not valid" in r.getMessage()]
 
 
 def test_causal_model_does_not_echo_the_prompt(tiny_causal_model_dir) -> None:

@@ -45,7 +45,7 @@ def test_every_preset_is_valid_and_named_once() -> None:
     assert predict.decoding_preset(predict.DEFAULT_PRESET) == predict.GREEDY
     strategies = {p.strategy for p in predict.DECODING_PRESETS.values()}
     assert strategies == {"greedy", "beam", "sampling", "contrastive"}
-    assert predict.decoding_preset("contrastive-a0.6-k4").to_generate_kwargs()["top_k"] == 4
+    assert predict.decoding_preset("contrastive-a0.6-k4").to_generate_kwargs()["contrastive_top_k"] == 4
     with pytest.raises(ValueError, match="known: greedy"):
         predict.decoding_preset("nucleus")
 

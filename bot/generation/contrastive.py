@@ -6,7 +6,7 @@ an offline bot cannot download. ``model.generate(..., custom_generate=contrastiv
 keeps ``generate``'s input preparation, logits processors (repetition penalty, n-gram
 blocking) and stopping criteria, and runs this loop instead.
 
-At each step the ``top_k`` most probable tokens are scored by
+At each step the ``contrastive_top_k`` most probable tokens are scored by
 ``(1 - alpha) * probability - alpha * max cosine similarity`` of the candidate's hidden
 state to the hidden states of the text so far. It recomputes the whole decoder prefix
 each step (no KV cache): simple and exact, fine for short chat replies with a small top_k.
@@ -27,11 +27,15 @@ def contrastive_search(
     logits_processor: Any,
     stopping_criteria: Any,
     generation_config: Any,
+    *,
+    penalty_alpha: float,
+    contrastive_top_k: int,
     **model_kwargs: Any,
 ) -> torch.LongTensor:
-    alpha, top_k = generation_config.penalty_alpha, generation_config.top_k
-    if alpha is None or not top_k:
-        raise ValueError("contrastive search needs penalty_alpha and top_k")
+    # generate() passes on its keyword arguments named here that its own decoding loops lack.
+    alpha, top_k = penalty_alpha, contrastive_top_k
+    if not 0.0 <= alpha <= 1.0 or top_k < 1:
+        raise ValueError(f"contrastive search needs 0 <= penalty_alpha <= 1 and contrastive_top_k >= 1, got {alpha}, {top_k}")
     pad_id = generation_config._pad_token_tensor
     batch = input_ids.shape[0]
     encoder_states = model_kwargs["encoder_outputs"].last_hidden_state if model.config.is_encoder_decoder else None
