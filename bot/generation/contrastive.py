@@ -9,7 +9,7 @@ blocking) and stopping criteria, and runs this loop instead.
 At each step the ``contrastive_top_k`` most probable tokens are scored by
 ``(1 - alpha) * probability - alpha * max cosine similarity`` of the candidate's hidden
 state to the hidden states of the text so far. It recomputes the whole decoder prefix
-each step (no KV cache): simple and exact, fine for short chat replies with a small top_k.
+each step (no KV cache): simple and exact, fine for short chat replies with a small contrastive_top_k.
 """
 
 from __future__ import annotations
