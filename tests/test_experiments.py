@@ -125,3 +125,18 @@ def test_dropout_override_rebuilds_the_model_with_the_same_weights(tiny_model_di
     config = dataclasses.replace(EXPERIMENTS["ru_mix_cpu"], dropout=0.05)
     _, resumed = load_base(config, None, causal=False, checkpoint=tiny_model_dir)
     assert resumed.config.dropout_rate == 0.05
+
+
+def test_decoder_input_dropout_hides_tokens_but_the_start() -> None:
+    import torch
+
+    from training.decoder_dropout import drop_decoder_inputs
+
+    ids = torch.arange(1, 1 + 64 * 32).reshape(64, 32)
+    assert torch.equal(drop_decoder_inputs(ids, 0.0, replacement_id=0), ids)
+    dropped = drop_decoder_inputs(ids, 0.3, replacement_id=0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(dropped[:, 0], ids[:, 0])
+    hidden = (dropped[:, 1:] == 0).float().mean().item()
+    assert 0.25 < hidden < 0.35
+    assert torch.equal(dropped[dropped != 0], ids[dropped != 0])  # the rest is untouched
+

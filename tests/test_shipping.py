@@ -134,3 +134,12 @@ def test_model_card_compares_with_baselines_and_decodings(run_model: Path) -> No
     assert "3 validation examples" in card and "| **beam4** | 0.2000 | 4.0000 |" in card
     assert "docs/model_recipe.md" in card and "CC BY-SA 4.0" in card
     assert "python -m training.run ru_mix_cpu" in card
+
+
+def test_context_gain_compares_each_input_with_a_different_one() -> None:
+    from training.predict import _other_sources
+
+    sources = ["a", "a", "b", "c"]
+    others = _other_sources(sources)
+    assert others is not None and all(o != s for s, o in zip(sources, others))
+    assert _other_sources(["a", "a"]) is None  # nothing to compare with: context_gain is nan

@@ -122,6 +122,7 @@ def test_evaluate_writes_metrics_report_and_curve(trained: tuple[str, Path, Path
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert metrics["examples"] >= 1
     assert 1.0 < metrics["perplexity"] < 300  # the vocabulary is ~300 tokens: a trained model beats uniform
+    assert metrics["context_gain"] > 0  # each tiny dialogue's reply depends on its question
     assert 0.0 <= metrics["f1"] <= 1.0 and 0.0 <= metrics["chrf"] <= 100.0
     assert "| unigram F1 |" in (model_dir / "report.md").read_text()
     assert (model_dir / "loss_curve.png").stat().st_size > 1000
@@ -184,3 +185,27 @@ def test_resume_continues_from_the_last_checkpoint(trained: tuple[str, Path, Pat
     steps = [entry["step"] for entry in log if "loss" in entry]
     assert steps[0] == 1 and steps[-1] == 35  # the history of the first 30 steps came with the checkpoint
     assert (out / "checkpoints" / "checkpoint-35").is_dir()
+
+
+def test_training_continues_a_half_precision_model(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """``--base-model`` may be a trained model directory, such as the shipped one (float16 on disk)."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSeq2SeqLM
+
+    stage_one = tmp_path / "shipped"
+    AutoModelForSeq2SeqLM.from_pretrained(tiny_model_dir).half().save_pretrained(stage_one)
+    for name in ("tokenizer.json", "tokenizer_config.json", "dialogue_format.json"):
+        (stage_one / name).write_bytes((tiny_model_dir / name).read_bytes())
+    data_dir, out = tmp_path / "data", tmp_path / "run"
+    write_toloka_tsv(data_dir / "ru_persona_chat" / "dialogues.tsv")
+    settings = ["batch_size=8", "eval_steps=5", "logging_steps=1", "decoder_input_dropout=0.3",
+                "max_source_tokens=128", "max_target_tokens=24"]
+    argv = ["ru_persona_both", "--base-model", str(stage_one), "--max-steps", "5", "--data-dir", str(data_dir),
+            "--output-dir", str(out), "--torch-threads", "1"]
+    assert run.main(argv + [x for pair in settings for x in ("--set", pair)]) == 0
+    before, after = load_file(stage_one / "model.safetensors"), load_file(out / "model" / "model.safetensors")
+    assert {w.dtype for w in after.values()} == {torch.float32}  # trained in float32, not in half precision
+    assert any(not torch.equal(before[k].float(), after[k]) for k in before)
+    assert json.loads((out / "model" / "experiment.json").read_text())["decoder_input_dropout"] == 0.3
+

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Iterator
 from pathlib import Path
 
+import torch
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
@@ -64,7 +65,9 @@ def _pretrained(name_or_dir: str, causal: bool) -> tuple[PreTrainedTokenizerBase
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_dir)
         auto = AutoModelForCausalLM if causal else AutoModelForSeq2SeqLM
-        model = auto.from_pretrained(name_or_dir)
+        # float32 whatever the weights on disk (a shipped model is float16): the Trainer keeps fp32
+        # master weights and adds mixed precision itself where the hardware has it.
+        model = auto.from_pretrained(name_or_dir, dtype=torch.float32)
     except OSError as exc:
         raise SystemExit(
             f"cannot load base model {name_or_dir!r} ({exc.__class__.__name__}). Without internet access "

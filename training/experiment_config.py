@@ -100,6 +100,9 @@ class ExperimentConfig:
     """Dropout of the model, set on every dropout of its config (``None``: the base model's own; 0.1 for
     ``scratch``). Also applies when resuming. A short run on a small budget is far from overfitting: 0
     learns as fast per example and steps ~30% faster on a CPU (docs/model_recipe.md)."""
+    decoder_input_dropout: float = 0.0
+    """Seq2Seq only: share of the decoder's input tokens replaced by ``<unk>`` in training steps, so that
+    the decoder must lean on the encoder (``training/decoder_dropout.py``)."""
     seed: int = 42
     """Seed of data splits, shuffles, model init and training."""
     precision: str = "auto"
@@ -132,6 +135,8 @@ class ExperimentConfig:
             raise ConfigError("warmup and weight_decay must be >= 0, label_smoothing in [0, 1)")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1) or None, got {self.dropout}")
+        if not 0 <= self.decoder_input_dropout < 1:
+            raise ConfigError(f"decoder_input_dropout must be in [0, 1), got {self.decoder_input_dropout}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ConfigError(f"max_steps must be >= 1 or -1 (use epochs), got {self.max_steps}")
         if self.max_steps == -1 and self.epochs <= 0:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, set_seed
+from transformers import Seq2SeqTrainingArguments, Trainer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from dialogue.format import FORMATS, FormatSpec
@@ -22,6 +22,7 @@ from training import features
 from training.base_model import load_base
 from training.checkpoints import SaveRunFilesCallback, load_experiment, save_run_files
 from training.data import load_dataset_dict, to_model_inputs
+from training.decoder_dropout import DecoderInputDropoutTrainer
 from training.experiment_config import ExperimentConfig
 from training.hypotheses import HYPOTHESES
 from training.limits import measure_limits
@@ -80,7 +81,13 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
                  for split in ("train", "validation")}
 
     # 5. Train, evaluating the validation loss as it goes.
-    trainer_cls = Trainer if causal else Seq2SeqTrainer
+    if causal:
+        if config.decoder_input_dropout:
+            raise SystemExit(f"decoder_input_dropout is for Seq2Seq models; {hypothesis.format_name} is a CausalLM format")
+        trainer_cls, extra = Trainer, {}
+    else:
+        trainer_cls = DecoderInputDropoutTrainer
+        extra = {"decoder_input_dropout": config.decoder_input_dropout, "replacement_id": tokenizer.unk_token_id}
     trainer = trainer_cls(
         model=model,
         args=training_arguments(config, checkpoints_dir),
@@ -89,6 +96,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         data_collator=features.collator(tokenizer, model),
         processing_class=tokenizer,
         callbacks=[SaveRunFilesCallback(config, spec)],
+        **extra,
     )
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)  # also evaluates after the last step
