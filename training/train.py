@@ -47,6 +47,8 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     set_seed(config.seed)
     hypothesis = HYPOTHESES[config.hypothesis]
     causal = FORMATS[hypothesis.format_name].causal
+    if causal and config.decoder_input_dropout:  # before minutes of data loading
+        raise SystemExit(f"decoder_input_dropout is for Seq2Seq models; {hypothesis.format_name} is a CausalLM format")
 
     # 1. Data: train / validation / test samples (persona, context, reply).
     data = load_dataset_dict(
@@ -82,12 +84,11 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
 
     # 5. Train, evaluating the validation loss as it goes.
     if causal:
-        if config.decoder_input_dropout:
-            raise SystemExit(f"decoder_input_dropout is for Seq2Seq models; {hypothesis.format_name} is a CausalLM format")
         trainer_cls, extra = Trainer, {}
     else:
+        hidden_as = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else tokenizer.pad_token_id
         trainer_cls = DecoderInputDropoutTrainer
-        extra = {"decoder_input_dropout": config.decoder_input_dropout, "replacement_id": tokenizer.unk_token_id}
+        extra = {"decoder_input_dropout": config.decoder_input_dropout, "replacement_id": hidden_as}
     trainer = trainer_cls(
         model=model,
         args=training_arguments(config, checkpoints_dir),
