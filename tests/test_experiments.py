@@ -139,4 +139,3 @@ def test_decoder_input_dropout_hides_tokens_but_the_start() -> None:
     hidden = (dropped[:, 1:] == 0).float().mean().item()
     assert 0.25 < hidden < 0.35
     assert torch.equal(dropped[dropped != 0], ids[dropped != 0])  # the rest is untouched
-

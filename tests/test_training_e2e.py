@@ -210,7 +210,6 @@ def test_training_continues_a_half_precision_model(tiny_model_dir: Path, tmp_pat
     assert json.loads((out / "model" / "experiment.json").read_text())["decoder_input_dropout"] == 0.3
 
 
-
 def test_decoder_input_dropout_is_refused_for_a_causal_model_at_once(tmp_path: Path) -> None:
     argv = ["en_h1_causal", "--base-model", "scratch", "--data-dir", str(tmp_path / "no-data"),
             "--output-dir", str(tmp_path / "run"), "--set", "decoder_input_dropout=0.3"]

@@ -101,8 +101,8 @@ class ExperimentConfig:
     ``scratch``). Also applies when resuming. A short run on a small budget is far from overfitting: 0
     learns as fast per example and steps ~30% faster on a CPU (docs/model_recipe.md)."""
     decoder_input_dropout: float = 0.0
-    """Seq2Seq only: share of the decoder's input tokens replaced by ``<unk>`` in training steps, so that
-    the decoder must lean on the encoder (``training/decoder_dropout.py``)."""
+    """Seq2Seq only: share of the decoder's input tokens replaced by ``<unk>`` (pad if the tokenizer has
+    none) in training steps, so that the decoder must lean on the encoder (``training/decoder_dropout.py``)."""
     seed: int = 42
     """Seed of data splits, shuffles, model init and training."""
     precision: str = "auto"

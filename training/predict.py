@@ -92,22 +92,23 @@ def perplexity(backend: TransformersBackend, texts, *, batch_size: int = 16) -> 
     return math.exp(total_loss / max(total_tokens, 1))
 
 
-def context_gain(backend: TransformersBackend, texts, *, batch_size: int = 16) -> float:
+def context_gain(backend: TransformersBackend, texts, own_perplexity: float, *, batch_size: int = 16) -> float:
     """How much the model uses its input: the reply loss (nats per token) when each input is another row's,
-    minus the loss with its own input. Near 0, the persona and the dialogue barely change the reply."""
+    minus the loss with its own input (``own_perplexity``: ``perplexity`` of the same ``texts``, already
+    computed by the caller). Near 0, the persona and the dialogue barely change the reply."""
     others = _other_sources(list(texts["source_text"]))
     if others is None:
         return float("nan")
     swapped = texts.remove_columns("source_text").add_column("source_text", others)
-    own = perplexity(backend, texts, batch_size=batch_size)
-    return math.log(perplexity(backend, swapped, batch_size=batch_size)) - math.log(own)
+    return math.log(perplexity(backend, swapped, batch_size=batch_size)) - math.log(own_perplexity)
 
 
 def _other_sources(sources: list[str]) -> list[str] | None:
     """For each source, the first different one from half-way round the list on; None if all are equal."""
     n, others = len(sources), []
     for i, source in enumerate(sources):
-        other = next((sources[(i + n // 2 + k) % n] for k in range(n) if sources[(i + n // 2 + k) % n] != source), None)
+        candidates = (sources[(i + n // 2 + k) % n] for k in range(n))
+        other = next((candidate for candidate in candidates if candidate != source), None)
         if other is None:
             return None
         others.append(other)
