@@ -77,7 +77,8 @@ def test_bad_overrides_fail_with_a_clear_message(pair: str, message: str) -> Non
 def test_post_init_validation() -> None:
     base = EXPERIMENTS["ru_persona"]
     for changes in ({"max_steps": 0}, {"learning_rate": 0.0}, {"max_source_tokens": 4}, {"label_smoothing": 1.0},
-                    {"dropout": 1.0}, {"dropout": -0.1}):
+                    {"dropout": 1.0}, {"dropout": -0.1}, {"context_margin": -1.0}, {"context_margin_weight": 0.0},
+                    {"context_margin": 1.0, "batch_size": 1}):
         with pytest.raises(ConfigError):
             dataclasses.replace(base, **changes)
 
@@ -130,7 +131,7 @@ def test_dropout_override_rebuilds_the_model_with_the_same_weights(tiny_model_di
 def test_decoder_input_dropout_hides_tokens_but_the_start() -> None:
     import torch
 
-    from training.decoder_dropout import drop_decoder_inputs
+    from training.input_use import drop_decoder_inputs
 
     ids = torch.arange(1, 1 + 64 * 32).reshape(64, 32)
     assert torch.equal(drop_decoder_inputs(ids, 0.0, replacement_id=0), ids)
@@ -139,3 +140,32 @@ def test_decoder_input_dropout_hides_tokens_but_the_start() -> None:
     hidden = (dropped[:, 1:] == 0).float().mean().item()
     assert 0.25 < hidden < 0.35
     assert torch.equal(dropped[dropped != 0], ids[dropped != 0])  # the rest is untouched
+
+
+def test_context_margin_adds_its_hinge_to_the_training_loss(tiny_model_dir, tmp_path) -> None:
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, Seq2SeqTrainingArguments
+
+    from training.input_use import InputUseTrainer, reply_nll
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(tiny_model_dir, dropout_rate=0.0).train()
+    batch = tokenizer(["[CONTEXT] Привет! [KNOWLEDGE] Я работаю врачом", "[CONTEXT] Как дела? [KNOWLEDGE] У меня кот"],
+                      text_target=["Я врач.", "Хорошо, а у меня кот."], padding=True, return_tensors="pt")
+    batch["labels"] = batch["labels"].masked_fill(batch["labels"] == tokenizer.pad_token_id, -100)
+    args = Seq2SeqTrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
+
+    def training_loss(margin: float) -> float:
+        trainer = InputUseTrainer(model=model, args=args, context_margin=margin, context_margin_weight=2.0)
+        return trainer.compute_loss(model, dict(batch)).item()
+
+    with torch.no_grad():
+        own = reply_nll(model(**batch).logits, batch["labels"])
+        swapped = {**batch, "input_ids": batch["input_ids"].roll(1, 0), "attention_mask": batch["attention_mask"].roll(1, 0)}
+        gain = float((reply_nll(model(**swapped).logits, batch["labels"]) - own).mean())
+    plain = training_loss(0.0)
+    assert plain == pytest.approx(model(**batch).loss.item(), rel=1e-5)  # off: the plain cross-entropy
+    # A margin no row meets: every row pays (margin - its gain), weighted.
+    assert training_loss(50.0) == pytest.approx(plain + 2.0 * (50.0 - gain), rel=1e-5)
+    model.eval()  # evaluation steps are never changed
+    assert training_loss(50.0) == pytest.approx(plain, rel=1e-5)

@@ -199,7 +199,7 @@ def test_training_continues_a_half_precision_model(tiny_model_dir: Path, tmp_pat
         (stage_one / name).write_bytes((tiny_model_dir / name).read_bytes())
     data_dir, out = tmp_path / "data", tmp_path / "run"
     write_toloka_tsv(data_dir / "ru_persona_chat" / "dialogues.tsv")
-    settings = ["batch_size=8", "eval_steps=5", "logging_steps=1", "decoder_input_dropout=0.3",
+    settings = ["batch_size=8", "eval_steps=5", "logging_steps=1", "decoder_input_dropout=0.3", "context_margin=0.5",
                 "max_source_tokens=128", "max_target_tokens=24"]
     argv = ["ru_persona_both", "--base-model", str(stage_one), "--max-steps", "5", "--data-dir", str(data_dir),
             "--output-dir", str(out), "--torch-threads", "1"]
@@ -207,7 +207,8 @@ def test_training_continues_a_half_precision_model(tiny_model_dir: Path, tmp_pat
     before, after = load_file(stage_one / "model.safetensors"), load_file(out / "model" / "model.safetensors")
     assert {w.dtype for w in after.values()} == {torch.float32}  # trained in float32, not in half precision
     assert any(not torch.equal(before[k].float(), after[k]) for k in before)
-    assert json.loads((out / "model" / "experiment.json").read_text())["decoder_input_dropout"] == 0.3
+    saved = json.loads((out / "model" / "experiment.json").read_text())
+    assert (saved["decoder_input_dropout"], saved["context_margin"]) == (0.3, 0.5)
 
 
 def test_decoder_input_dropout_is_refused_for_a_causal_model_at_once(tmp_path: Path) -> None:

@@ -102,7 +102,13 @@ class ExperimentConfig:
     learns as fast per example and steps ~30% faster on a CPU (docs/model_recipe.md)."""
     decoder_input_dropout: float = 0.0
     """Seq2Seq only: share of the decoder's input tokens replaced by ``<unk>`` (pad if the tokenizer has
-    none) in training steps, so that the decoder must lean on the encoder (``training/decoder_dropout.py``)."""
+    none) in training steps, so that the decoder must lean on the encoder (``training/input_use.py``)."""
+    context_margin: float = 0.0
+    """Seq2Seq only, 0 = off: train each reply to be at least this many nats per token more likely given its
+    own input than given another row's of the batch (a hinge loss added to the cross-entropy,
+    ``training/input_use.py``); the context gain of ``training.evaluate`` measures the same quantity."""
+    context_margin_weight: float = 1.0
+    """Weight of the ``context_margin`` hinge against the cross-entropy."""
     seed: int = 42
     """Seed of data splits, shuffles, model init and training."""
     precision: str = "auto"
@@ -137,6 +143,11 @@ class ExperimentConfig:
             raise ConfigError(f"dropout must be in [0, 1) or None, got {self.dropout}")
         if not 0 <= self.decoder_input_dropout < 1:
             raise ConfigError(f"decoder_input_dropout must be in [0, 1), got {self.decoder_input_dropout}")
+        if self.context_margin < 0 or self.context_margin_weight <= 0:
+            raise ConfigError(f"context_margin must be >= 0 and context_margin_weight > 0, got "
+                              f"{self.context_margin}, {self.context_margin_weight}")
+        if self.context_margin and self.batch_size < 2:
+            raise ConfigError("context_margin compares rows of a batch: batch_size must be >= 2")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ConfigError(f"max_steps must be >= 1 or -1 (use epochs), got {self.max_steps}")
         if self.max_steps == -1 and self.epochs <= 0:

@@ -76,7 +76,9 @@ def _recipe_section(config: ExperimentConfig, trainer_log: Sequence[Mapping[str,
              f"{config.warmup:g} warm-up), batch {config.batch_size}x{config.grad_accumulation}, "
              f"{f'{config.max_steps} steps' if config.max_steps > 0 else f'{config.epochs:g} epochs'}, "
              f"label smoothing {config.label_smoothing:g}"
-             + (f", decoder input dropout {config.decoder_input_dropout:g}." if config.decoder_input_dropout else ".")]
+             + (f", decoder input dropout {config.decoder_input_dropout:g}" if config.decoder_input_dropout else "")
+             + (f", context margin {config.context_margin:g} (weight {config.context_margin_weight:g})"
+                if config.context_margin else "") + "."]
     if trainer_log:
         losses = [e for e in trainer_log if "loss" in e]
         evals = [e for e in trainer_log if "eval_loss" in e]

@@ -22,7 +22,7 @@ from training import features
 from training.base_model import load_base
 from training.checkpoints import SaveRunFilesCallback, load_experiment, save_run_files
 from training.data import load_dataset_dict, to_model_inputs
-from training.decoder_dropout import DecoderInputDropoutTrainer
+from training.input_use import InputUseTrainer
 from training.experiment_config import ExperimentConfig
 from training.hypotheses import HYPOTHESES
 from training.limits import measure_limits
@@ -47,8 +47,9 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     set_seed(config.seed)
     hypothesis = HYPOTHESES[config.hypothesis]
     causal = FORMATS[hypothesis.format_name].causal
-    if causal and config.decoder_input_dropout:  # before minutes of data loading
-        raise SystemExit(f"decoder_input_dropout is for Seq2Seq models; {hypothesis.format_name} is a CausalLM format")
+    seq2seq_only = [key for key in ("decoder_input_dropout", "context_margin") if getattr(config, key)]
+    if causal and seq2seq_only:  # before minutes of data loading
+        raise SystemExit(f"{', '.join(seq2seq_only)}: for Seq2Seq models; {hypothesis.format_name} is a CausalLM format")
 
     # 1. Data: train / validation / test samples (persona, context, reply).
     data = load_dataset_dict(
@@ -87,8 +88,9 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         trainer_cls, extra = Trainer, {}
     else:
         hidden_as = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else tokenizer.pad_token_id
-        trainer_cls = DecoderInputDropoutTrainer
-        extra = {"decoder_input_dropout": config.decoder_input_dropout, "replacement_id": hidden_as}
+        trainer_cls = InputUseTrainer
+        extra = {"decoder_input_dropout": config.decoder_input_dropout, "replacement_id": hidden_as,
+                 "context_margin": config.context_margin, "context_margin_weight": config.context_margin_weight}
     trainer = trainer_cls(
         model=model,
         args=training_arguments(config, checkpoints_dir),
