@@ -3,6 +3,7 @@
 from dialogue.format import (
     FORMAT_FILE,
     FORMATS,
+    MARKERS,
     SEPARATOR,
     FormatSpec,
     Truncator,
@@ -14,6 +15,7 @@ from dialogue.format import (
 __all__ = [
     "FORMAT_FILE",
     "FORMATS",
+    "MARKERS",
     "SEPARATOR",
     "FormatSpec",
     "Truncator",

@@ -31,6 +31,8 @@ from typing import Any
 
 FORMAT_FILE = "dialogue_format.json"
 SEPARATOR = " EOS "
+MARKERS = ("[CONTEXT]", "[KNOWLEDGE]", "[PERSONA]", "[DIALOGUE]", SEPARATOR.strip())
+"""The formats' own words: a tokenizer keeps each whole, and they are never part of a persona or an utterance."""
 
 Truncator = Callable[[str, int], str]
 

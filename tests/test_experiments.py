@@ -18,6 +18,7 @@ EXPECTED = {
     "en_h1_seq2seq": "h1", "en_h1_causal": "h1_causal", "en_h1_1": "h1_1", "en_h1_2": "h1_2", "en_h2": "h2",
     "en_h2_1": "h2_1", "ru_persona": "h3", "ru_persona_both": "h4", "ru_mix": "h5",
     "ru_mix_cpu": "h5",  # the CPU recipe of the shipped default model
+    "ru_mix_cpu_denoise": "h5",  # its first stage
 }
 
 
@@ -78,7 +79,8 @@ def test_post_init_validation() -> None:
     base = EXPERIMENTS["ru_persona"]
     for changes in ({"max_steps": 0}, {"learning_rate": 0.0}, {"max_source_tokens": 4}, {"label_smoothing": 1.0},
                     {"dropout": 1.0}, {"dropout": -0.1}, {"context_margin": -1.0}, {"context_margin_weight": 0.0},
-                    {"context_margin": 1.0, "batch_size": 1}):
+                    {"context_margin": 1.0, "batch_size": 1}, {"objective": "copy"}, {"denoise_rate": 0.0},
+                    {"denoise_rate": 1.0}, {"pretrain": base.name}):
         with pytest.raises(ConfigError):
             dataclasses.replace(base, **changes)
 
@@ -87,6 +89,17 @@ def test_cli_flags_override_the_registry() -> None:
     args = parse_args(["ru_mix", "--base-model", "scratch", "--max-steps", "50", "--set", "seed=7"])
     config = resolve_config(args)
     assert (config.base_model, config.max_steps, config.seed) == ("scratch", 50, 7)
+    # an explicit base model also replaces an earlier stage of the recipe
+    staged = resolve_config(parse_args(["ru_mix", "--set", "pretrain=ru_mix_cpu_denoise"]))
+    assert staged.pretrain == "ru_mix_cpu_denoise"
+    assert resolve_config(parse_args(["ru_mix", "--set", "pretrain=ru_mix_cpu_denoise", "--base-model", "x"])).pretrain is None
+
+
+@pytest.mark.parametrize("name", sorted(e.name for e in EXPERIMENTS.values() if e.pretrain))
+def test_a_pretrain_stage_is_a_registered_seq2seq_experiment(name: str) -> None:
+    stage = EXPERIMENTS[EXPERIMENTS[name].pretrain]
+    assert not FORMATS[HYPOTHESES[stage.hypothesis].format_name].causal
+    assert HYPOTHESES[stage.hypothesis].language == HYPOTHESES[EXPERIMENTS[name].hypothesis].language
 
 
 def test_cli_list_and_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -216,3 +216,44 @@ def test_decoder_input_dropout_is_refused_for_a_causal_model_at_once(tmp_path: P
             "--output-dir", str(tmp_path / "run"), "--set", "decoder_input_dropout=0.3"]
     with pytest.raises(SystemExit, match="for Seq2Seq models"):
         run.main(argv)
+
+
+def test_a_denoising_stage_first_then_the_dialogue_stage_from_its_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pretrain``: one command trains the earlier stage into ``pretrain/`` and starts from its model."""
+    import dataclasses
+
+    from training import experiments
+    from training.overrides import apply_overrides
+
+    tiny_stage = apply_overrides(experiments.EXPERIMENTS["ru_mix_cpu_denoise"], TINY + ["max_steps=20", "precision=fp32"])
+    monkeypatch.setitem(experiments.EXPERIMENTS, "tiny_denoise", dataclasses.replace(tiny_stage, name="tiny_denoise",
+                                                                                 hypothesis="h4"))
+    data_dir, out = tmp_path / "data", tmp_path / "run"
+    write_toloka_tsv(data_dir / "ru_persona_chat" / "dialogues.tsv")
+    argv = ["ru_persona_both", "--set", "base_model=scratch", "--set", "pretrain=tiny_denoise", "--max-steps", "10",
+            "--data-dir", str(data_dir), "--output-dir", str(out), "--torch-threads", "1"]
+    assert run.main(argv + [x for pair in TINY for x in ("--set", pair)]) == 0
+
+    stage_model = out / "pretrain" / "model"
+    stage = json.loads((stage_model / "experiment.json").read_text())
+    assert (stage["name"], stage["objective"]) == ("tiny_denoise", "denoise")
+    stage_log = json.loads((stage_model / "trainer_log.json").read_text())
+    losses = [entry["loss"] for entry in stage_log if "loss" in entry]
+    assert losses[-1] < 0.5 * losses[0]  # rebuilding the input's last utterance is learnt
+    final = json.loads((out / "model" / "experiment.json").read_text())
+    assert (final["objective"], final["pretrain"], final["base_model"]) == ("reply", "tiny_denoise", str(stage_model))
+    # the dialogue stage kept the stage's tokenizer and started from its weights
+    assert (out / "model" / "tokenizer.json").read_text() == (stage_model / "tokenizer.json").read_text()
+
+    # Again: the stage's model is there, so only the dialogue stage runs (into a new output of its own).
+    (out / "checkpoints").rename(tmp_path / "old-checkpoints")
+    assert run.main(argv + [x for pair in TINY for x in ("--set", pair)]) == 0
+    assert json.loads((stage_model / "trainer_log.json").read_text()) == stage_log
+
+
+def test_an_unknown_pretrain_stage_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["ru_persona", "--set", "pretrain=no_such_stage", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path)]
+    assert run.main(argv) == 2
+    assert "unknown experiment 'no_such_stage'" in capsys.readouterr().err

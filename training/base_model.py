@@ -15,6 +15,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from dialogue.format import MARKERS
 from training import scratch
 from training.experiment_config import ExperimentConfig
 
@@ -37,7 +38,7 @@ def load_base(
     else:
         tokenizer, model = _pretrained(config.base_model, causal)
         # A pretrained vocabulary does not know the format markers: add them whole, grow the embeddings.
-        if tokenizer.add_tokens([m for m in scratch.MARKERS if m not in tokenizer.get_vocab()]):
+        if tokenizer.add_tokens([m for m in MARKERS if m not in tokenizer.get_vocab()]):
             model.resize_token_embeddings(len(tokenizer))
     if config.dropout is not None:
         model = with_dropout(model, config.dropout)

@@ -15,6 +15,7 @@ SCRATCH = "scratch"
 OPTIMIZERS = {"adamw": "adamw_torch", "adafactor": "adafactor"}
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "inverse_sqrt")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+OBJECTIVES = ("reply", "denoise")
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,9 @@ class ExperimentConfig:
     """One line for ``--list`` and the model card."""
     base_model: str = SCRATCH
     """Hub id or local directory of a pretrained model, or ``"scratch"`` (tokenizer + model built here)."""
+    pretrain: str | None = None
+    """A registered experiment trained first (into ``<output dir>/pretrain``; reused when its model is there)
+    whose model becomes ``base_model``: a multi-stage recipe in one command. ``--base-model`` skips it."""
     scratch: ScratchModelConfig = field(default_factory=ScratchModelConfig)
     """Model sizes, used only when ``base_model == "scratch"``."""
     max_source_tokens: int = 256
@@ -109,6 +113,12 @@ class ExperimentConfig:
     ``training/input_use.py``); the context gain of ``training.evaluate`` measures the same quantity."""
     context_margin_weight: float = 1.0
     """Weight of the ``context_margin`` hinge against the cross-entropy."""
+    objective: str = "reply"
+    """``reply`` (the dialogue task: input -> the reply) or ``denoise`` (Seq2Seq only: the same inputs with
+    ``denoise_rate`` of their words hidden -> the last utterance of the history; a pre-stage that teaches a
+    model trained from nothing to read its input, ``training/denoise.py``)."""
+    denoise_rate: float = 0.3
+    """Share of the input's words hidden by the ``denoise`` objective."""
     seed: int = 42
     """Seed of data splits, shuffles, model init and training."""
     precision: str = "auto"
@@ -119,6 +129,8 @@ class ExperimentConfig:
             raise ConfigError("name and hypothesis must be non-empty")
         if not self.base_model:
             raise ConfigError('base_model must be a hub id, a local directory or "scratch"')
+        if self.pretrain == self.name:
+            raise ConfigError(f"pretrain names a stage before this one, not the experiment itself ({self.name!r})")
         positive = ("max_target_tokens", "max_history_turns", "batch_size", "grad_accumulation",
                     "eval_steps", "logging_steps", "save_total_limit")
         for key in positive:
@@ -148,6 +160,10 @@ class ExperimentConfig:
                               f"{self.context_margin}, {self.context_margin_weight}")
         if self.context_margin and self.batch_size < 2:
             raise ConfigError("context_margin compares rows of a batch: batch_size must be >= 2")
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if not 0 < self.denoise_rate < 1:
+            raise ConfigError(f"denoise_rate must be in (0, 1), got {self.denoise_rate}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ConfigError(f"max_steps must be >= 1 or -1 (use epochs), got {self.max_steps}")
         if self.max_steps == -1 and self.epochs <= 0:

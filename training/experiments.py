@@ -80,6 +80,31 @@ _EXPERIMENTS = (
         description="H5: Russian persona chat mixed with open-domain dialogue corpora.",
     ),
     ExperimentConfig(
+        # Stage 1 of the CPU recipe: learn to read the input (rebuild its last utterance, words hidden)
+        # before the dialogue task lets the decoder do without it (training/denoise.py).
+        name="ru_mix_cpu_denoise",
+        hypothesis="h5",
+        base_model="scratch",
+        scratch=ScratchModelConfig(d_model=256, num_layers=4, num_heads=4, d_ff=1024, vocab_size=8000),
+        max_source_tokens=128,
+        max_history_turns=4,
+        max_target_tokens=32,
+        objective="denoise",
+        denoise_rate=0.3,
+        optimizer="adafactor",
+        learning_rate=3e-3,
+        scheduler="linear",
+        warmup=0.03,
+        batch_size=16,
+        dropout=0.0,
+        precision="bf16",
+        max_steps=3000,
+        eval_steps=500,
+        eval_samples=1000,
+        logging_steps=25,
+        description="Stage 1 of ru_mix_cpu: rebuild the input's last utterance with 30% of the words hidden.",
+    ),
+    ExperimentConfig(
         # The CPU recipe of the model shipped with the bot, chosen by short measured runs on 2 cores
         # (docs/model_recipe.md): Adafactor at a high peak rate with decay, and short sequences.
         name="ru_mix_cpu",

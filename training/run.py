@@ -42,12 +42,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
     """The registered experiment with the command line's overrides applied."""
-    config = get_experiment(args.experiment)
-    if args.base_model:
-        config = dataclasses.replace(config, base_model=args.base_model)
+    config = apply_overrides(get_experiment(args.experiment), args.set)
+    if args.base_model:  # an explicit start replaces the recipe's earlier stage too
+        config = dataclasses.replace(config, base_model=args.base_model, pretrain=None)
     if args.max_steps is not None:
         config = dataclasses.replace(config, max_steps=args.max_steps)
-    return apply_overrides(config, args.set)
+    if config.pretrain:
+        get_experiment(config.pretrain)  # an unknown stage fails now, not after the data is loaded
+    return config
+
+
+def train_pretrain_stage(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume: bool) -> ExperimentConfig:
+    """Train ``config.pretrain`` into ``output_dir/pretrain`` (unless its model is there) and start from it."""
+    from training.train import MODEL_SUBDIR, train
+
+    stage_dir = output_dir / "pretrain"
+    stage_model = stage_dir / MODEL_SUBDIR
+    if (stage_model / "config.json").is_file():
+        print(f"stage {config.pretrain}: using the model in {stage_model}")
+    else:
+        print(f"stage {config.pretrain} first, into {stage_dir}")
+        stage_model = train(get_experiment(config.pretrain), data_dir=data_dir, output_dir=stage_dir, resume=resume)
+    return dataclasses.replace(config, base_model=str(stage_model))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     from training.train import train  # heavy imports only once the arguments are fine
 
     try:
+        if config.pretrain:
+            config = train_pretrain_stage(config, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
         train(config, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
     except (SourceUnavailable, DataFormatError) as exc:  # the data, not the code: no traceback
         print(f"error: {exc}", file=sys.stderr)

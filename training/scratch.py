@@ -22,11 +22,10 @@ from transformers import (
     T5ForConditionalGeneration,
 )
 
-from dialogue.format import SEPARATOR, FormatSpec
+from dialogue.format import MARKERS, FormatSpec
 from training.experiment_config import ScratchModelConfig
 
 PAD, EOS, UNK, BOS = "<pad>", "</s>", "<unk>", "<s>"
-MARKERS = ["[CONTEXT]", "[KNOWLEDGE]", "[PERSONA]", "[DIALOGUE]", SEPARATOR.strip()]
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, *, causal: bool) -> PreTrainedTokenizerFast:
@@ -37,7 +36,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, *, causal: bool) -> P
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     tokenizer.decoder = decoders.Metaspace()
     trainer = trainers.UnigramTrainer(
-        vocab_size=vocab_size, special_tokens=specials + MARKERS, unk_token=UNK, show_progress=False
+        vocab_size=vocab_size, special_tokens=specials + list(MARKERS), unk_token=UNK, show_progress=False
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     if not causal:  # the encoder input ends with EOS; a causal prompt must not (the reply follows it)
@@ -49,7 +48,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, *, causal: bool) -> P
         tokenizer_object=tokenizer, pad_token=PAD, eos_token=EOS, unk_token=UNK, bos_token=BOS if causal else None
     )
     # Ordinary (non-special) added tokens: never split, and they survive decoding of inputs.
-    fast.add_tokens(MARKERS)
+    fast.add_tokens(list(MARKERS))
     return fast
 
 

@@ -22,6 +22,7 @@ from training import features
 from training.base_model import load_base
 from training.checkpoints import SaveRunFilesCallback, load_experiment, save_run_files
 from training.data import load_dataset_dict, to_model_inputs
+from training.denoise import denoising_texts
 from training.input_use import InputUseTrainer
 from training.experiment_config import ExperimentConfig
 from training.hypotheses import HYPOTHESES
@@ -48,6 +49,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     hypothesis = HYPOTHESES[config.hypothesis]
     causal = FORMATS[hypothesis.format_name].causal
     seq2seq_only = [key for key in ("decoder_input_dropout", "context_margin") if getattr(config, key)]
+    seq2seq_only += ["objective=denoise"] if config.objective == "denoise" else []
     if causal and seq2seq_only:  # before minutes of data loading
         raise SystemExit(f"{', '.join(seq2seq_only)}: for Seq2Seq models; {hypothesis.format_name} is a CausalLM format")
 
@@ -73,6 +75,9 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
                "base_model": config.base_model, "limits_measured_on": "train split", **limits},
     )
     texts = to_model_inputs(data, spec, hypothesis, tokenizer, seed=config.seed)  # shuffles train only
+    if config.objective == "denoise":  # the same inputs, words hidden -> the last utterance
+        texts = {split: denoising_texts(texts[split], spec, tokenizer, rate=config.denoise_rate, seed=config.seed)
+                 for split in ("train", "validation")}
     share = features.truncated_share(texts["train"], tokenizer, spec)
     print(f"format {spec.name}, fact/utterance limits {spec.max_fact_tokens}/{spec.max_utterance_tokens} tokens; "
           f"{share:.1%} of train inputs exceed {spec.max_source_tokens} tokens")
