@@ -200,7 +200,7 @@ def test_training_continues_a_half_precision_model(tiny_model_dir: Path, tmp_pat
     data_dir, out = tmp_path / "data", tmp_path / "run"
     write_toloka_tsv(data_dir / "ru_persona_chat" / "dialogues.tsv")
     settings = ["batch_size=8", "eval_steps=5", "logging_steps=1", "decoder_input_dropout=0.3", "context_margin=0.5",
-                "max_source_tokens=128", "max_target_tokens=24"]
+                "max_source_tokens=128", "max_target_tokens=24", "optimizer=adafactor_scaled", "learning_rate=1e-2"]
     argv = ["ru_persona_both", "--base-model", str(stage_one), "--max-steps", "5", "--data-dir", str(data_dir),
             "--output-dir", str(out), "--torch-threads", "1"]
     assert run.main(argv + [x for pair in settings for x in ("--set", pair)]) == 0
@@ -209,6 +209,9 @@ def test_training_continues_a_half_precision_model(tiny_model_dir: Path, tmp_pat
     assert any(not torch.equal(before[k].float(), after[k]) for k in before)
     saved = json.loads((out / "model" / "experiment.json").read_text())
     assert (saved["decoder_input_dropout"], saved["context_margin"]) == (0.3, 0.5)
+    # adafactor_scaled: T5's parameter-relative Adafactor at the configured rate, driven by the Trainer's schedule
+    groups = torch.load(out / "checkpoints" / "checkpoint-5" / "optimizer.pt", weights_only=False)["param_groups"]
+    assert {(g["scale_parameter"], g["relative_step"], g["initial_lr"]) for g in groups} == {(True, False, 1e-2)}
 
 
 def test_decoder_input_dropout_is_refused_for_a_causal_model_at_once(tmp_path: Path) -> None:

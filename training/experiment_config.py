@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCRATCH = "scratch"
-OPTIMIZERS = {"adamw": "adamw_torch", "adafactor": "adafactor"}
+OPTIMIZERS = {"adamw": "adamw_torch", "adafactor": "adafactor", "adafactor_scaled": "adafactor"}
+"""Our names -> the Trainer's ``optim``. ``adafactor_scaled`` is built by ``training.train`` itself (the
+Trainer's Adafactor always has ``scale_parameter=False``)."""
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "inverse_sqrt")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 OBJECTIVES = ("reply", "denoise")
@@ -75,7 +77,10 @@ class ExperimentConfig:
     learning_rate: float = 5e-4
     """Peak learning rate."""
     optimizer: str = "adamw"
-    """``adamw`` or ``adafactor`` (the usual choice for T5)."""
+    """``adamw``, ``adafactor`` (a fixed step size for every parameter) or ``adafactor_scaled`` (T5's own
+    setting: each step is relative to the parameter's RMS, so T5's unit-scale embeddings and its tiny
+    query weights learn at the same relative pace; a model trained from nothing learns to copy only with
+    it, docs/model_recipe.md)."""
     scheduler: str = "linear"
     """Learning-rate schedule after warm-up (a transformers ``SchedulerType``)."""
     warmup: float = 0.05

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 from transformers import Seq2SeqTrainingArguments, Trainer, set_seed
+from transformers.optimization import Adafactor
 from transformers.trainer_utils import get_last_checkpoint
 
 from dialogue.format import FORMATS, FormatSpec
@@ -106,6 +107,8 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         callbacks=[SaveRunFilesCallback(config, spec)],
         **extra,
     )
+    # Seq2SeqTrainer's own __init__ does not take this Trainer argument; create_optimizer reads it.
+    trainer.optimizer_cls_and_kwargs = optimizer_override(config)
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)  # also evaluates after the last step
     seconds = time.perf_counter() - started
@@ -150,6 +153,20 @@ def training_arguments(config: ExperimentConfig, checkpoints_dir: Path) -> Seq2S
         report_to="none",
         use_cpu=not torch.cuda.is_available(),
     )
+
+
+def optimizer_override(config: ExperimentConfig) -> tuple[type, dict] | None:
+    """The optimizer the Trainer cannot build from its ``optim`` name, or ``None``.
+
+    ``adafactor_scaled``: Adafactor with ``scale_parameter=True`` as T5 was trained (T5 initialises
+    embeddings at std 1 and query weights at std ~0.008: one fixed step size is too small for the first
+    and too large for the second). The learning rate is fixed (the Trainer's schedule drives it), not
+    Adafactor's relative step.
+    """
+    if config.optimizer != "adafactor_scaled":
+        return None
+    return Adafactor, {"lr": config.learning_rate, "scale_parameter": True, "relative_step": False,
+                       "warmup_init": False}
 
 
 def _precision(precision: str) -> tuple[bool, bool]:
