@@ -18,7 +18,7 @@ EXPECTED = {
     "en_h1_seq2seq": "h1", "en_h1_causal": "h1_causal", "en_h1_1": "h1_1", "en_h1_2": "h1_2", "en_h2": "h2",
     "en_h2_1": "h2_1", "ru_persona": "h3", "ru_persona_both": "h4", "ru_mix": "h5",
     "ru_mix_cpu": "h5",  # the CPU recipe of the shipped default model
-    "ru_mix_cpu_denoise": "h5",  # its first stage
+    "ru_mix_cpu_denoise": "h5",  # a denoising first stage (measured, not used by the recipe)
 }
 
 
@@ -97,7 +97,7 @@ def test_cli_flags_override_the_registry() -> None:
 
 def test_pretrain_stages_are_registered_seq2seq_experiments_of_the_same_language() -> None:
     staged = {name: e.pretrain for name, e in EXPERIMENTS.items() if e.pretrain}
-    staged.setdefault("ru_mix_cpu", "ru_mix_cpu_denoise")  # the stage registered for the CPU recipe
+    staged.setdefault("ru_mix_cpu", "ru_mix_cpu_denoise")  # registered beside the CPU recipe (which skips it)
     for name, stage_name in staged.items():
         stage = EXPERIMENTS[stage_name]
         assert not FORMATS[HYPOTHESES[stage.hypothesis].format_name].causal, stage_name
