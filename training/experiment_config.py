@@ -120,8 +120,9 @@ class ExperimentConfig:
     """Weight of the ``context_margin`` hinge against the cross-entropy."""
     objective: str = "reply"
     """``reply`` (the dialogue task: input -> the reply) or ``denoise`` (Seq2Seq only: the same inputs with
-    ``denoise_rate`` of their words hidden -> the last utterance of the history; a pre-stage that teaches a
-    model trained from nothing to read its input, ``training/denoise.py``)."""
+    ``denoise_rate`` of their words hidden -> the last utterance of the history; a pre-stage meant to make a
+    model trained from nothing read its input, ``training/denoise.py``; with the fixed-step Adafactor it
+    learnt no copying, docs/model_recipe.md session 6)."""
     denoise_rate: float = 0.3
     """Share of the input's words hidden by the ``denoise`` objective."""
     seed: int = 42
