@@ -20,23 +20,30 @@ import dataclasses
 import math
 import time
 
+import tempfile
+from pathlib import Path
+
 import torch
-from transformers import T5Config, T5ForConditionalGeneration
-from transformers.optimization import Adafactor
+from transformers import T5ForConditionalGeneration, Trainer
 
 from training.experiment_config import OPTIMIZERS, ScratchModelConfig
 from training.experiments import get_experiment
+from training.scratch import t5_config
+from training.train import optimizer_override, training_arguments
 
 FIRST_TOKEN, TOKENS, SOURCE_LENGTH, TARGET_LENGTH, BATCH = 10, 190, 24, 12, 16
 WARMUP_STEPS = 30
 
 
 def build_optimizer(model: torch.nn.Module, name: str, learning_rate: float) -> torch.optim.Optimizer:
-    """The optimizer ``training.train`` trains with under ``name`` (weight decay aside)."""
-    if name == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
-    return Adafactor(model.parameters(), lr=learning_rate, scale_parameter=name == "adafactor_scaled",
-                     relative_step=False, warmup_init=False)
+    """The optimizer ``training.train`` trains with under ``name``: its own override, else the Trainer's
+    (weight decay aside: the Trainer adds it as parameter groups)."""
+    config = dataclasses.replace(get_experiment("ru_mix_cpu"), optimizer=name, learning_rate=learning_rate,
+                                 precision="fp32")
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        cls, kwargs = optimizer_override(config) or Trainer.get_optimizer_cls_and_kwargs(
+            training_arguments(config, Path(scratch_dir)))
+    return cls(model.parameters(), **kwargs)
 
 
 def copy_batch(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,11 +54,9 @@ def copy_batch(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
 def probe(sizes: ScratchModelConfig, optimizer: str, learning_rate: float, steps: int, *, seed: int = 0) -> list[float]:
     """Mean loss of every 50 steps (printed as it goes) of a scratch T5 of ``sizes``."""
     torch.manual_seed(seed)
-    model = T5ForConditionalGeneration(T5Config(
-        vocab_size=sizes.vocab_size, d_model=sizes.d_model, d_kv=sizes.d_model // sizes.num_heads, d_ff=sizes.d_ff,
-        num_layers=sizes.num_layers, num_decoder_layers=sizes.num_layers, num_heads=sizes.num_heads,
-        dropout_rate=0.0, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
-    )).train()
+    config = t5_config(sizes, vocab_size=sizes.vocab_size, pad_token_id=0, eos_token_id=1)
+    config.dropout_rate = 0.0  # as the CPU recipe trains
+    model = T5ForConditionalGeneration(config).train()
     opt = build_optimizer(model, optimizer, learning_rate)
     generator = torch.Generator().manual_seed(seed + 1)
     means, total, started = [], 0.0, time.perf_counter()

@@ -52,6 +52,22 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, *, causal: bool) -> P
     return fast
 
 
+def t5_config(sizes: ScratchModelConfig, *, vocab_size: int, pad_token_id: int, eos_token_id: int) -> T5Config:
+    """The T5 shape of ``sizes`` (T5 starts decoding from the pad token)."""
+    return T5Config(
+        vocab_size=vocab_size,
+        d_model=sizes.d_model,
+        d_kv=sizes.d_model // sizes.num_heads,
+        d_ff=sizes.d_ff,
+        num_layers=sizes.num_layers,
+        num_decoder_layers=sizes.num_layers,
+        num_heads=sizes.num_heads,
+        pad_token_id=pad_token_id,
+        eos_token_id=eos_token_id,
+        decoder_start_token_id=pad_token_id,
+    )
+
+
 def build_model(
     tokenizer: PreTrainedTokenizerFast, sizes: ScratchModelConfig, *, causal: bool, max_positions: int
 ) -> PreTrainedModel:
@@ -70,18 +86,8 @@ def build_model(
         )
         model: PreTrainedModel = GPT2LMHeadModel(config)
     else:
-        config = T5Config(
-            vocab_size=len(tokenizer),
-            d_model=sizes.d_model,
-            d_kv=sizes.d_model // sizes.num_heads,
-            d_ff=sizes.d_ff,
-            num_layers=sizes.num_layers,
-            num_decoder_layers=sizes.num_layers,
-            num_heads=sizes.num_heads,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            decoder_start_token_id=tokenizer.pad_token_id,
-        )
+        config = t5_config(sizes, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                           eos_token_id=tokenizer.eos_token_id)
         model = T5ForConditionalGeneration(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
