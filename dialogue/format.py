@@ -18,6 +18,17 @@ Formats (the hypotheses of the research):
 
 * ``concat_causal`` (h1 CausalLM, h1.1, h1.2): the same prompt ending with the
   separator, so the reply continues it; training appends the reply and EOS.
+
+* ``chat_causal`` (h5 CausalLM on a pretrained base): plain Russian text that a pretrained
+  language model already reads as a chat, one turn a line, the reply after the last ``Я:``;
+  training appends the reply and EOS::
+
+      Обо мне: fact1 fact2 ...
+      Собеседник: u1
+      Я: u2
+      ...
+      Собеседник: u(n-1)
+      Я:
 """
 
 from __future__ import annotations
@@ -67,7 +78,7 @@ class FormatSpec:
     """How a model expects its input. Saved beside the weights as ``dialogue_format.json``."""
 
     name: str = "godel"
-    """One of ``FORMATS``: ``godel``, ``concat`` (Seq2Seq) or ``concat_causal``."""
+    """One of ``FORMATS``: ``godel``, ``concat`` (Seq2Seq), ``concat_causal`` or ``chat_causal``."""
     max_fact_tokens: int | None = None
     """Each persona fact is cut to this many tokens (the 0.95 quantile in training data)."""
     max_utterance_tokens: int | None = None
@@ -96,6 +107,11 @@ class FormatSpec:
     @property
     def is_causal(self) -> bool:
         return FORMATS[self.name].causal
+
+    @property
+    def reply_prefix(self) -> str:
+        """What a CausalLM reply starts with after the prompt (a space for ``chat_causal``)."""
+        return FORMATS[self.name].reply_prefix
 
     def with_limits(self, **limits: Any) -> FormatSpec:
         return replace(self, **limits)
@@ -170,6 +186,10 @@ def clean_text(text: str) -> str:
 class _Format:
     render: Callable[[list[str], list[str]], str]
     causal: bool = False
+    reply_prefix: str = ""
+    """Put before the reply when it is encoded after the prompt (``Я:`` is followed by a space in text)."""
+    uses_markers: bool = True
+    """The input contains ``MARKERS`` (a pretrained tokenizer gets them added as whole tokens)."""
 
 
 def _godel(facts: list[str], turns: list[str]) -> str:
@@ -185,8 +205,19 @@ def _concat_causal(facts: list[str], turns: list[str]) -> str:
     return _concat(facts, turns) + SEPARATOR.rstrip() + " "
 
 
+CHAT_PERSONA, CHAT_OTHER, CHAT_SELF = "Обо мне:", "Собеседник:", "Я:"
+
+
+def _chat_causal(facts: list[str], turns: list[str]) -> str:
+    # The last turn of the history is the other speaker's; the speakers alternate backwards from it.
+    lines = [f"{CHAT_PERSONA} {' '.join(facts)}"] if facts else []
+    lines += [f"{CHAT_OTHER if (len(turns) - i) % 2 else CHAT_SELF} {turn}" for i, turn in enumerate(turns)]
+    return "\n".join(lines + [CHAT_SELF])
+
+
 FORMATS: dict[str, _Format] = {
     "godel": _Format(_godel),
     "concat": _Format(_concat),
     "concat_causal": _Format(_concat_causal, causal=True),
+    "chat_causal": _Format(_chat_causal, causal=True, reply_prefix=" ", uses_markers=False),
 }

@@ -30,6 +30,20 @@ def test_concat_formats_exact():
     assert FormatSpec("concat_causal").is_causal and not FormatSpec("godel").is_causal
 
 
+def test_chat_causal_format_exact():
+    # One turn a line; the speakers alternate backwards from the last turn, which is the other's.
+    assert FormatSpec("chat_causal").build_input(PERSONA, HISTORY) == (
+        "Обо мне: Я работаю учителем. У меня есть собака.\n"
+        "Собеседник: Привет!\nЯ: Привет, как дела?\nСобеседник: Хорошо, а у тебя?\nЯ:"
+    )
+    # No persona (the open-domain corpora): no persona line. A reply follows "Я:" after a space.
+    spec = FormatSpec("chat_causal")
+    assert spec.build_input([], HISTORY[1:]) == "Я: Привет, как дела?\nСобеседник: Хорошо, а у тебя?\nЯ:"
+    assert spec.is_causal and spec.reply_prefix == " " and FormatSpec("concat_causal").reply_prefix == ""
+    # An utterance with line breaks of its own stays on its line.
+    assert spec.build_input([], ["Привет!\nКак дела?"]) == "Собеседник: Привет! Как дела?\nЯ:"
+
+
 def test_empty_history_and_persona():
     assert FormatSpec("godel").build_input([], ["Привет!"]) == "[CONTEXT] Привет! [KNOWLEDGE]"
     assert FormatSpec("godel").build_input(PERSONA[:1], []) == "[CONTEXT] [KNOWLEDGE] Я работаю учителем."

@@ -12,6 +12,7 @@ from training.overrides import apply_overrides
 from training.experiments import EXPERIMENTS, describe_registry, get_experiment
 from training.hypotheses import HYPOTHESES
 from training.run import main, parse_args, resolve_config
+from bot.generation.base_models import BASE_MODELS
 from training.sources import SOURCES
 
 EXPECTED = {
@@ -19,6 +20,7 @@ EXPECTED = {
     "en_h2_1": "h2_1", "ru_persona": "h3", "ru_persona_both": "h4", "ru_mix": "h5",
     "ru_mix_cpu": "h5",  # the CPU recipe of the shipped default model
     "ru_mix_cpu_denoise": "h5",  # a denoising first stage (measured, not used by the recipe)
+    "ru_mix_gemma": "h5_causal",  # the CausalLM arm on a pretrained multilingual base (Gemma 3 270M, LoRA)
 }
 
 
@@ -32,9 +34,11 @@ def test_experiment_resolves_its_data_sources_and_format(name: str) -> None:
     hypothesis = HYPOTHESES[config.hypothesis]
     assert set(hypothesis.sources) <= set(SOURCES)
     assert hypothesis.format_name in FORMATS
-    # a Russian experiment starts from a Russian model, an English one from an English model
-    # (ru_mix_cpu, the shipped CPU recipe, is trained from scratch with its own Russian tokenizer)
-    assert config.is_scratch or ("rut5" in config.base_model) == (hypothesis.language == "ru")
+    # a Russian experiment starts from a Russian or multilingual model, an English one from an English model
+    # (ru_mix_cpu, the CPU recipe of the T5, is trained from scratch with its own Russian tokenizer)
+    multilingual = config.base_model in BASE_MODELS
+    assert config.is_scratch or multilingual or ("rut5" in config.base_model) == (hypothesis.language == "ru")
+    assert not multilingual or hypothesis.language == "ru"
     # the config round-trips through experiment.json
     assert ExperimentConfig.from_dict(config.to_dict()) == config
 
@@ -140,7 +144,7 @@ def test_dropout_override_rebuilds_the_model_with_the_same_weights(tiny_model_di
     assert torch.allclose(trained, rebuilt(**kwargs).logits)
     # A resumed checkpoint gets the config's dropout too (the rest comes from the checkpoint).
     config = dataclasses.replace(EXPERIMENTS["ru_mix_cpu"], dropout=0.05)
-    _, resumed = load_base(config, None, causal=False, checkpoint=tiny_model_dir)
+    resumed = load_base(config, None, format_name="godel", checkpoint=tiny_model_dir).model
     assert resumed.config.dropout_rate == 0.05
 
 

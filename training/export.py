@@ -3,7 +3,9 @@
     python -m training.export runs/ru_mix_cpu/model models/ru-persona-t5 --fp16
 
 Writes the weights as safetensors (half precision with ``--fp16``; the bot computes in float32
-whatever is on disk), the tokenizer, the run files and the evaluation results, then checks
+whatever is on disk), the tokenizer, the run files and the evaluation results; for LoRA adapters over
+a registered base, the adapters, ``base_model.json`` and ``kept_tokens.json`` instead of full weights
+and tokenizer (the bot brings the base from its package). Then it checks
 that the weights fit the repository (``MAX_WEIGHTS_MB``), that the bot's backend loads the
 result and answers, and re-renders the model card for the shipped weights. DEST is replaced
 whole (stale CTranslate2 conversions go with it), but only if it is a model directory.
@@ -19,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from bot.generation.adapted import ADAPTER_CONFIG, KEPT_TOKENS_FILE, is_adapter_dir
+from bot.generation.base_models import BASE_FILE, read_base_file
 from bot.generation.errors import ModelLoadError
 from dialogue.format import FORMAT_FILE
 from training.checkpoints import EXPERIMENT_FILE
@@ -28,7 +32,8 @@ from training.report import BASELINES_FILE, LOSS_CURVE_FILE, METRICS_FILE, REPOR
 MAX_WEIGHTS_MB = 60.0
 """The largest weights file the repository takes (git, no LFS)."""
 RUN_FILES = (FORMAT_FILE, EXPERIMENT_FILE, "trainer_log.json", METRICS_FILE, BASELINES_FILE, REPORT_FILE,
-             LOSS_CURVE_FILE, "decoding.json", "decoding.md")
+             LOSS_CURVE_FILE, "decoding.json", "decoding.md", "checks.json")
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
 """Copied as they are when present (the first two are required: the bot and the card need them)."""
 PROBE = ("Привет! Чем ты занимаешься?",)
 
@@ -39,30 +44,25 @@ class ExportError(Exception):
 
 def export_model(source: Path, dest: Path, *, fp16: bool = False, max_mb: float = MAX_WEIGHTS_MB) -> Path:
     """Write ``source`` as a shipped model directory at ``dest`` and return ``dest``."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
-
     source, dest = Path(source), Path(dest)
-    missing = [name for name in ("config.json", FORMAT_FILE, EXPERIMENT_FILE) if not (source / name).is_file()]
+    adapters = is_adapter_dir(source)
+    weights_file = ADAPTER_CONFIG if adapters else "config.json"
+    missing = [name for name in (weights_file, FORMAT_FILE, EXPERIMENT_FILE) if not (source / name).is_file()]
+    if adapters and not (source / KEPT_TOKENS_FILE).is_file():
+        missing.append(f"{KEPT_TOKENS_FILE} (python -m training.vocabulary {source})")
     if missing:
         raise ExportError(f"{source} is no trained model directory: {', '.join(missing)} missing")
     if dest.exists() and not (dest / FORMAT_FILE).is_file():
         raise ExportError(f"{dest} exists and is not a model directory: not replacing it")
-    config = AutoConfig.from_pretrained(source)
-    model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-    model = model_class.from_pretrained(source, config=config, dtype=torch.float32)
-    if fp16:
-        model = model.half()
     dest.parent.mkdir(parents=True, exist_ok=True)
     # Build beside the destination and swap it in: a failed export leaves the old model in place.
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     work.chmod(0o755)  # mkdtemp's 0700 would hide the shipped model from the bot's own user
     try:
-        model.save_pretrained(work, safe_serialization=True)
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        if tokenizer.is_fast:  # the truncation/padding of training's last call is saved with it: not the model's
-            tokenizer.backend_tokenizer.no_truncation()
-            tokenizer.backend_tokenizer.no_padding()
-        tokenizer.save_pretrained(work)
+        if adapters:  # the adapters and what names their base; the base's tokenizer comes with the base
+            _export_adapters(source, work, fp16=fp16)
+        else:
+            _export_full(source, work, fp16=fp16)
         for name in RUN_FILES:
             if (source / name).is_file():
                 shutil.copy2(source / name, work / name)
@@ -76,6 +76,31 @@ def export_model(source: Path, dest: Path, *, fp16: bool = False, max_mb: float 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return dest
+
+
+def _export_full(source: Path, work: Path, *, fp16: bool) -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(source)
+    model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+    model = model_class.from_pretrained(source, config=config, dtype=torch.float32)
+    model = model.half() if fp16 else model
+    model.save_pretrained(work, safe_serialization=True)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if tokenizer.is_fast:  # the truncation/padding of training's last call is saved with it: not the model's
+        tokenizer.backend_tokenizer.no_truncation()
+        tokenizer.backend_tokenizer.no_padding()
+    tokenizer.save_pretrained(work)
+
+
+def _export_adapters(source: Path, work: Path, *, fp16: bool) -> None:
+    from safetensors.torch import load_file, save_file
+
+    read_base_file(source)  # fails on an unknown base or GGUF hash
+    for name in (ADAPTER_CONFIG, BASE_FILE, KEPT_TOKENS_FILE):
+        shutil.copy2(source / name, work / name)
+    weights = load_file(str(source / ADAPTER_WEIGHTS))
+    save_file({k: (v.half() if fp16 else v).contiguous() for k, v in weights.items()}, str(work / ADAPTER_WEIGHTS))
 
 
 def weights_mb(model_dir: Path) -> float:

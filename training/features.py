@@ -34,11 +34,15 @@ def encoder(tokenizer: PreTrainedTokenizerBase, spec: FormatSpec) -> Callable[[d
         return dict(features)
 
     def causal(batch: dict[str, list]) -> dict[str, list]:
-        prompts = tokenizer(batch["source_text"], add_special_tokens=False)["input_ids"]
-        replies = tokenizer(batch["target_text"], add_special_tokens=False)["input_ids"]
+        # The prompt as the bot encodes it (with BOS where the tokenizer adds one: Gemma needs it).
+        prompts = tokenizer(batch["source_text"])["input_ids"]
+        replies = tokenizer([spec.reply_prefix + t for t in batch["target_text"]], add_special_tokens=False)["input_ids"]
+        bos = tokenizer.bos_token_id
         out: dict[str, list] = {"input_ids": [], "attention_mask": [], "labels": []}
         for prompt, reply in zip(prompts, replies):
-            prompt = prompt[-spec.max_source_tokens :]
+            if len(prompt) > spec.max_source_tokens:
+                keep_bos = bos is not None and prompt[0] == bos
+                prompt = ([bos] if keep_bos else []) + prompt[len(prompt) - spec.max_source_tokens + keep_bos :]
             reply = reply[: spec.max_target_tokens - 1] + [tokenizer.eos_token_id]
             out["input_ids"].append(prompt + reply)
             out["attention_mask"].append([1] * (len(prompt) + len(reply)))

