@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.generation import TransformersBackend, build_generator
 from bot.generation.adapted import TrimmedTokenizer, load_adapted, trim_vocabulary
 from bot.generation.base_models import BASE_FILE, prepare_base
+from bot.generation.encoder_decoder import encoder_decoder_from_causal
 from bot.generation.errors import ModelLoadError
 from tests.tiny_gemma import BASE_NAME, build_tiny_adapter_dir, build_tiny_gemma_base
 from training.predict import GREEDY
@@ -108,14 +109,38 @@ async def test_the_generator_answers_from_an_adapter_dir(cache: Path, tmp_path: 
     assert all(r.model_id.startswith("adapters@") for r in results)
 
 
-def test_lora_training_end_to_end_on_a_registered_base(cache: Path, tmp_path: Path, data_dir: Path) -> None:
-    """``training.run ru_mix_gemma`` on the real data (a few dialogues per source), the tiny base in the cache:
+def test_the_encoder_decoder_starts_as_two_copies_of_gemma(cache: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    base = build_tiny_gemma_base(cache)
+    causal = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
+    seq2seq = encoder_decoder_from_causal(causal).eval()
+    gemma = causal.model.layers[1]
+    for stack in (seq2seq.model.encoder.text_model, seq2seq.model.decoder):
+        layer = stack.layers[1]
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):  # the decoder's cross-attention uses these too
+            assert torch.equal(getattr(layer.self_attn, name).weight, getattr(gemma.self_attn, name).weight)
+        assert torch.equal(layer.pre_self_attn_layernorm.weight, gemma.input_layernorm.weight)
+        assert torch.equal(layer.mlp.down_proj.weight, gemma.mlp.down_proj.weight)
+    assert torch.equal(seq2seq.get_output_embeddings().weight, causal.get_output_embeddings().weight)
+    # The encoder's output reaches the decoder: another input, other next-token logits.
+    decoder_ids = torch.tensor([[2, 10, 11]])
+    with torch.no_grad():
+        one = seq2seq(input_ids=torch.tensor([[2, 20, 21]]), decoder_input_ids=decoder_ids).logits
+        other = seq2seq(input_ids=torch.tensor([[2, 30, 31]]), decoder_input_ids=decoder_ids).logits
+    assert not torch.allclose(one, other)
+
+
+@pytest.mark.parametrize(("experiment", "encoder_decoder"), [("ru_mix_gemma", False), ("ru_mix_gemma_seq2seq", True)])
+def test_lora_training_end_to_end_on_a_registered_base(cache: Path, tmp_path: Path, data_dir: Path,
+                                                       experiment: str, encoder_decoder: bool) -> None:
+    """``training.run`` of both arms on the real data (a few dialogues per source), the tiny base in the cache:
     adapters, base_model.json and kept_tokens.json come out, and the bot's backend serves them."""
     from training.run import main
 
     build_tiny_gemma_base(cache)
     out = tmp_path / "run"
-    code = main(["ru_mix_gemma", "--output-dir", str(out), "--data-dir", str(data_dir), "--max-steps", "2",
+    code = main([experiment, "--output-dir", str(out), "--data-dir", str(data_dir), "--max-steps", "2",
                  "--set", "max_dialogues_per_source=12", "--set", "eval_steps=2", "--set", "eval_samples=8",
                  "--set", "batch_size=4", "--set", "lora_rank=2"])
     assert code == 0
@@ -125,6 +150,7 @@ def test_lora_training_end_to_end_on_a_registered_base(cache: Path, tmp_path: Pa
     assert "model.safetensors" not in names  # the base is not copied
     kept = json.loads((model_dir / "kept_tokens.json").read_text())
     backend = TransformersBackend.load(str(model_dir))
-    assert backend.model.config.vocab_size == len(kept)
+    assert backend.model.config.is_encoder_decoder == encoder_decoder
+    assert backend.model.get_output_embeddings().weight.shape[0] == len(kept)
     [reply] = backend.generate([backend.format.build_input(["Я учитель."], ["Кем ты работаешь?"])], GREEDY)
     assert isinstance(reply, str)

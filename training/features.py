@@ -1,6 +1,6 @@
 """``source_text`` / ``target_text`` -> token ids and labels, for training and for perplexity.
 
-Seq2Seq: the encoder reads the source, the labels are the reply (T5 tokenizers append EOS).
+Seq2Seq: the encoder reads the source, the labels are the reply and EOS.
 
 CausalLM: input = prompt + reply + EOS, labels = the same ids with the *prompt masked*
 (-100): the model learns to write replies, not to reproduce persona facts and history,
@@ -29,8 +29,10 @@ def encoder(tokenizer: PreTrainedTokenizerBase, spec: FormatSpec) -> Callable[[d
 
     def seq2seq(batch: dict[str, list]) -> dict[str, list]:
         features = tokenizer(batch["source_text"], max_length=spec.max_source_tokens, truncation=True)
-        targets = tokenizer(text_target=batch["target_text"], max_length=spec.max_target_tokens, truncation=True)
-        features["labels"] = targets["input_ids"]
+        # The reply and EOS, nothing else: T5's tokenizer appends EOS itself, Gemma's would prepend BOS instead
+        # (the decoder's start token is prepended by the collator).
+        targets = tokenizer(text_target=batch["target_text"], add_special_tokens=False)["input_ids"]
+        features["labels"] = [ids[: spec.max_target_tokens - 1] + [tokenizer.eos_token_id] for ids in targets]
         return dict(features)
 
     def causal(batch: dict[str, list]) -> dict[str, list]:

@@ -82,7 +82,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         max_target_tokens=config.max_target_tokens,
         extra={"experiment": config.name, "hypothesis": config.hypothesis, "language": hypothesis.language,
                "base_model": config.base_model, "limits_measured_on": "train split", **limits,
-               **({"base_source": base.registered[1]} if base.registered else {})},
+               **({"base_source": base.registered[1], "architecture": base.registered[2]} if base.registered else {})},
     )
     texts = to_model_inputs(data, spec, hypothesis, tokenizer, seed=config.seed)  # shuffles train only
     if config.objective == "denoise":  # the same inputs, words hidden -> the last utterance

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from bot.generation.base_models import prepare_base, read_base_file
+from bot.generation.encoder_decoder import ARCHITECTURE, encoder_decoder_from_causal
 from bot.generation.errors import ModelLoadError
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -39,6 +40,8 @@ def load_adapted(path: Path) -> tuple[Any, Any]:
         raise ModelLoadError(f"model directory {path} has LoRA adapters but no base_model.json naming their base")
     base_dir, _ = prepare_base(info["name"], info["source"])
     base = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+    if info.get("architecture") == ARCHITECTURE:  # trained as the encoder-decoder built from the base
+        base = encoder_decoder_from_causal(base)
     model = PeftModel.from_pretrained(base, str(path)).merge_and_unload().eval()
     tokenizer_dir = path if (path / "tokenizer_config.json").is_file() else base_dir
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
@@ -66,19 +69,29 @@ def write_kept_tokens(path: Path, token_ids: set[int]) -> Path:
 
 
 def trim_vocabulary(model: Any, kept: list[int]) -> Any:
-    """``model`` whose (tied) embedding and output layer hold only the ``kept`` rows, in that order."""
+    """``model`` whose (tied) embeddings and output layer hold only the ``kept`` rows, in that order.
+
+    Every embedding of the full vocabulary's size shares the one trimmed matrix (T5Gemma 2 has one in
+    its encoder and one in its decoder, tied), and so does the output layer.
+    """
     if not model.config.tie_word_embeddings:
         raise ModelLoadError("vocabulary trimming expects tied input and output embeddings")
-    embedding = model.get_input_embeddings()
-    rows = embedding.weight.data[torch.tensor(kept)].clone()
-    embedding.weight = torch.nn.Parameter(rows, requires_grad=False)
-    embedding.num_embeddings = len(kept)
-    model.get_output_embeddings().weight = embedding.weight
-    model.get_output_embeddings().out_features = len(kept)
-    model.config.vocab_size = len(kept)
+    full = model.get_input_embeddings().weight.shape[0]
+    trimmed = torch.nn.Parameter(model.get_input_embeddings().weight.data[torch.tensor(kept)].clone(),
+                                 requires_grad=False)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Embedding) and module.weight.shape[0] == full:
+            module.weight, module.num_embeddings = trimmed, len(kept)
+    output = model.get_output_embeddings()
+    output.weight, output.out_features = trimmed, len(kept)
     new_id = {old: new for new, old in enumerate(kept)}
-    for config in (model.config, model.generation_config):  # the special ids 0-3 stay where they were
-        for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
+    configs = [model.config, model.generation_config]
+    configs += [c for c in (getattr(model.config, "decoder", None), getattr(model.config, "encoder", None)) if c]
+    configs += [c.text_config for c in configs[2:] if getattr(c, "text_config", None) is not None]
+    for config in configs:  # the special ids 0-3 stay where they were
+        if getattr(config, "vocab_size", None) == full:
+            config.vocab_size = len(kept)
+        for key in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
             value = getattr(config, key, None)
             if isinstance(value, list):
                 setattr(config, key, [new_id[v] for v in value if v in new_id])

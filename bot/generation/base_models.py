@@ -167,11 +167,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_base_file(model_dir: Path, name: str, source: str) -> Path:
-    """Record beside an adapter which base (and which source of it) it was trained on."""
+def write_base_file(model_dir: Path, name: str, source: str, architecture: str | None = None) -> Path:
+    """Record beside an adapter which base (and which source of it) it was trained on, and, for an
+    encoder-decoder built from a decoder-only base, which construction (``encoder_decoder.py``)."""
     base = get_base(name)
     info = {"name": name, "source": source, "hub_id": base.hub_id, "package": base.package,
-            "gguf_sha256": base.sha256 if source == "gguf" else None}
+            "gguf_sha256": base.sha256 if source == "gguf" else None, "architecture": architecture}
     path = Path(model_dir) / BASE_FILE
     path.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     return path
