@@ -115,7 +115,7 @@ def test_unsupported_requests_are_clear_errors(model_dir: Path, tiny_causal_mode
     contrastive = replace(GREEDY, strategy="contrastive")
     with pytest.raises(ModelLoadError, match="contrastive is not available with MODEL_BACKEND=ctranslate2"):
         build_generator(Settings(model_path=str(model_dir), model_backend="ctranslate2", decoding=contrastive))
-    with pytest.raises(ModelLoadError, match="Seq2Seq formats only"):
+    with pytest.raises(ModelLoadError, match="only for adapters over a registered base"):
         CTranslate2Backend.load(str(tiny_causal_model_dir))
     with pytest.raises(ModelLoadError, match="needs a local model directory"):
         CTranslate2Backend.load(str(model_dir / "missing"))
@@ -124,3 +124,21 @@ def test_unsupported_requests_are_clear_errors(model_dir: Path, tiny_causal_mode
     backend = CTranslate2Backend.load(str(model_dir), threads=1)
     with pytest.raises(ct2.GenerationError, match="not available with CTranslate2"):
         backend.generate(_inputs(backend)[:1], contrastive)
+
+
+def test_adapters_over_a_gemma_base_give_the_transformers_replies(tmp_path: Path, monkeypatch) -> None:
+    """A CausalLM adapter directory (tiny Gemma 3 base): converted merged and trimmed, run by a Generator;
+    in float32 its greedy replies are the transformers backend's."""
+    from tests.tiny_gemma import build_tiny_adapter_dir, build_tiny_gemma_base
+
+    monkeypatch.setenv("PERSONA_BOT_CACHE", str(tmp_path / "cache"))
+    base = build_tiny_gemma_base(tmp_path / "cache")
+    adapter_dir = build_tiny_adapter_dir(base, tmp_path / "adapters", kept_tokens=set(range(250)))
+    reference = TransformersBackend.load(str(adapter_dir))
+    inputs = _inputs(reference)
+    backend = CTranslate2Backend.load(str(adapter_dir), compute_type="float32", threads=1)
+    assert backend.format.is_causal and "<eos>" in backend.stop_tokens
+    # Plain greedy: transformers' repetition penalty also counts the prompt's tokens, CTranslate2's does not.
+    plain = replace(GREEDY, no_repeat_ngram_size=0, repetition_penalty=1.0)
+    assert backend.generate(inputs, plain) == reference.generate(inputs, plain)
+    assert (adapter_dir / "ctranslate2-float32" / ct2.STAMP_FILE).is_file()

@@ -46,10 +46,12 @@ def build_tiny_gemma_base(cache_dir: Path, *, source: str = "gguf") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     tokenizer = train_gemma_like_tokenizer(CORPUS + ["Обо мне: Собеседник: Я:"])
+    # As Gemma 3 270M: query_pre_attn_scalar = head_dim and a 512-token sliding window, longer than any input
+    # here (CTranslate2 then computes exactly what transformers does).
     config = Gemma3TextConfig(
         vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=512,
-        sliding_window=32, layer_types=["sliding_attention", "full_attention"], pad_token_id=0, eos_token_id=1,
+        num_attention_heads=2, num_key_value_heads=1, head_dim=16, query_pre_attn_scalar=16, max_position_embeddings=512,
+        sliding_window=512, layer_types=["sliding_attention", "full_attention"], pad_token_id=0, eos_token_id=1,
         bos_token_id=2, tie_word_embeddings=True,
     )
     model = Gemma3ForCausalLM(config)

@@ -117,10 +117,10 @@ async def _ct2_serving(config: BenchConfig) -> dict:
 
 async def _ct2_raw(config: BenchConfig) -> dict:
     """``translate_batch`` on pre-tokenised inputs, in the batches the Generator would form."""
-    from bot.generation.ctranslate2_backend import translate_options
+    from bot.generation.ctranslate2_backend import decoding_options
 
     backend = _load_ct2(config)
-    tokenizer, options = backend.tokenizer, translate_options(config.decoding, backend.format)
+    tokenizer, options = backend.tokenizer, decoding_options(backend, config.decoding)
     truncate = tokenizer_truncator(tokenizer)
 
     def tokens(prompt: Prompt) -> list[str]:
@@ -131,8 +131,8 @@ async def _ct2_raw(config: BenchConfig) -> dict:
     pretokenised = {p: tokens(p) for p in PROMPT_PAIRS}
 
     def run_batch(batch: list[Prompt]) -> list[str]:
-        results = backend.translator.translate_batch([pretokenised[p] for p in batch], **options)
-        return [tokenizer.convert_tokens_to_string(r.hypotheses[0]) for r in results]
+        results = backend.run_tokens([pretokenised[p] for p in batch], options)
+        return [tokenizer.decode(tokenizer.convert_tokens_to_ids(r), skip_special_tokens=True) for r in results]
 
     fixed_batches(run_batch, prompts(len(PROMPT_PAIRS)), 1)  # warm-up, as in _serve_levels
     levels = {}
@@ -147,7 +147,7 @@ PATHS: dict[str, tuple[str, Callable[[BenchConfig], Awaitable[dict]]]] = {
     "naive": ("naive: model.generate per request, fp32", _naive),
     "batched": ("Generator + transformers fp32", _batched),
     "torch_int8": ("Generator + torch dynamic int8", _torch_int8),
-    "ct2_raw": ("CTranslate2 int8, raw translate_batch", _ct2_raw),
+    "ct2_raw": ("CTranslate2 int8, raw engine call", _ct2_raw),
     "ct2": ("Generator + CTranslate2 int8", _ct2_serving),
 }
 """Path name -> (label for the table, the coroutine measuring it)."""

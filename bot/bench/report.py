@@ -20,7 +20,7 @@ How to read it: every path serves the same fixed Russian persona prompts (built 
 FormatSpec, `bot/bench/prompts.py`), greedy, in its own fresh process. *naive* is the original
 project's way: one fp32 `model.generate` per request, one at a time. The *Generator* paths are the
 bot's real micro-batching `Generator` with that many concurrent asyncio clients (closed loop: each
-sends its next request when its reply arrives). *raw translate_batch* calls CTranslate2 directly on
+sends its next request when its reply arrives). *raw engine call* calls CTranslate2 (translate_batch or generate_batch) directly on
 pre-tokenised inputs, in the batches the Generator would form; the served CTranslate2 path adds
 input building, tokenising, queueing and the worker thread. Tokens are counted by re-tokenising the
 replies. Peak RSS is the process's high-water mark (VmHWM): interpreter and libraries included.

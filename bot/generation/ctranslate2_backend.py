@@ -6,7 +6,9 @@ The transformers model directory is converted once and cached beside it, in
 the cache names the source weights' id (a hash of their contents) and the quantization:
 when the weights change, the next load converts again.
 
-Only Seq2Seq models (``godel``/``concat`` formats) are served. Contrastive search does not
+Seq2Seq models (``godel``/``concat`` formats) run on a ``Translator``; CausalLM adapters over a registered
+base (``adapted.py``) are converted merged and with their trimmed vocabulary, and run on a ``Generator``
+that stops at EOS or a line break. Contrastive search does not
 exist in CTranslate2: asking for it is an error at load time (``ModelLoadError``) and per
 request (``GenerationError``), never a silent change of decoding.
 """
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import DecodingSettings
-from bot.generation.backends import _check_local_dir, _local_model_id
+from bot.generation.adapted import is_adapter_dir, load_adapted
+from bot.generation.backends import _check_local_dir, _local_model_id, stop_token_ids
 from bot.generation.errors import GenerationError, ModelLoadError
 from dialogue.format import FormatSpec
 
@@ -38,13 +41,16 @@ CACHE_ENV = "CTRANSLATE2_CACHE_DIR"
 
 @dataclass
 class CTranslate2Backend:
-    """A converted Seq2Seq model run by ``ctranslate2.Translator``; tokenised by the HF tokenizer."""
+    """A converted model run by ``ctranslate2.Translator`` (Seq2Seq) or ``ctranslate2.Generator`` (CausalLM);
+    tokenised by the HF tokenizer."""
 
-    translator: Any
+    engine: Any
     tokenizer: Any
     format: FormatSpec
     model_id: str
     compute_type: str
+    stop_tokens: tuple[str, ...] = ()
+    """CausalLM: the tokens that end a reply (EOS and line breaks, as ``backends.stop_token_ids``)."""
 
     @classmethod
     def load(
@@ -67,34 +73,52 @@ class CTranslate2Backend:
         if not path.is_dir():
             raise ModelLoadError(f"MODEL_BACKEND=ctranslate2 needs a local model directory; {path} is not one")
         spec = _check_local_dir(path)
-        if spec.is_causal:
-            raise ModelLoadError(f"model {path}: MODEL_BACKEND=ctranslate2 serves Seq2Seq formats only, not {spec.name!r}")
+        if spec.is_causal and not is_adapter_dir(path):
+            raise ModelLoadError(f"model {path}: MODEL_BACKEND=ctranslate2 serves CausalLM formats ({spec.name!r}) "
+                                 "only for adapters over a registered base; use MODEL_BACKEND=transformers")
         source_id = _local_model_id(path)
         try:
             import ctranslate2
-            from transformers import AutoTokenizer
             from transformers.utils.logging import disable_progress_bar
 
             disable_progress_bar()  # the converter loads the model with transformers
-            converted = ensure_converted(path, source_id, compute_type)
-            translator = ctranslate2.Translator(
-                str(converted), device="cpu", compute_type=compute_type, inter_threads=1, intra_threads=threads
-            )
-            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            converted, tokenizer = ensure_converted(path, source_id, compute_type)
+            engine_class = ctranslate2.Generator if spec.is_causal else ctranslate2.Translator
+            engine = engine_class(str(converted), device="cpu", compute_type=compute_type, inter_threads=1,
+                                  intra_threads=threads)
         except ImportError as exc:
             raise ModelLoadError(f"MODEL_BACKEND=ctranslate2 needs the 'fast' extra (pip install .[fast]): {exc}") from exc
         except ModelLoadError:
             raise
         except Exception as exc:  # conversion and loading raise many kinds of errors
             raise ModelLoadError(f"model {path}: CTranslate2 conversion or loading failed: {exc}") from exc
-        return cls(translator, tokenizer, spec, f"{source_id}+ct2-{compute_type}", compute_type)
+        stops: tuple[str, ...] = ()
+        if spec.is_causal:
+            tokenizer.padding_side = tokenizer.truncation_side = "left"  # the prompt's end is what the reply follows
+            stops = tuple(tokenizer.convert_ids_to_tokens(stop_token_ids(tokenizer, tokenizer.eos_token_id)))
+        return cls(engine, tokenizer, spec, f"{source_id}+ct2-{compute_type}", compute_type, stops)
 
     def generate(self, inputs: list[str], decoding: DecodingSettings) -> list[str]:
         encoded = self.tokenizer(inputs, truncation=True, max_length=self.format.max_source_tokens)["input_ids"]
-        source = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
-        results = self.translator.translate_batch(source, **translate_options(decoding, self.format))
-        replies = [self.tokenizer.convert_tokens_to_ids(r.hypotheses[0]) for r in results]
+        tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
+        replies = [self.tokenizer.convert_tokens_to_ids(r) for r in self.run_tokens(tokens, decoding_options(self, decoding))]
         return [text.strip() for text in self.tokenizer.batch_decode(replies, skip_special_tokens=True)]
+
+    def run_tokens(self, tokens: list[list[str]], options: dict[str, Any]) -> list[list[str]]:
+        """The engine on tokenised inputs: one reply (as tokens) per input."""
+        if self.format.is_causal:
+            results = self.engine.generate_batch(tokens, **options)
+            return [[t for t in r.sequences[0] if t not in self.stop_tokens] for r in results]
+        return [r.hypotheses[0] for r in self.engine.translate_batch(tokens, **options)]
+
+
+def decoding_options(backend: CTranslate2Backend, decoding: DecodingSettings) -> dict[str, Any]:
+    """``DecodingSettings`` -> ``translate_batch`` / ``generate_batch`` keyword arguments for ``backend``."""
+    options = translate_options(decoding, backend.format)
+    if not backend.format.is_causal:
+        return options
+    options["max_length"] = options.pop("max_decoding_length")
+    return {**options, "include_prompt_in_result": False, "end_token": list(backend.stop_tokens)}
 
 
 def translate_options(decoding: DecodingSettings, spec: FormatSpec) -> dict[str, Any]:
@@ -119,12 +143,20 @@ def translate_options(decoding: DecodingSettings, spec: FormatSpec) -> dict[str,
     raise GenerationError(f"decoding strategy {decoding.strategy!r} is not available with CTranslate2")
 
 
-def ensure_converted(model_dir: Path, source_id: str, compute_type: str) -> Path:
-    """The cached conversion of ``model_dir``; converts when missing or made from other weights."""
+def ensure_converted(model_dir: Path, source_id: str, compute_type: str) -> tuple[Path, Any]:
+    """The cached conversion of ``model_dir`` and the tokenizer that goes with it; converts when missing or
+    made from other weights. Adapters over a base are converted as the bot serves them: merged, trimmed."""
     target = cache_dir(model_dir, source_id, compute_type)
     stamp = {"source": source_id, "quantization": compute_type}
+    adapted = load_adapted(model_dir) if is_adapter_dir(model_dir) else None
+    if adapted is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    else:
+        tokenizer = adapted[1]
     if _read_stamp(target) == stamp:
-        return target
+        return target, tokenizer
     from ctranslate2.converters import TransformersConverter
 
     log.info("converting %s to CTranslate2 (%s) in %s", model_dir, compute_type, target)
@@ -133,13 +165,29 @@ def ensure_converted(model_dir: Path, source_id: str, compute_type: str) -> Path
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         out = work / "model"
-        TransformersConverter(str(model_dir)).convert(str(out), quantization=compute_type)
+        if adapted is None:
+            TransformersConverter(str(model_dir)).convert(str(out), quantization=compute_type)
+        else:  # the merged, trimmed model written out for the converter, with the trimmed vocabulary
+            merged = work / "merged"
+            adapted[0].save_pretrained(merged)
+            _TokenizerGiven(str(merged), tokenizer).convert(str(out), quantization=compute_type)
         (out / STAMP_FILE).write_text(json.dumps(stamp) + "\n", encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
         out.rename(target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return target
+    return target, tokenizer
+
+
+def _TokenizerGiven(model_dir: str, tokenizer: Any) -> Any:
+    """A ``TransformersConverter`` that takes ``tokenizer`` (a trimmed vocabulary) instead of loading one."""
+    from ctranslate2.converters import TransformersConverter
+
+    class Converter(TransformersConverter):
+        def load_tokenizer(self, tokenizer_class, model_name_or_path, **kwargs):  # noqa: ANN001, ANN003
+            return tokenizer
+
+    return Converter(model_dir)
 
 
 def cache_dir(model_dir: Path, source_id: str, compute_type: str) -> Path:
