@@ -1,0 +1,57 @@
+"""The persona probes and the repetition check: what they count, on a scripted backend and on a real tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from training.conversation_checks import CHECKS_FILE, PROBES, SCRIPTED_DIALOGUE, persona_probes, run_checks, scripted_dialogues
+from training.predict import GREEDY, load_backend
+
+
+class ScriptedBackend:
+    """Answers every input with the next reply of a script (the counting is under test, not a model)."""
+
+    def __init__(self, tiny_backend, replies: list[str]) -> None:  # noqa: ANN001
+        self.format, self.tokenizer, self.replies, self.inputs = tiny_backend.format, tiny_backend.tokenizer, replies, []
+
+    def generate(self, inputs: list[str], decoding) -> list[str]:  # noqa: ANN001
+        self.inputs += inputs
+        return [self.replies[(len(self.inputs) - len(inputs) + i) % len(self.replies)] for i in range(len(inputs))]
+
+
+def test_the_probes_cover_ten_personas_with_at_least_twenty_questions() -> None:
+    assert len(PROBES) >= 20 and len({p.persona for p in PROBES}) >= 10
+    assert len(SCRIPTED_DIALOGUE) == 8 == len(set(SCRIPTED_DIALOGUE))
+    assert all(p.stems and all(s == s.lower() for s in p.stems) for p in PROBES)
+
+
+def test_a_reply_that_repeats_an_earlier_one_counts_once_per_repeat(tiny_model_dir: Path) -> None:
+    personas = len({p.persona for p in PROBES})
+    # Every dialogue gets, turn by turn: "Привет!", "Я врач.", "я врач", then distinct replies.
+    script = ["Привет!"] * personas + ["Я врач."] * personas + ["я врач"] * personas
+    script += [f"Ответ {turn} {i}" for turn in range(5) for i in range(personas)]
+    backend = ScriptedBackend(load_backend(tiny_model_dir), script)
+    result = scripted_dialogues(backend, GREEDY)
+    assert result["replies"] == personas * 8
+    assert result["repeated_replies"] == personas  # "я врач" repeats "Я врач." (case, punctuation aside)
+    turns = result["dialogues"][0]["turns"]
+    assert [t["repeat"] for t in turns] == [False, False, True, False, False, False, False, False]
+    # The bot's replies went into the history: the last input holds the seventh reply.
+    assert "Ответ 4" not in backend.inputs[-1] and "Ответ 3" in backend.inputs[-1]
+
+
+def test_a_probe_is_reflected_by_any_of_its_stems(tiny_model_dir: Path) -> None:
+    replies = ["Я работаю в школе." if "Кем" in p.question else "Не знаю." for p in PROBES]
+    result = persona_probes(ScriptedBackend(load_backend(tiny_model_dir), replies), GREEDY)
+    expected = sum(1 for p, r in zip(PROBES, replies) if any(s in r.lower() for s in p.stems))
+    assert result["reflected"] == expected and 1 <= expected < len(PROBES)
+
+
+def test_run_checks_writes_the_figures_beside_the_model(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    checks = run_checks(model_dir)
+    assert json.loads((model_dir / CHECKS_FILE).read_text()) == checks
+    assert checks["persona_probes"]["probes"] == len(PROBES) and checks["repetition"]["replies"] == 80
