@@ -35,7 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"Configuration error: {exc}\nSee .env.example for every setting.", file=sys.stderr)
         return 2
-    setup_logging(settings)
     mode = args.mode
     if mode == "telegram" and not settings.has_telegram:
         print("TELEGRAM_BOT_TOKEN is not set: put it in .env or the environment (see .env.example).", file=sys.stderr)
@@ -44,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         mode = "telegram" if settings.has_telegram else "chat"
         if mode == "chat":
             print("TELEGRAM_BOT_TOKEN is not set, so starting the console chat (see .env.example).", file=sys.stderr)
+    log_file = setup_logging(settings, console=mode == "chat")
+    if log_file is not None:
+        print(f"Log: {log_file}", file=sys.stderr)
     try:
         if mode == "telegram":
             from bot.telegram.app import run_bot

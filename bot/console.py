@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from bot import texts
@@ -83,11 +85,25 @@ class ConsoleChat:
 
     async def _chat(self, repo: Repository, user, text: str) -> None:
         try:
-            reply = await self.runtime.chat.reply(repo, user, CONSOLE_CHAT_ID, text)
+            with self._typing():
+                reply = await self.runtime.chat.reply(repo, user, CONSOLE_CHAT_ID, text)
         except (InvalidMessage, ReplyFailed) as exc:
             self.say(f"[!] {exc}")
         else:
             self.say(f"Бот: {reply.text}")
+
+    @contextmanager
+    def _typing(self) -> Iterator[None]:
+        """«Бот печатает…» while a reply is generated, erased when it is there (a terminal only: piped
+        output stays one line per reply)."""
+        shown = self.stdout.isatty()
+        if shown:
+            print(texts.CONSOLE_TYPING, end="", file=self.stdout, flush=True)
+        try:
+            yield
+        finally:
+            if shown:
+                print("\r\033[K", end="", file=self.stdout, flush=True)
 
     async def _persona(self, repo: Repository, user, argument: str) -> None:
         choices = await self.runtime.chat.persona_choices(repo, user)

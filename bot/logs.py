@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from bot.config import Settings
 
@@ -30,9 +31,32 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets([settings.telegram_token or "", settings.webhook_secret or ""]))
-    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+CONSOLE_LOG_NAME = "console.log"
+
+
+def console_log_path(settings: Settings) -> Path:
+    """Where the console chat writes its log: beside the database."""
+    return Path(settings.database_path).parent / CONSOLE_LOG_NAME
+
+
+def setup_logging(settings: Settings, *, console: bool = False) -> Path | None:
+    """Log at ``LOG_LEVEL`` to stderr; in the console chat, to ``console_log_path`` instead, with only
+    warnings on stderr, so that a person sees the chat and not Alembic's start-up lines. Returns the log file."""
+    redact = RedactSecrets([settings.telegram_token or "", settings.webhook_secret or ""])
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stderr = logging.StreamHandler()
+    handlers: list[logging.Handler] = [stderr]
+    log_file = None
+    if console:
+        log_file = console_log_path(settings)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        stderr.setLevel(logging.WARNING)
+        stderr.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        if handler.formatter is None:
+            handler.setFormatter(formatter)
+        handler.addFilter(redact)
+    logging.basicConfig(level=settings.log_level, handlers=handlers, force=True)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin at every start
+    return log_file

@@ -54,6 +54,7 @@ def own_persona_label(facts: list[str]) -> str:
 
 # --- the console chat (bot/console.py) -----------------------------------------------------
 CONSOLE_WELCOME = "Консольный чат с персона-ботом. Пишите сообщения; /help — команды, /quit — выход."
+CONSOLE_TYPING = "Бот печатает…"
 CONSOLE_BYE = "До встречи!"
 CONSOLE_HELP = (
     "Команды:\n"

@@ -138,3 +138,43 @@ def test_bad_setting_is_a_clear_error(tiny_model_dir, tmp_path, value, monkeypat
     monkeypatch.setenv("BATCH_MAX_SIZE", value)
     result = run_chat(tiny_model_dir, tmp_path / "bot.sqlite3", [], "chat")
     assert result.returncode == 2 and "BATCH_MAX_SIZE" in result.stderr
+
+
+def test_library_logs_go_to_a_file_not_into_the_chat(tiny_model_dir, tmp_path):
+    env_db = tmp_path / "bot.sqlite3"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env.update(MODEL_PATH=str(tiny_model_dir), DATABASE_PATH=str(env_db), TORCH_THREADS="1",
+               DECODING_STRATEGY="greedy", MAX_NEW_TOKENS="8", LOG_LEVEL="INFO")
+    result = subprocess.run([sys.executable, "-m", "bot", "chat"], input="Привет!\n", capture_output=True, text=True,
+                            env=env, cwd=PROJECT_ROOT, timeout=180)
+    assert result.returncode == 0, result.stderr
+    log_file = tmp_path / "console.log"
+    assert f"Log: {log_file}" in result.stderr
+    assert "alembic" not in (result.stderr + result.stdout).lower()  # Alembic's INFO lines are not in the chat
+    assert "alembic.runtime.migration" in log_file.read_text(encoding="utf-8")
+
+
+def test_a_terminal_sees_the_bot_typing(tiny_model_dir, tmp_path):
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env.update(MODEL_PATH=str(tiny_model_dir), DATABASE_PATH=str(tmp_path / "bot.sqlite3"), TORCH_THREADS="1",
+               DECODING_STRATEGY="greedy", MAX_NEW_TOKENS="8", LOG_LEVEL="WARNING")
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "bot", "chat"], stdin=subprocess.PIPE, stdout=slave,
+                               stderr=subprocess.DEVNULL, env=env, cwd=PROJECT_ROOT)
+    os.close(slave)
+    process.communicate(input=b"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82!\n", timeout=180)  # «Привет!»
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    text = output.decode("utf-8")
+    typing = text.index("Бот печатает…")
+    assert text.index("\r\x1b[K", typing) < text.index("Бот: ", typing)  # erased before the reply is printed
