@@ -14,14 +14,19 @@ from bot.personas import load_presets
 from tests.conftest import PROJECT_ROOT
 
 
-def run_chat(model_dir: Path, db_path: Path, lines: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+def chat_env(model_dir: Path, db_path: Path, log_level: str = "WARNING") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     env.update(MODEL_PATH=str(model_dir), DATABASE_PATH=str(db_path), TORCH_THREADS="1", DECODING_STRATEGY="greedy",
-               MAX_NEW_TOKENS="8", LOG_LEVEL="WARNING")
+               MAX_NEW_TOKENS="8", LOG_LEVEL=log_level)
+    return env
+
+
+def run_chat(model_dir: Path, db_path: Path, lines: list[str], *args: str,
+             log_level: str = "WARNING") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input="".join(line + "\n" for line in lines),
-        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=180,
+        capture_output=True, text=True, env=chat_env(model_dir, db_path, log_level), cwd=PROJECT_ROOT, timeout=180,
     )
 
 
@@ -141,12 +146,7 @@ def test_bad_setting_is_a_clear_error(tiny_model_dir, tmp_path, value, monkeypat
 
 
 def test_library_logs_go_to_a_file_not_into_the_chat(tiny_model_dir, tmp_path):
-    env_db = tmp_path / "bot.sqlite3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
-    env.update(MODEL_PATH=str(tiny_model_dir), DATABASE_PATH=str(env_db), TORCH_THREADS="1",
-               DECODING_STRATEGY="greedy", MAX_NEW_TOKENS="8", LOG_LEVEL="INFO")
-    result = subprocess.run([sys.executable, "-m", "bot", "chat"], input="Привет!\n", capture_output=True, text=True,
-                            env=env, cwd=PROJECT_ROOT, timeout=180)
+    result = run_chat(tiny_model_dir, tmp_path / "bot.sqlite3", ["Привет!"], "chat", log_level="INFO")
     assert result.returncode == 0, result.stderr
     log_file = tmp_path / "console.log"
     assert f"Log: {log_file}" in result.stderr
@@ -157,12 +157,10 @@ def test_library_logs_go_to_a_file_not_into_the_chat(tiny_model_dir, tmp_path):
 def test_a_terminal_sees_the_bot_typing(tiny_model_dir, tmp_path):
     import pty
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
-    env.update(MODEL_PATH=str(tiny_model_dir), DATABASE_PATH=str(tmp_path / "bot.sqlite3"), TORCH_THREADS="1",
-               DECODING_STRATEGY="greedy", MAX_NEW_TOKENS="8", LOG_LEVEL="WARNING")
     master, slave = pty.openpty()
     process = subprocess.Popen([sys.executable, "-m", "bot", "chat"], stdin=subprocess.PIPE, stdout=slave,
-                               stderr=subprocess.DEVNULL, env=env, cwd=PROJECT_ROOT)
+                               stderr=subprocess.DEVNULL, env=chat_env(tiny_model_dir, tmp_path / "bot.sqlite3"),
+                               cwd=PROJECT_ROOT)
     os.close(slave)
     process.communicate(input=b"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82!\n", timeout=180)  # «Привет!»
     output = b""
