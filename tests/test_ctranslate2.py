@@ -138,7 +138,8 @@ def test_adapters_over_a_gemma_base_give_the_transformers_replies(tmp_path: Path
     inputs = _inputs(reference)
     backend = CTranslate2Backend.load(str(adapter_dir), compute_type="float32", threads=1)
     assert backend.format.is_causal and "<eos>" in backend.stop_tokens
-    # Plain greedy: transformers' repetition penalty also counts the prompt's tokens, CTranslate2's does not.
-    plain = replace(GREEDY, no_repeat_ngram_size=0, repetition_penalty=1.0)
-    assert backend.generate(inputs, plain) == reference.generate(inputs, plain)
+    # With n-gram blocking and the repetition penalty too: both backends apply them to the reply only.
+    for decoding in (replace(GREEDY, no_repeat_ngram_size=0, repetition_penalty=1.0),
+                     replace(GREEDY, no_repeat_ngram_size=2, repetition_penalty=1.5)):
+        assert backend.generate(inputs, decoding) == reference.generate(inputs, decoding)
     assert (adapter_dir / "ctranslate2-float32" / ct2.STAMP_FILE).is_file()

@@ -224,3 +224,21 @@ async def test_no_wait_still_batches_what_queued_meanwhile(backend) -> None:
         results = await asyncio.gather(first, *(generator.generate(PERSONA, [f"Вопрос {i}"]) for i in range(4)))
     assert [len(b) for b in recording.batches] == [1, 4]
     assert [r.batch_size for r in results] == [1, 4, 4, 4, 4]
+
+
+def test_causal_repetition_controls_see_the_reply_only() -> None:
+    """n-gram blocking and the repetition penalty must not forbid repeating the prompt (the persona)."""
+    import torch
+    from transformers import NoRepeatNGramLogitsProcessor
+
+    from bot.generation.reply_only import OnReply, reply_only
+
+    prompt = torch.tensor([[5, 6, 7, 5, 6]])  # a 3-gram "5 6 7" in the prompt; the prompt ends with "5 6"
+    scores = torch.zeros(1, 10)
+    assert NoRepeatNGramLogitsProcessor(3)(prompt, scores.clone())[0, 7] == float("-inf")  # transformers' own
+    assert OnReply(NoRepeatNGramLogitsProcessor(3), prompt_length=5)(prompt, scores.clone())[0, 7] == 0
+    generated = torch.cat([prompt, torch.tensor([[1, 2, 1]])], dim=1)  # the reply "1 2 1": "2" may not follow "1"
+    assert OnReply(NoRepeatNGramLogitsProcessor(2), prompt_length=5)(generated, scores.clone())[0, 2] == float("-inf")
+    kwargs = reply_only({"no_repeat_ngram_size": 3, "repetition_penalty": 1.2, "max_new_tokens": 8}, 5)
+    assert kwargs["max_new_tokens"] == 8 and "no_repeat_ngram_size" not in kwargs and len(kwargs["logits_processor"]) == 2
+    assert reply_only({"no_repeat_ngram_size": 0, "repetition_penalty": 1.0}, 5) == {}

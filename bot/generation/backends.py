@@ -18,6 +18,7 @@ from bot.generation.adapted import ADAPTER_CONFIG, KEPT_TOKENS_FILE, is_adapter_
 from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
 from bot.generation.errors import ModelLoadError
+from bot.generation.reply_only import reply_only
 from dialogue.format import FORMAT_FILE, FormatSpec
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -102,6 +103,8 @@ class TransformersBackend:
         encoded = self.tokenizer(
             inputs, return_tensors="pt", padding=True, truncation=True, max_length=self.format.max_source_tokens
         ).to(self.model.device)
+        if not self.model.config.is_encoder_decoder:  # left-padded: every reply starts at the same position
+            kwargs = reply_only(kwargs, encoded["input_ids"].shape[1])
         with torch.inference_mode():
             output = self.model.generate(**encoded, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
         if not self.model.config.is_encoder_decoder:
