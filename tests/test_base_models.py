@@ -57,6 +57,9 @@ def test_trimmed_vocabulary_gives_the_full_models_logits_on_the_kept_tokens(cach
         assert torch.allclose(trimmed_model(new_ids).logits, expected, atol=1e-5)
     assert trimmed_tokenizer.decode(new_ids[0], skip_special_tokens=True) == text
     assert trimmed_model.config.vocab_size == len(kept) == len(trimmed_tokenizer)
+    with torch.no_grad():  # the loss too (it reshapes by the vocabulary size)
+        loss = trimmed_model(new_ids, labels=new_ids).loss
+        assert torch.allclose(loss, torch.nn.functional.cross_entropy(expected[0, :-1], new_ids[0, 1:]), atol=1e-5)
     # A token outside the kept set reads as <unk>.
     outside = next(i for i in range(4, len(tokenizer)) if i not in kept)
     assert trimmed_tokenizer(tokenizer.decode([outside]), add_special_tokens=False)["input_ids"] == [3]

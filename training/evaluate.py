@@ -104,9 +104,10 @@ def evaluate_model(model_dir: Path, data_dir: Path, *, limit: int | None = None,
     settings = model_decoding(backend, decoding)
     predictions, seconds_per_reply = generate_replies(backend, test, settings, batch_size=batch_size)
     texts = to_model_inputs(test, backend.format, hypothesis, backend.tokenizer, seed=config.seed)
-    ppl = predict.perplexity(backend, texts, batch_size=batch_size)
+    ppl, word_ppl = predict.perplexities(backend, texts, batch_size=batch_size)
     gain = predict.context_gain(backend, texts, ppl, batch_size=batch_size)
-    metrics = score(predictions, test, hypothesis.language, perplexity=ppl, context_gain=gain, decoding_preset=decoding,
+    metrics = score(predictions, test, hypothesis.language, perplexity=ppl, word_perplexity=word_ppl,
+                    context_gain=gain, decoding_preset=decoding,
                     decoding=settings.describe(), seconds_per_reply=seconds_per_reply)
     log_path = model_dir / TRAINER_LOG
     if log_path.is_file():

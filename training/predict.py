@@ -70,9 +70,22 @@ def generate(
     return replies
 
 
-@torch.inference_mode()
 def perplexity(backend: TransformersBackend, texts, *, batch_size: int = 16) -> float:
     """exp of the mean per-token loss of the reference replies (``texts``: source_text/target_text)."""
+    return perplexities(backend, texts, batch_size=batch_size)[0]
+
+
+def perplexities(backend: TransformersBackend, texts, *, batch_size: int = 16) -> tuple[float, float]:
+    """Per token and per word (+1 per reply for its end) of the reference replies. Only the second is
+    comparable between models with different tokenizers (Gemma spends fewer tokens per Russian word)."""
+    nats, tokens = reply_loss(backend, texts, batch_size=batch_size)
+    words = sum(len(text.split()) + 1 for text in texts["target_text"])
+    return math.exp(nats / max(tokens, 1)), math.exp(nats / max(words, 1))
+
+
+@torch.inference_mode()
+def reply_loss(backend: TransformersBackend, texts, *, batch_size: int = 16) -> tuple[float, int]:
+    """Total loss (nats) of the reference replies and how many tokens it is over."""
     tokenizer, model = backend.tokenizer, backend.model
     tokenized = features.tokenize_split(texts, tokenizer, backend.format, desc="tokenize test")
     collate = features.collator(tokenizer, model)
@@ -89,7 +102,7 @@ def perplexity(backend: TransformersBackend, texts, *, batch_size: int = 16) -> 
             total_tokens += tokens
     finally:
         tokenizer.padding_side = padding_side
-    return math.exp(total_loss / max(total_tokens, 1))
+    return total_loss, total_tokens
 
 
 def context_gain(backend: TransformersBackend, texts, own_perplexity: float, *, batch_size: int = 16) -> float:

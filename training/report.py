@@ -16,6 +16,7 @@ SAMPLES_IN_REPORT = 5
 
 METRIC_LABELS = {
     "perplexity": "perplexity ↓",
+    "word_perplexity": "perplexity per word ↓",
     "context_gain": "context gain (nats/token)",
     "f1": "unigram F1",
     "bleu": "BLEU",

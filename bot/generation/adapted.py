@@ -84,6 +84,9 @@ def trim_vocabulary(model: Any, kept: list[int]) -> Any:
             module.weight, module.num_embeddings = trimmed, len(kept)
     output = model.get_output_embeddings()
     output.weight, output.out_features = trimmed, len(kept)
+    for module in model.modules():  # the loss reshapes logits by a vocabulary size cached at init
+        if getattr(module, "vocab_size", None) == full:
+            module.vocab_size = len(kept)
     new_id = {old: new for new, old in enumerate(kept)}
     configs = [model.config, model.generation_config]
     configs += [c for c in (getattr(model.config, "decoder", None), getattr(model.config, "encoder", None)) if c]
