@@ -8,6 +8,7 @@ from dialogue.format import (
     FormatSpec,
     Truncator,
     clean_text,
+    own_turns,
     tokenizer_truncator,
     whitespace_truncator,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "FormatSpec",
     "Truncator",
     "clean_text",
+    "own_turns",
     "tokenizer_truncator",
     "whitespace_truncator",
 ]

@@ -177,6 +177,11 @@ class FormatSpec:
         return reply
 
 
+def own_turns(history: Sequence[str]) -> list[str]:
+    """The replying side's earlier turns in ``history`` (oldest first; the last turn is the other side's)."""
+    return list(history[-2::-2])[::-1]
+
+
 def clean_text(text: str) -> str:
     """One line, single spaces: utterances must not smuggle in format markers' layout."""
     return " ".join(text.split())

@@ -36,14 +36,15 @@ class Recording:
         self.model_id, self.format, self.tokenizer = inner.model_id, inner.format, inner.tokenizer
         self.batches: list[list[str]] = []
 
-    def generate(self, inputs: list[str], decoding: DecodingSettings) -> list[str]:
+    def generate(self, inputs: list[str], decoding: DecodingSettings, earlier=None) -> list[str]:  # noqa: ANN001
         assert threading.current_thread() is not threading.main_thread()
         self.batches.append(inputs)
+        self.earlier = earlier
         time.sleep(self.sleep_s)
         if self.fail_once:
             self.fail_once = False
             raise RuntimeError("boom in the model")
-        return self.replies if self.replies is not None else self.inner.generate(inputs, decoding)
+        return self.replies if self.replies is not None else self.inner.generate(inputs, decoding, earlier)
 
 
 async def test_single_reply(backend) -> None:
@@ -242,3 +243,34 @@ def test_causal_repetition_controls_see_the_reply_only() -> None:
     kwargs = reply_only({"no_repeat_ngram_size": 3, "repetition_penalty": 1.2, "max_new_tokens": 8}, 5)
     assert kwargs["max_new_tokens"] == 8 and "no_repeat_ngram_size" not in kwargs and len(kwargs["logits_processor"]) == 2
     assert reply_only({"no_repeat_ngram_size": 0, "repetition_penalty": 1.0}, 5) == {}
+
+
+def test_own_turns_are_every_other_turn_back_from_the_last_but_one() -> None:
+    from dialogue import own_turns
+
+    assert own_turns(["u1", "b1", "u2", "b2", "u3"]) == ["b1", "b2"]
+    assert own_turns(["b0", "u1", "b1", "u2"]) == ["b0", "b1"]
+    assert own_turns(["u1"]) == []
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_reply_never_repeats_an_earlier_reply_of_the_bot(tiny_model_dir, tiny_causal_model_dir, causal) -> None:
+    """Greedy gives reply R; told that the bot already said R, the same request gets another reply, while
+    another request of the same batch, with nothing said before, still gets R."""
+    from training.predict import GREEDY
+
+    backend = TransformersBackend.load(str(tiny_causal_model_dir if causal else tiny_model_dir))
+    text = backend.format.build_input(["Я люблю читать."], ["Привет! Как дела?"])
+    [first] = backend.generate([text], GREEDY)
+    assert first
+    again, fresh = backend.generate([text, text], GREEDY, [[first], []])
+    assert " ".join(again.lower().split()) != " ".join(first.lower().split())
+    assert fresh == first
+
+
+async def test_the_generator_hands_the_bots_earlier_replies_to_the_backend(backend) -> None:
+    recording = Recording(backend)
+    history = ["Привет!", "Привет, я Аня.", "Чем занимаешься?", "Читаю книги.", "А ещё?"]
+    async with Generator(recording, decoding=GREEDY) as generator:
+        await generator.generate(PERSONA, history)
+    assert recording.earlier == [["Привет, я Аня.", "Читаю книги."]]

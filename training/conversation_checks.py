@@ -5,8 +5,9 @@ Two checks that reference metrics miss (a constant sentence scores F1 0.126 on t
 * **Persona probes**: 10 personas of 3-5 facts, 2-3 questions each (25 in all) whose answer is one of
   the facts; a reply reflects the fact when it contains one of the fact's stems.
 * **Repetition check**: per persona, a scripted 8-turn dialogue of different questions; the bot's
-  replies go into the history as they would in a chat; a reply that repeats an earlier reply of
-  the same dialogue (the same words, case and punctuation aside) counts.
+  replies go into the history, and its earlier replies are passed as the Generator passes them (a
+  reply may not repeat their n-grams); a reply that repeats an earlier reply of the same dialogue
+  (the same words, case and punctuation aside) counts.
 
 Replies come from the bot's own backend with the directory's format, greedy (reproducible). The
 figures go to ``checks.json`` in the model directory (the model card shows them).
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import DecodingSettings
+from dialogue.format import own_turns
 from training.predict import GREEDY, build_inputs, load_backend
 
 CHECKS_FILE = "checks.json"
@@ -105,7 +107,8 @@ def scripted_dialogues(backend, decoding: DecodingSettings = GREEDY) -> dict:  #
     for question in SCRIPTED_DIALOGUE:
         for history in histories:
             history.append(question)
-        replies = backend.generate(build_inputs(backend, personas, histories), decoding)
+        replies = backend.generate(build_inputs(backend, personas, histories), decoding,
+                                   [own_turns(history) for history in histories])
         for history, reply in zip(histories, replies):
             history.append(reply)
     dialogues, repeats = [], 0

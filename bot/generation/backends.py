@@ -7,21 +7,25 @@ worker thread only.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+from transformers import LogitsProcessorList
 
 from bot.config import DecodingSettings
 from bot.generation.adapted import ADAPTER_CONFIG, KEPT_TOKENS_FILE, is_adapter_dir, load_adapted
 from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
 from bot.generation.errors import ModelLoadError
-from bot.generation.reply_only import reply_only
+from bot.generation.reply_only import NoRepeatOfEarlier, earlier_ngrams, reply_only
 from dialogue.format import FORMAT_FILE, FormatSpec
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
+DEFAULT_NO_REPEAT_EARLIER = 3
+"""n of the n-grams of the bot's earlier replies that a reply may not repeat, when NO_REPEAT_NGRAM_SIZE is 0."""
 ID_FILES = ("config.json", ADAPTER_CONFIG, BASE_FILE, KEPT_TOKENS_FILE)
 """Besides the weights, what makes a served model what it is (hashed into its id)."""
 
@@ -33,8 +37,10 @@ class Backend(Protocol):
     tokenizer: Any
     """Used by the dialogue format to truncate persona facts and utterances by tokens."""
 
-    def generate(self, inputs: list[str], decoding: DecodingSettings) -> list[str]:
-        """One reply per input, in order (whitespace-stripped; may be empty)."""
+    def generate(self, inputs: list[str], decoding: DecodingSettings,
+                 earlier: Sequence[Sequence[str]] | None = None) -> list[str]:
+        """One reply per input, in order (whitespace-stripped; may be empty). ``earlier``: per input, the bot's
+        own earlier replies in that dialogue, which the reply must not repeat (``NoRepeatOfEarlier``)."""
         ...
 
 
@@ -92,7 +98,8 @@ class TransformersBackend:
             model.generation_config.eos_token_id = stop_token_ids(tokenizer, model.generation_config.eos_token_id)
         return cls(model=model, tokenizer=tokenizer, format=spec, model_id=model_id)
 
-    def generate(self, inputs: list[str], decoding: DecodingSettings) -> list[str]:
+    def generate(self, inputs: list[str], decoding: DecodingSettings,
+                 earlier: Sequence[Sequence[str]] | None = None) -> list[str]:
         kwargs: dict[str, Any] = decoding.to_generate_kwargs()
         # DecodingSettings (MAX_NEW_TOKENS) wins: operators tune reply length without retraining.
         # The format's training cap is only the fallback when the settings leave it unset.
@@ -103,8 +110,17 @@ class TransformersBackend:
         encoded = self.tokenizer(
             inputs, return_tensors="pt", padding=True, truncation=True, max_length=self.format.max_source_tokens
         ).to(self.model.device)
-        if not self.model.config.is_encoder_decoder:  # left-padded: every reply starts at the same position
-            kwargs = reply_only(kwargs, encoded["input_ids"].shape[1])
+        causal = not self.model.config.is_encoder_decoder
+        # Where the reply starts in the ids logits processors see: after the (left-padded) prompt, or after
+        # the decoder's start token.
+        reply_start = encoded["input_ids"].shape[1] if causal else 1
+        if causal:
+            kwargs = reply_only(kwargs, reply_start)
+        if earlier and any(earlier):
+            n = decoding.no_repeat_ngram_size or DEFAULT_NO_REPEAT_EARLIER
+            banned = [earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix,
+                                     eos=self.tokenizer.eos_token_id) for replies in earlier]
+            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(NoRepeatOfEarlier(banned, n, reply_start))
         with torch.inference_mode():
             output = self.model.generate(**encoded, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
         if not self.model.config.is_encoder_decoder:

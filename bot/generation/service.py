@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from bot.config import DecodingSettings
 from bot.generation.backends import Backend
 from bot.generation.errors import EmptyReply, GenerationError, GenerationTimeout, GeneratorClosed
-from dialogue.format import tokenizer_truncator
+from dialogue.format import own_turns, tokenizer_truncator
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class Generator:
         backend = self.backend
         truncate = tokenizer_truncator(backend.tokenizer)
         inputs = [backend.format.build_input(r.persona, r.history, truncate=truncate) for r in batch]
-        texts = backend.generate(inputs, decoding)
+        texts = backend.generate(inputs, decoding, [own_turns(r.history) for r in batch])
         if len(texts) != len(inputs):
             raise GenerationError(f"backend returned {len(texts)} replies for {len(inputs)} inputs")
         return [text.strip() for text in texts]
