@@ -281,11 +281,11 @@ async def test_pending_message_that_fails_again_after_restart_is_marked_lost_and
     backend = tg.runtime.generator.backend
     generate, calls = backend.generate, []
 
-    def fails_once(inputs: list[str], decoding):  # on the oldest pending message: Alice's
+    def fails_once(inputs: list[str], decoding, earlier=None):  # on the oldest pending message: Alice's
         calls.append(inputs)
         if len(calls) == 1:
             raise RuntimeError("out of memory")
-        return generate(inputs, decoding)
+        return generate(inputs, decoding, earlier)
 
     monkeypatch.setattr(backend, "generate", fails_once)
     await answer_pending(tg.bot, tg.runtime.database, tg.runtime.chat)

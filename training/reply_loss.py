@@ -29,7 +29,11 @@ class ReplyLogitsTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001 (Trainer's)
         labels = inputs["labels"]
         keep = reply_window(labels)
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], logits_to_keep=keep)
+        mask = inputs["attention_mask"]
+        # Positions count from each row's first real token, as generate() counts them for a left-padded prompt
+        # (GPT-2's absolute positions would otherwise be shifted by the padding).
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=mask, position_ids=positions, logits_to_keep=keep)
         logits, targets = outputs.logits[:, :-1], labels[:, labels.shape[1] - keep + 1 :]
         total = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX,
                                 reduction="sum")
