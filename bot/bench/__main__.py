@@ -15,6 +15,7 @@ from bot.bench.paths import PATHS, BenchConfig, measure
 from bot.bench.report import chart, markdown
 from bot.bench.scratch import SIZES, build_scratch_model
 from bot.config import load_settings
+from bot.generation.adapted import is_adapter_dir
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             model_dir = args.model_dir or Path(settings.model_path)
             model_name = str(model_dir)
-        if not (model_dir / "config.json").is_file():
+        if not (model_dir / "config.json").is_file() and not is_adapter_dir(model_dir):
             sys.exit(f"no model at {model_dir}: pass --model-dir or --scratch-size small")
         config = BenchConfig(
             model_dir=model_dir,

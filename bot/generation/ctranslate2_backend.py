@@ -122,7 +122,8 @@ def decoding_options(backend: CTranslate2Backend, decoding: DecodingSettings) ->
     if not backend.format.is_causal:
         return options
     options["max_length"] = options.pop("max_decoding_length")
-    return {**options, "include_prompt_in_result": False, "end_token": list(backend.stop_tokens)}
+    # min_length 1: a reply is never empty (EOS or a line break cannot come first), as with transformers.
+    return {**options, "include_prompt_in_result": False, "end_token": list(backend.stop_tokens), "min_length": 1}
 
 
 def translate_options(decoding: DecodingSettings, spec: FormatSpec) -> dict[str, Any]:
