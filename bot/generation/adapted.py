@@ -13,6 +13,7 @@ input tokens outside the set read as ``<unk>`` (their share in the test split is
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ def load_adapted(path: Path) -> tuple[Any, Any]:
     base = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
     if info.get("architecture") == ARCHITECTURE:  # trained as the encoder-decoder built from the base
         base = encoder_decoder_from_causal(base)
-    model = PeftModel.from_pretrained(base, str(path)).merge_and_unload().eval()
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question: noise in the console chat
+        warnings.simplefilter("ignore", FutureWarning)
+        model = PeftModel.from_pretrained(base, str(path)).merge_and_unload().eval()
     tokenizer_dir = path if (path / "tokenizer_config.json").is_file() else base_dir
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     kept = read_kept_tokens(path)
