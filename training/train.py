@@ -126,7 +126,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     model_dir = output_dir / MODEL_SUBDIR
     trainer.save_model(str(model_dir))  # weights (safetensors) + tokenizer
     save_run_files(model_dir, config, spec)
-    if base.registered:  # only the adapters are in model_dir: name the base they apply to, and the tokens used
+    if base.registered and config.lora_rank:  # only adapters in model_dir: name their base, and the tokens used
         write_base_file(model_dir, *base.registered)
         write_kept_tokens(model_dir, used_token_ids(tokenized.values()))
     (model_dir / TRAINER_LOG).write_text(json.dumps(trainer.state.log_history, indent=1) + "\n", encoding="utf-8")
