@@ -10,13 +10,12 @@ as ``python -m training.run`` writes one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from bot.generation.adapted import write_kept_tokens
-from bot.generation.base_models import READY_FILE, get_base, write_base_file
+from bot.generation.base_models import get_base, mark_prepared, write_base_file
 from dialogue.format import FormatSpec
 from tests.tiny_model import CORPUS
 
@@ -57,9 +56,7 @@ def build_tiny_gemma_base(cache_dir: Path, *, source: str = "gguf") -> Path:
     model = Gemma3ForCausalLM(config)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
-    base = get_base(BASE_NAME)
-    ready = {"name": BASE_NAME, "source": source, "sha256": base.sha256 if source == "gguf" else None}
-    (directory / READY_FILE).write_text(json.dumps(ready), encoding="utf-8")
+    mark_prepared(directory, get_base(BASE_NAME), source)
     return directory
 
 

@@ -34,7 +34,7 @@ def is_adapter_dir(path: Path) -> bool:
 def load_adapted(path: Path) -> tuple[Any, Any]:
     """(model, tokenizer) of an adapter directory, in float32, adapters merged, vocabulary trimmed."""
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     info = read_base_file(path)
     if info is None:
@@ -46,12 +46,23 @@ def load_adapted(path: Path) -> tuple[Any, Any]:
     with warnings.catch_warnings():  # peft asks transformers a deprecated question: noise in the console chat
         warnings.simplefilter("ignore", FutureWarning)
         model = PeftModel.from_pretrained(base, str(path)).merge_and_unload().eval()
+    kept = read_kept_tokens(path)
+    return (model if kept is None else trim_vocabulary(model, kept)), load_adapted_tokenizer(path, base_dir)
+
+
+def load_adapted_tokenizer(path: Path, base_dir: Path | None = None) -> Any:
+    """The tokenizer of an adapter directory: its own or its base's, with the trimmed vocabulary's ids."""
+    from transformers import AutoTokenizer
+
+    if base_dir is None and not (path / "tokenizer_config.json").is_file():
+        info = read_base_file(path)
+        if info is None:
+            raise ModelLoadError(f"model directory {path} has LoRA adapters but no base_model.json naming their base")
+        base_dir, _ = prepare_base(info["name"], info["source"])
     tokenizer_dir = path if (path / "tokenizer_config.json").is_file() else base_dir
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     kept = read_kept_tokens(path)
-    if kept is not None:
-        model, tokenizer = trim_vocabulary(model, kept), TrimmedTokenizer(tokenizer, kept)
-    return model, tokenizer
+    return tokenizer if kept is None else TrimmedTokenizer(tokenizer, kept)
 
 
 def read_kept_tokens(path: Path) -> list[int] | None:

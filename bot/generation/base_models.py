@@ -14,7 +14,6 @@ A model trained on one source is served from the same one: the recorded ``source
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -114,7 +113,8 @@ def _is_ready(directory: Path, base: BaseModel, source: str) -> bool:
     return info.get("source") == source and (source == "hub" or info.get("sha256") == base.sha256)
 
 
-def _mark_ready(directory: Path, base: BaseModel, source: str) -> None:
+def mark_prepared(directory: Path, base: BaseModel, source: str) -> None:
+    """Stamp ``directory`` as a prepared base from ``source`` (``prepare_base`` reuses it from then on)."""
     info = {"name": base.name, "source": source, "sha256": base.sha256 if source == "gguf" else None}
     (directory / READY_FILE).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
 
@@ -130,7 +130,7 @@ def _from_hub(base: BaseModel, target: Path) -> None:
     except Exception as exc:  # no network, gated repo, no token: all mean "not from here"
         shutil.rmtree(target, ignore_errors=True)
         raise ModelLoadError(f"{base.hub_id} could not be downloaded ({exc.__class__.__name__})") from None
-    _mark_ready(target, base, "hub")
+    mark_prepared(target, base, "hub")
 
 
 def _from_gguf(base: BaseModel, target: Path) -> None:
@@ -143,9 +143,14 @@ def _from_gguf(base: BaseModel, target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf_path = Path(package.assemble())
-    if file_sha256(gguf_path) != base.sha256:
-        raise ModelLoadError(f"{gguf_path} does not have the expected SHA-256 {base.sha256}")
+    # assemble() hashes the file against the package's EXPECTED_SHA256; that must be the one this project pins.
+    if package.EXPECTED_SHA256 != base.sha256:
+        raise ModelLoadError(f"{base.package} carries a GGUF with SHA-256 {package.EXPECTED_SHA256}, "
+                             f"not the expected {base.sha256}")
+    try:
+        gguf_path = Path(package.assemble())
+    except (ValueError, FileExistsError) as exc:  # the assembled file does not match its hash
+        raise ModelLoadError(f"{base.package}: {exc}") from None
     log.warning("preparing base model %s from %s once (about a minute) into %s", base.name, gguf_path.name, target)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name,
@@ -158,17 +163,9 @@ def _from_gguf(base: BaseModel, target: Path) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
-    _mark_ready(partial, base, "gguf")
+    mark_prepared(partial, base, "gguf")
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_base_file(model_dir: Path, name: str, source: str, architecture: str | None = None) -> Path:

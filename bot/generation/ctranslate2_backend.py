@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import DecodingSettings
-from bot.generation.adapted import is_adapter_dir, load_adapted
+from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_tokenizer
 from bot.generation.backends import _check_local_dir, _local_model_id, stop_token_ids
 from bot.generation.errors import GenerationError, ModelLoadError
 from dialogue.format import FormatSpec
@@ -110,9 +110,8 @@ class CTranslate2Backend:
 
     def run_tokens(self, tokens: list[list[str]], options: dict[str, Any]) -> list[list[str]]:
         """The engine on tokenised inputs: one reply (as tokens) per input."""
-        if self.format.is_causal:
-            results = self.engine.generate_batch(tokens, **options)
-            return [[t for t in r.sequences[0] if t not in self.stop_tokens] for r in results]
+        if self.format.is_causal:  # the end token is not in the result (return_end_token is off)
+            return [r.sequences[0] for r in self.engine.generate_batch(tokens, **options)]
         return [r.hypotheses[0] for r in self.engine.translate_batch(tokens, **options)]
 
 
@@ -153,13 +152,11 @@ def ensure_converted(model_dir: Path, source_id: str, compute_type: str) -> tupl
     made from other weights. Adapters over a base are converted as the bot serves them: merged, trimmed."""
     target = cache_dir(model_dir, source_id, compute_type)
     stamp = {"source": source_id, "quantization": compute_type}
-    adapted = load_adapted(model_dir) if is_adapter_dir(model_dir) else None
-    if adapted is None:
-        from transformers import AutoTokenizer
+    from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    else:
-        tokenizer = adapted[1]
+    adapters = is_adapter_dir(model_dir)
+    # Adapters: their base's tokenizer only. The base itself is loaded and merged only to convert it.
+    tokenizer = load_adapted_tokenizer(model_dir) if adapters else AutoTokenizer.from_pretrained(str(model_dir))
     if _read_stamp(target) == stamp:
         return target, tokenizer
     from ctranslate2.converters import TransformersConverter
@@ -170,11 +167,11 @@ def ensure_converted(model_dir: Path, source_id: str, compute_type: str) -> tupl
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         out = work / "model"
-        if adapted is None:
+        if not adapters:
             TransformersConverter(str(model_dir)).convert(str(out), quantization=compute_type)
         else:  # the merged, trimmed model written out for the converter, with the trimmed vocabulary
             merged = work / "merged"
-            adapted[0].save_pretrained(merged)
+            load_adapted(model_dir)[0].save_pretrained(merged)
             _TokenizerGiven(str(merged), tokenizer).convert(str(out), quantization=compute_type)
         (out / STAMP_FILE).write_text(json.dumps(stamp) + "\n", encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
