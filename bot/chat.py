@@ -13,6 +13,8 @@ import logging
 import unicodedata
 from dataclasses import dataclass, replace
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot import texts
 from bot.config import DecodingSettings, Settings
 from bot.generation import GenerationError, GenerationResult, GenerationTimeout, Generator
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4096  # Telegram's own limit for one text message
 MAX_OWN_PERSONAS_LISTED = 10  # a menu people can still read; older ones stay in the database
+REPLY_NOT_STORED = "reply not stored"
+"""The error of a user message whose reply was sent but could not be stored."""
 
 
 class InvalidMessage(ValueError):
@@ -36,13 +40,18 @@ class ReplyFailed(RuntimeError):
 @dataclass(frozen=True)
 class ChatReply:
     message: Message
-    """The stored bot reply."""
+    """The stored bot reply (unstored, with no id, if storing it failed: see ``stored``)."""
     user_message: Message
     """The user's message it answers."""
 
     @property
     def text(self) -> str:
         return self.message.text
+
+    @property
+    def stored(self) -> bool:
+        """False when the database refused the reply: it is still shown, but buttons cannot refer to it."""
+        return self.message.id is not None
 
 
 @dataclass(frozen=True)
@@ -174,10 +183,25 @@ class ChatService:
             log.warning("generation failed for message %s: %s", user_message.id, exc)
             await repo.mark_failed(user_message, type(exc).__name__, status=failed_status)
             raise ReplyFailed(texts.REPLY_FAILED) from exc
-        reply = await repo.add_bot_reply(
-            user_message, result.text, model_id=result.model_id, decoding=result.decoding, latency_ms=result.latency_ms
-        )
+        message_id = user_message.id
+        try:
+            reply = await repo.add_bot_reply(
+                user_message, result.text, model_id=result.model_id, decoding=result.decoding, latency_ms=result.latency_ms
+            )
+        except SQLAlchemyError as exc:
+            # The reply exists; the user gets it even though the database refused it, and the message is
+            # marked so that it is not answered again after a restart.
+            log.error("the reply to message %s was generated but could not be stored: %s", message_id, exc)
+            await self._mark_unstored(repo, user_message, message_id)
+            reply = Message(role="bot", text=result.text, status="sent", model_id=result.model_id)
         return ChatReply(message=reply, user_message=user_message)
+
+    @staticmethod
+    async def _mark_unstored(repo: Repository, user_message: Message, message_id: int) -> None:
+        try:
+            await repo.mark_failed(user_message, REPLY_NOT_STORED)
+        except SQLAlchemyError as exc:  # left "pending": answered again at the next start
+            log.error("message %s could not be marked failed either: %s", message_id, exc)
 
     async def _generate(
         self, repo: Repository, persona: Persona, dialogue: Dialogue, user_message: Message,
@@ -185,4 +209,5 @@ class ChatService:
     ) -> GenerationResult:
         """Generate the reply to ``user_message`` from the persona and the dialogue up to it."""
         history = await repo.history(dialogue, limit=self.generator.history_limit, upto=user_message)
+        await repo.release()  # no connection is held while the model works
         return await self.generator.generate(persona.fact_texts, [m.text for m in history], decoding=decoding)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -16,6 +17,7 @@ from sqlalchemy import func, select, text, update
 
 from bot.personas import MAX_FACTS, PersonaError, PresetPersona, load_presets, validate_facts
 from bot.storage import Database, Dialogue, Feedback, Message, Persona, PersonaFact, User
+from bot.storage.database import BUSY_TIMEOUT_MS
 from bot.storage.repository import Repository
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +94,7 @@ async def test_every_connection_has_wal_foreign_keys_and_busy_timeout(db: Databa
             pragma = lambda name: session.scalar(text(f"PRAGMA {name}"))  # noqa: E731
             assert await pragma("journal_mode") == "wal"
             assert await pragma("foreign_keys") == 1
-            assert await pragma("busy_timeout") == 5000
+            assert await pragma("busy_timeout") == BUSY_TIMEOUT_MS
 
 
 async def test_data_survives_closing_and_reopening(tmp_path: Path):
@@ -239,6 +241,81 @@ async def test_list_personas_is_the_owners_own_newest_first(db: Database, repo: 
     assert listed[0].fact_texts == ["Факт номер 2.", "Второй факт."]
     assert [p.id for p in await repo.list_personas(anna, limit=2)] == [made[2].id, made[1].id]
     assert await repo.list_personas(await repo.get_or_create_user("console", "new")) == []
+
+
+# -- writes under contention ---------------------------------------------------------------
+
+
+async def test_writers_queue_behind_a_long_transaction_instead_of_failing(tmp_path: Path):
+    """Many sessions write while one holds its write transaction ten times longer than SQLite's busy
+    timeout: without the queue they give up with "database is locked" (checked below on a plain
+    connection, so the condition is real); through the repository every write lands, in arrival order."""
+    database = await Database.open(tmp_path / "bot.sqlite3", busy_timeout_ms=100)
+    async with database.session() as session:
+        await Repository(session).sync_presets(load_presets())
+    holding, released = asyncio.Event(), asyncio.Event()
+
+    async def long_transaction() -> None:
+        async with database.session() as session:
+            repo = Repository(session)
+            async with repo.transaction():
+                await repo.get_or_create_user("console", "holder")
+                holding.set()
+                await asyncio.sleep(1.0)
+            released.set()
+
+    async def conversation(n: int) -> None:
+        async with database.session() as session:
+            repo = Repository(session)
+            user, persona, dialogue = await chat_setup(repo, f"user{n}")
+            for turn in range(3):
+                await exchange(repo, dialogue, f"{n}: вопрос {turn}", f"{n}: ответ {turn}")
+
+    def unqueued_write() -> str:
+        with sqlite3.connect(tmp_path / "bot.sqlite3", timeout=0.1) as connection:
+            try:
+                connection.execute("UPDATE users SET display_name = 'x' WHERE external_id = 'nobody'")
+            except sqlite3.OperationalError as exc:
+                return str(exc)
+        return "written"
+
+    try:
+        holder = asyncio.create_task(long_transaction())
+        await holding.wait()
+        writers = [asyncio.create_task(conversation(n)) for n in range(30)]
+        assert await asyncio.to_thread(unqueued_write) == "database is locked"
+        await asyncio.gather(holder, *writers)
+        assert released.is_set()
+    finally:
+        await database.close()
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 31
+        by_dialogue = connection.execute(
+            "SELECT dialogue_id, group_concat(text, '|') FROM (SELECT * FROM messages ORDER BY id) GROUP BY dialogue_id"
+        ).fetchall()
+    assert len(by_dialogue) == 30
+    for _, texts in by_dialogue:  # each conversation whole and in order
+        n = texts.split(":")[0]
+        assert texts.split("|") == [f"{n}: {kind} {turn}" for turn in range(3) for kind in ("вопрос", "ответ")]
+
+
+async def test_a_change_written_outside_a_transaction_is_refused(repo: Repository):
+    user = await repo.get_or_create_user("console", "anna")
+    user.display_name = "Анна"  # a change that a later query would flush, unqueued
+    with pytest.raises(RuntimeError, match="outside Repository.transaction"):
+        await repo.list_personas(user)  # a query: the session flushes first
+
+
+async def test_a_failed_write_is_rolled_back_and_the_session_stays_usable(repo: Repository):
+    user, persona, dialogue = await chat_setup(repo)
+    asked = await repo.add_user_message(dialogue, "Привет")
+    with pytest.raises(ValueError):
+        async with repo.transaction():
+            await repo.session.execute(update(User).where(User.id == user.id).values(display_name="never"))
+            raise ValueError("fails half-way")
+    await repo.mark_failed(asked, "timeout")  # the rollback expired it; it is still addressed by its id
+    assert await repo.session.scalar(select(User.display_name)) is None  # "never" was rolled back
+    assert await repo.session.scalar(select(Message.status)) == "failed"
 
 
 # -- export, deletion, stats --------------------------------------------------------------

@@ -4,6 +4,7 @@ Bot API server, a real SQLite database and a real tiny model."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 from sqlalchemy import func, select
 
 from bot import texts
-from bot.chat import MAX_OWN_PERSONAS_LISTED, ChatService
+from bot.chat import MAX_OWN_PERSONAS_LISTED, REPLY_NOT_STORED, ChatService
 from bot.storage.models import Feedback, Message, User
 from bot.telegram.app import answer_pending
 from tests.fake_telegram import BOT_USERNAME
@@ -248,6 +249,23 @@ async def test_an_error_in_one_update_is_contained_and_logged_without_the_token(
     monkeypatch.undo()
     await chat_once(tg, ALICE)  # the bot goes on
     assert list(tg.buttons(tg.last_message(ALICE))) == ["👍", "👎", "🔄"]
+
+
+async def test_a_reply_the_database_refuses_still_reaches_the_user_and_the_message_is_not_left_pending(
+    tg: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with sqlite3.connect(tg.runtime.settings.database_path) as connection:  # SQLite itself refuses bot replies
+        connection.execute("CREATE TRIGGER refuse_replies BEFORE INSERT ON messages WHEN NEW.role = 'bot' "
+                           "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    with caplog.at_level(logging.ERROR):
+        await tg.say(ALICE, "Привет")
+    reply = tg.last_message(ALICE)
+    assert reply["text"] and "reply_markup" not in reply  # the generated reply, with no buttons to a missing row
+    async with tg.repo() as repo:
+        message_id, status, error = (await repo.session.execute(select(Message.id, Message.status, Message.error))).one()
+    assert (status, error) == ("failed", REPLY_NOT_STORED)
+    logged = [r.getMessage() for r in caplog.records if "could not be stored" in r.getMessage()]
+    assert len(logged) == 1 and f"message {message_id} " in logged[0]
 
 
 async def test_flood_gets_one_notice(tmp_path: Path, tiny_model_dir: Path) -> None:

@@ -1,23 +1,30 @@
 """All reads and writes of the bot go through ``Repository(session)``.
 
 Rules for callers:
-* every method that writes commits before it returns, so a write is never lost to a
-  later failure (above all the user's message, stored before generation starts);
+* every method that writes does it in one short ``transaction()``, committed before it
+  returns, so a write is never lost to a later failure (above all the user's message, stored
+  before generation starts) and no write transaction ever spans a generation;
 * messages, users and personas may come from another (even closed) session: writes
   address rows by id, never rely on the object being attached to this session.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import inspect as inspect_row
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.personas import PresetPersona
 from bot.storage import reports
+from bot.storage.database import WRITE_LOCK, WRITING
 from bot.storage.models import FEEDBACK_KINDS, PLATFORMS, Dialogue, Feedback, Message, Persona, PersonaFact, User
 from bot.storage.models import utc_now
 
@@ -29,22 +36,48 @@ class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """A write transaction: waits its turn on the database's write lock (first come, first served),
+        commits at the end of the block, rolls back if it raises. Inside another one it joins it."""
+        info = self.session.info
+        if info.get(WRITING):
+            yield
+            return
+        await self.release()  # a session waiting its turn holds no pooled connection
+        async with info[WRITE_LOCK]:
+            info[WRITING] = True
+            try:
+                yield
+                await self.session.commit()
+            except BaseException:
+                await self.session.rollback()
+                raise
+            finally:
+                info[WRITING] = False
+
+    async def release(self) -> None:
+        """End the session's reads and hand its connection back to the pool (it writes nothing: changes
+        are only ever made inside ``transaction``). Called before a long wait, such as a generation."""
+        if self.session.in_transaction():
+            await self.session.commit()
+
     # -- users and personas ---------------------------------------------------------------
 
     async def get_or_create_user(self, platform: str, external_id: str, display_name: str | None = None) -> User:
         """The user, created on first contact (safe under concurrent first messages); commits."""
         if platform not in PLATFORMS:
             raise ValueError(f"unknown platform {platform!r}")
-        await self.session.execute(
-            insert(User)
-            .values(platform=platform, external_id=external_id, display_name=display_name, created_at=utc_now())
-            .on_conflict_do_nothing(index_elements=[User.platform, User.external_id])
-        )
-        user = await self.session.scalar(select(User).filter_by(platform=platform, external_id=external_id))
-        assert user is not None
-        if display_name is not None and user.display_name != display_name:
-            user.display_name = display_name
-        await self.session.commit()
+        async with self.transaction():
+            await self.session.execute(
+                insert(User)
+                .values(platform=platform, external_id=external_id, display_name=display_name, created_at=utc_now())
+                .on_conflict_do_nothing(index_elements=[User.platform, User.external_id])
+            )
+            user = await self.session.scalar(select(User).filter_by(platform=platform, external_id=external_id))
+            assert user is not None
+            if display_name is not None and user.display_name != display_name:
+                user.display_name = display_name
         return user
 
     async def get_user(self, user_id: int) -> User | None:
@@ -52,15 +85,15 @@ class Repository:
 
     async def sync_presets(self, presets: list[PresetPersona]) -> None:
         """Insert or update the preset personas by key; facts replaced where changed; commits."""
-        existing = {persona.preset_key: persona for persona in await self.session.scalars(_PRESETS)}
-        for preset in presets:
-            persona = existing.get(preset.key)
-            if persona is None:
-                persona = Persona(preset_key=preset.key, title=preset.title)
-                self.session.add(persona)
-            persona.title = preset.title
-            _set_facts(persona, list(preset.facts))
-        await self.session.commit()
+        async with self.transaction():
+            existing = {persona.preset_key: persona for persona in await self.session.scalars(_PRESETS)}
+            for preset in presets:
+                persona = existing.get(preset.key)
+                if persona is None:
+                    persona = Persona(preset_key=preset.key, title=preset.title)
+                    self.session.add(persona)
+                persona.title = preset.title
+                _set_facts(persona, list(preset.facts))
 
     async def list_presets(self) -> list[Persona]:
         return list(await self.session.scalars(_PRESETS.order_by(Persona.id)))
@@ -70,10 +103,10 @@ class Repository:
 
     async def create_persona(self, owner: User, title: str, facts: list[str]) -> Persona:
         """A user's own persona (validate with bot.personas first); commits."""
-        persona = Persona(owner_id=owner.id, title=title)
-        _set_facts(persona, facts)
-        self.session.add(persona)
-        await self.session.commit()
+        async with self.transaction():
+            persona = Persona(owner_id=owner.id, title=title)
+            _set_facts(persona, facts)
+            self.session.add(persona)
         return persona
 
     async def list_personas(self, owner: User, limit: int | None = None) -> list[Persona]:
@@ -84,9 +117,9 @@ class Repository:
 
     async def set_current_persona(self, user: User, persona: Persona) -> None:
         """Commits."""
-        await self.session.execute(update(User).where(User.id == user.id).values(current_persona_id=persona.id))
-        await self.session.commit()
-        user.current_persona_id = persona.id
+        async with self.transaction():
+            await self.session.execute(update(User).where(User.id == user.id).values(current_persona_id=persona.id))
+        _assume(user, current_persona_id=persona.id)
 
     async def current_persona(self, user: User) -> Persona | None:
         persona_id = await self.session.scalar(select(User.current_persona_id).where(User.id == user.id))
@@ -96,15 +129,15 @@ class Repository:
 
     async def active_dialogue(self, user: User, persona: Persona, chat_id: int) -> Dialogue:
         """The open dialogue of this user with this persona in this chat, opened if none; commits."""
-        await self.session.execute(
-            insert(Dialogue)
-            .values(user_id=user.id, persona_id=persona.id, chat_id=chat_id, created_at=utc_now())
-            .on_conflict_do_nothing(
-                index_elements=[Dialogue.user_id, Dialogue.persona_id, Dialogue.chat_id],
-                index_where=Dialogue.closed_at.is_(None),
+        async with self.transaction():
+            await self.session.execute(
+                insert(Dialogue)
+                .values(user_id=user.id, persona_id=persona.id, chat_id=chat_id, created_at=utc_now())
+                .on_conflict_do_nothing(
+                    index_elements=[Dialogue.user_id, Dialogue.persona_id, Dialogue.chat_id],
+                    index_where=Dialogue.closed_at.is_(None),
+                )
             )
-        )
-        await self.session.commit()
         dialogue = await self.session.scalar(
             select(Dialogue).filter_by(user_id=user.id, persona_id=persona.id, chat_id=chat_id, closed_at=None)
         )
@@ -112,50 +145,51 @@ class Repository:
         return dialogue
 
     async def reset_dialogue(self, user: User, persona: Persona, chat_id: int) -> Dialogue:
-        """Close the open dialogue (/reset) and open a fresh one; commits."""
-        await self.session.execute(
-            update(Dialogue)
-            .filter_by(user_id=user.id, persona_id=persona.id, chat_id=chat_id, closed_at=None)
-            .values(closed_at=utc_now())
-        )
-        return await self.active_dialogue(user, persona, chat_id)
+        """Close the open dialogue (/reset) and open a fresh one, in one transaction; commits."""
+        async with self.transaction():
+            await self.session.execute(
+                update(Dialogue)
+                .filter_by(user_id=user.id, persona_id=persona.id, chat_id=chat_id, closed_at=None)
+                .values(closed_at=utc_now())
+            )
+            return await self.active_dialogue(user, persona, chat_id)
 
     async def add_user_message(self, dialogue: Dialogue, text: str) -> Message:
         """The user's message as "pending"; commits before any generation can fail."""
-        message = Message(dialogue_id=dialogue.id, role="user", text=text, status="pending")
-        self.session.add(message)
-        await self.session.commit()
+        async with self.transaction():
+            message = Message(dialogue_id=dialogue.id, role="user", text=text, status="pending")
+            self.session.add(message)
         return message
 
     async def add_bot_reply(
         self, user_message: Message, text: str, *, model_id: str, decoding: dict, latency_ms: int
     ) -> Message:
         """The reply to ``user_message`` (which becomes "answered"); commits."""
-        reply = Message(
-            dialogue_id=user_message.dialogue_id,
-            role="bot",
-            text=text,
-            status="sent",
-            reply_to_id=user_message.id,
-            model_id=model_id,
-            decoding=decoding,
-            latency_ms=latency_ms,
-        )
-        self.session.add(reply)
-        await self._set_status(user_message, "answered", None)
-        await self.session.commit()
+        async with self.transaction():
+            reply = Message(
+                dialogue_id=user_message.dialogue_id,
+                role="bot",
+                text=text,
+                status="sent",
+                reply_to_id=_row_id(user_message),
+                model_id=model_id,
+                decoding=decoding,
+                latency_ms=latency_ms,
+            )
+            self.session.add(reply)
+            await self._set_status(user_message, "answered", None)
         return reply
 
     async def mark_failed(self, user_message: Message, error: str, status: str = "failed") -> None:
         """No reply will come: status "failed" (generation error) or "lost" (e.g. shutdown); commits."""
         if status not in ("failed", "lost"):
             raise ValueError(f"status must be 'failed' or 'lost', got {status!r}")
-        await self._set_status(user_message, status, error[:MAX_ERROR_CHARS])
-        await self.session.commit()
+        async with self.transaction():
+            await self._set_status(user_message, status, error[:MAX_ERROR_CHARS])
 
     async def _set_status(self, message: Message, status: str, error: str | None) -> None:
-        await self.session.execute(update(Message).where(Message.id == message.id).values(status=status, error=error))
-        message.status, message.error = status, error
+        await self.session.execute(update(Message).where(Message.id == _row_id(message)).values(status=status, error=error))
+        _assume(message, status=status, error=error)
 
     async def history(self, dialogue: Dialogue, limit: int, *, upto: Message | None = None) -> list[Message]:
         """The last ``limit`` messages, oldest first, each reply right after the message it answers.
@@ -194,9 +228,9 @@ class Repository:
     async def set_telegram_ids(self, reply: Message, chat_id: int, message_id: int) -> None:
         """Where the reply was sent, so button callbacks find it; commits."""
         values = {"telegram_chat_id": chat_id, "telegram_message_id": message_id}
-        await self.session.execute(update(Message).where(Message.id == reply.id).values(**values))
-        await self.session.commit()
-        reply.telegram_chat_id, reply.telegram_message_id = chat_id, message_id
+        async with self.transaction():
+            await self.session.execute(update(Message).where(Message.id == reply.id).values(**values))
+        _assume(reply, **values)
 
     async def find_reply(self, reply_id: int) -> Message | None:
         """A bot reply with reply_to, dialogue, dialogue.user and dialogue.persona loaded."""
@@ -212,27 +246,26 @@ class Repository:
     async def replace_reply(self, reply: Message, text: str, *, decoding: dict, latency_ms: int, model_id: str) -> None:
         """🔄: the same reply row gets the new text; commits."""
         values = {"text": text, "decoding": decoding, "latency_ms": latency_ms, "model_id": model_id}
-        await self.session.execute(update(Message).where(Message.id == reply.id).values(**values))
-        await self.session.commit()
-        for name, value in values.items():
-            setattr(reply, name, value)
+        async with self.transaction():
+            await self.session.execute(update(Message).where(Message.id == reply.id).values(**values))
+        _assume(reply, **values)
 
     async def add_feedback(self, reply: Message, user: User, kind: str) -> Feedback:
         """👍/👎 (one vote per user and reply: a new vote replaces the old) or 🔄; commits."""
         if kind not in FEEDBACK_KINDS:
             raise ValueError(f"feedback kind must be one of {FEEDBACK_KINDS}, got {kind!r}")
-        feedback = None
-        if kind != "regenerate":
-            feedback = await self.session.scalar(
-                select(Feedback).where(
-                    Feedback.message_id == reply.id, Feedback.user_id == user.id, Feedback.kind.in_(("up", "down"))
+        async with self.transaction():
+            feedback = None
+            if kind != "regenerate":
+                feedback = await self.session.scalar(
+                    select(Feedback).where(
+                        Feedback.message_id == reply.id, Feedback.user_id == user.id, Feedback.kind.in_(("up", "down"))
+                    )
                 )
-            )
-        if feedback is None:
-            feedback = Feedback(message_id=reply.id, user_id=user.id, kind=kind)
-            self.session.add(feedback)
-        feedback.kind, feedback.created_at = kind, utc_now()
-        await self.session.commit()
+            if feedback is None:
+                feedback = Feedback(message_id=reply.id, user_id=user.id, kind=kind)
+                self.session.add(feedback)
+            feedback.kind, feedback.created_at = kind, utc_now()
         return feedback
 
     # -- privacy and reports --------------------------------------------------------------
@@ -243,14 +276,27 @@ class Repository:
 
     async def delete_user(self, user: User) -> None:
         """The user and all that is theirs (the database cascades); presets stay; commits."""
-        await self.session.execute(delete(User).where(User.id == user.id))
-        await self.session.commit()
+        async with self.transaction():
+            await self.session.execute(delete(User).where(User.id == user.id))
         if user in self.session:
             self.session.expunge(user)
 
     async def stats(self, days: int = 7, *, today: date | None = None) -> dict:
         """Users, messages, replies per UTC day and mean latency over the last ``days`` days, feedback."""
         return await reports.stats(self.session, days, today=today)
+
+
+def _row_id(row: Any) -> int:
+    """A stored row's primary key, read from its identity (no query: also after a rollback expired it)."""
+    identity = inspect_row(row).identity
+    return row.id if identity is None else identity[0]
+
+
+def _assume(row: Any, **values: Any) -> None:
+    """Give a loaded row the values just written by an UPDATE, as committed state: setting them as
+    attributes would mark the row changed, and its next flush would write outside a transaction."""
+    for name, value in values.items():
+        set_committed_value(row, name, value)
 
 
 def _set_facts(persona: Persona, texts: list[str]) -> None:

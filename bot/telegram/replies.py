@@ -3,13 +3,18 @@ it), the 👍 / 👎 / 🔄 keyboard, and the Telegram ids stored so the buttons
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot
 from aiogram.types import ReplyParameters
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.chat import ChatReply
 from bot.storage.repository import Repository
 from bot.telegram.keyboards import feedback_keyboard
 
+log = logging.getLogger(__name__)
 TELEGRAM_TEXT_LIMIT = 4096
 
 
@@ -27,10 +32,15 @@ async def send_reply(
         chat_id,
         plain(prefix + reply.text),
         parse_mode=None,
-        reply_markup=feedback_keyboard(reply.message.id),
+        reply_markup=feedback_keyboard(reply.message.id) if reply.stored else None,  # buttons find stored replies only
         reply_parameters=ReplyParameters(message_id=answer_to, allow_sending_without_reply=True) if answer_to else None,
     )
-    await repo.set_telegram_ids(reply.message, sent.chat.id, sent.message_id)
+    if not reply.stored:
+        return
+    try:
+        await repo.set_telegram_ids(reply.message, sent.chat.id, sent.message_id)
+    except SQLAlchemyError as exc:  # the user has the reply; only its buttons will not find it
+        log.error("reply %s was sent but its Telegram ids could not be stored: %s", reply.message.id, exc)
 
 
 async def edit_reply(bot: Bot, reply: ChatReply) -> None:
