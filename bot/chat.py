@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -89,6 +90,13 @@ class PersonaChoices:
         return [(p, f"✅ {label}" if p.id == current_id else label) for p, label in pairs]
 
 
+def validate_turn(parts: Sequence[str | None]) -> str:
+    """The user's messages of one turn, each validated (`validate_message`), joined one a line;
+    empty ones are dropped unless all are empty."""
+    kept = [part.strip() for part in parts if part is not None and part.strip()]
+    return "\n".join(validate_message(text) for text in kept) if kept else validate_message(None)
+
+
 def validate_message(text: str | None) -> str:
     """Normalise a user's text or raise `InvalidMessage` saying what is wrong, in Russian."""
     if text is None or not text.strip():
@@ -127,8 +135,9 @@ class ChatService:
             own.append(current)  # an old persona switched back to stays visible (and marked)
         return PersonaChoices(current, await repo.list_presets(), own)
 
-    async def reply(self, repo: Repository, user: User, chat_id: int, text: str) -> ChatReply:
-        text = validate_message(text)
+    async def reply(self, repo: Repository, user: User, chat_id: int, text: str | Sequence[str]) -> ChatReply:
+        """The reply to ``text``: one message, or a turn of several sent together (stored as one turn)."""
+        text = validate_message(text) if isinstance(text, str) else validate_turn(text)
         persona = await repo.current_persona(user)
         if persona is None:
             raise InvalidMessage(texts.NO_PERSONA)

@@ -88,7 +88,8 @@ class Settings:
     batch_max_wait_ms: int = 0
     generation_timeout_s: float = 60.0
     decoding: DecodingSettings = DecodingSettings()
-    throttle_seconds: float = 1.0
+    flood_burst: int = 10
+    flood_per_minute: float = 30.0
     max_concurrent_updates: int = 64
     allowed_user_ids: frozenset[int] = frozenset()
     admin_ids: frozenset[int] = frozenset()
@@ -141,7 +142,8 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | N
         batch_max_wait_ms=get("BATCH_MAX_WAIT_MS", int, Settings.batch_max_wait_ms, low=0, high=10_000),
         generation_timeout_s=get("GENERATION_TIMEOUT_S", float, Settings.generation_timeout_s, low=0.1, high=3600),
         decoding=decoding,
-        throttle_seconds=get("THROTTLE_SECONDS", float, Settings.throttle_seconds, low=0.0, high=3600),
+        flood_burst=get("FLOOD_BURST", int, Settings.flood_burst, low=1, high=10_000),
+        flood_per_minute=get("FLOOD_PER_MINUTE", float, Settings.flood_per_minute, low=0.0, high=60_000),
         max_concurrent_updates=get("MAX_CONCURRENT_UPDATES", int, Settings.max_concurrent_updates, low=1, high=10_000),
         allowed_user_ids=get("ALLOWED_USER_IDS", _id_set, frozenset()),
         admin_ids=get("ADMIN_IDS", _id_set, frozenset()),

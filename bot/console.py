@@ -1,13 +1,15 @@
 """`python -m bot chat`: the same storage, personas and generator as the Telegram bot, in a terminal.
 
 Lines are read from stdin, so it also works in scripts: with piped input there is no prompt
-and every reply is one line starting with «Бот:».
+and every reply is one line starting with «Бот:», one per line. On a terminal, lines a person
+typed while the bot was answering are joined into one turn with one reply, as in Telegram.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
+import select
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,7 @@ class ConsoleChat:
         self.stdin, self.stdout = stdin, stdout
         self.interactive = stdin.isatty()
         self.collecting: list[str] | None = None  # persona facts being typed after `/persona new`
+        self._next_line: str | None = None  # a command read ahead while joining typed lines
 
     def say(self, text: str) -> None:
         print(text, file=self.stdout, flush=True)
@@ -54,6 +57,9 @@ class ConsoleChat:
                 self.say(f"Бот: {outcome.reply.text}")
 
     async def _read_line(self) -> str | None:
+        if self._next_line is not None:
+            line, self._next_line = self._next_line, None
+            return line
         if self.interactive:
             print("> " if self.collecting is None else "+ ", end="", file=self.stdout, flush=True)
         line = await asyncio.to_thread(self.stdin.readline)  # keeps the event loop (and generator) free
@@ -83,10 +89,23 @@ class ConsoleChat:
                 await self._chat(repo, user, line)
         return True
 
+    def _typed_meanwhile(self) -> list[str]:
+        """Chat lines already waiting on the terminal (typed while the bot was answering), to be answered
+        with this one as one turn; a command stops the joining and is handled next, on its own."""
+        lines: list[str] = []
+        while self.interactive and self._next_line is None and select.select([self.stdin], [], [], 0)[0]:
+            line = self.stdin.readline()
+            if not line or line.strip().startswith("/"):
+                self._next_line = line or None
+                break
+            lines.append(line.rstrip("\n"))
+        return lines
+
     async def _chat(self, repo: Repository, user, text: str) -> None:
+        turn = [text, *self._typed_meanwhile()]
         try:
             with self._typing():
-                reply = await self.runtime.chat.reply(repo, user, CONSOLE_CHAT_ID, text)
+                reply = await self.runtime.chat.reply(repo, user, CONSOLE_CHAT_ID, turn)
         except (InvalidMessage, ReplyFailed) as exc:
             self.say(f"[!] {exc}")
         else:

@@ -26,7 +26,7 @@ def bot_settings(fake: FakeTelegram, tmp_path: Path, model_dir: Path, **override
         database_path=tmp_path / "bot.sqlite3",
         model_path=str(model_dir),
         torch_threads=1,
-        throttle_seconds=0.0,
+        flood_per_minute=0.0,
         # Greedy replies; 🔄 samples, and a hot, untruncated distribution makes a tiny
         # model's new variant differ from the old one (else Telegram: "message is not modified").
         decoding=DecodingSettings(strategy="greedy", max_new_tokens=12, temperature=5.0, top_p=1.0, top_k=1000),

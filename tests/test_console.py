@@ -176,3 +176,30 @@ def test_a_terminal_sees_the_bot_typing(tiny_model_dir, tmp_path):
     text = output.decode("utf-8")
     typing = text.index("Бот печатает…")
     assert text.index("\r\x1b[K", typing) < text.index("Бот: ", typing)  # erased before the reply is printed
+
+
+def test_lines_typed_while_the_bot_answers_are_one_turn_on_a_terminal(tiny_model_dir, tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    db = tmp_path / "bot.sqlite3"
+    process = subprocess.Popen([sys.executable, "-m", "bot", "chat"], stdin=slave, stdout=slave,
+                               stderr=subprocess.DEVNULL, env=chat_env(tiny_model_dir, db), cwd=PROJECT_ROOT)
+    os.close(slave)
+    # typed in one go: the second and third lines wait on the terminal while the first is read
+    os.write(master, "Привет!\nКак дела?\nЧем занимаешься?\n/quit\n".encode())
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert process.wait(timeout=180) == 0
+    assert output.decode("utf-8").count("Бот: ") == 1
+    assert rows(db, "SELECT text, status FROM messages WHERE role = 'user'") == [
+        ("Привет!\nКак дела?\nЧем занимаешься?", "answered")
+    ]

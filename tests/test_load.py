@@ -1,5 +1,6 @@
 """Load through Telegram: many users write at once to the real bot (long polling against the fake
-Bot API, real dispatcher and SQLite, tiny model). Every message is answered, in each user's order.
+Bot API, real dispatcher and SQLite, tiny model), each writing again as soon as answered. Every
+message is answered, in each user's order.
 
 Both on an idle machine and with every core kept busy by other processes (issue #18: writes must
 never fail for contention, however slow the machine). The figures (end-to-end p50/p95, event-loop
@@ -15,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,13 +101,8 @@ async def run_load(tmp_path: Path, model_dir: Path, condition: str) -> None:
         stopped = asyncio.Event()
         lag_task = asyncio.create_task(ticker(lateness, stopped))
         pushed: dict[tuple[int, str], float] = {}
-        for n in range(MESSAGES):  # all at once, interleaved: user 1 msg 0, user 2 msg 0, ...
-            for user in users:
-                text = f"пользователь {user}, сообщение {n}"
-                pushed[(user, text)] = time.perf_counter()
-                await fake.push(fake.text_update(user, text))
         started = time.perf_counter()
-        await fake.wait_for(lambda: all(len(replies(fake, u)) >= MESSAGES for u in users), timeout=WAIT_S)
+        await people(fake, users, pushed)
         wall = time.perf_counter() - started
         stopped.set()
         await lag_task
@@ -128,6 +125,29 @@ async def run_load(tmp_path: Path, model_dir: Path, condition: str) -> None:
         f"replies/s); end-to-end p50 {p50:.0f} ms, p95 {p95:.0f} ms; event-loop lag p99 {lag_p99:.1f} ms "
         f"(max {max(lateness) * 1000:.1f} ms, {len(lateness)} ticks)"
     )
+
+
+async def people(fake: TimedTelegram, users: range, pushed: dict[tuple[int, str], float]) -> None:
+    """Users who write MESSAGES messages each, the next as soon as the bot has answered the one before
+    (messages sent while the bot is still answering are joined into one turn: tests/test_bursts.py)."""
+    written = dict.fromkeys(users, 0)
+
+    async def write(user: int) -> None:
+        text = f"пользователь {user}, сообщение {written[user]}"
+        pushed[(user, text)] = time.perf_counter()
+        written[user] += 1
+        await fake.push(fake.text_update(user, text))
+
+    def answered() -> list[int]:  # users whose every message so far is answered, with more to write
+        counts = Counter(int(c.params["chat_id"]) for c in fake.sent("sendMessage") if "👍" in str(c.params.get("reply_markup")))
+        return [u for u in users if written[u] < MESSAGES and counts[u] == written[u]]
+
+    for user in users:
+        await write(user)
+    while any(n < MESSAGES for n in written.values()):
+        for user in await fake.wait_for(answered, timeout=WAIT_S):
+            await write(user)
+    await fake.wait_for(lambda: all(len(replies(fake, u)) >= MESSAGES for u in users), timeout=WAIT_S)
 
 
 async def message_statuses(database_path: Path) -> dict[str, int]:

@@ -76,11 +76,11 @@ async def test_bot_end_to_end(fake: FakeTelegram, tmp_path: Path, tiny_model_dir
     commands = fake.sent("setMyCommands")[0].params["commands"]
     assert {c["command"] for c in commands} == set(texts.COMMANDS)
 
-    # several users at once, three messages each, pushed interleaved
+    # several users at once, three messages each, each written after the bot's answer to the last
     for n in range(3):
         for user in USERS:
             await fake.push(fake.text_update(user, f"пользователь {user}, сообщение {n}"))
-    await fake.wait_for(lambda: all(len(replies_to(fake, u)) == 3 for u in USERS))
+        await fake.wait_for(lambda: all(len(replies_to(fake, u)) == n + 1 for u in USERS))
 
     # a custom persona through the FSM, then a chat with it
     first = USERS[0]

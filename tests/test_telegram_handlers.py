@@ -268,12 +268,14 @@ async def test_a_reply_the_database_refuses_still_reaches_the_user_and_the_messa
     assert len(logged) == 1 and f"message {message_id} " in logged[0]
 
 
-async def test_flood_gets_one_notice(tmp_path: Path, tiny_model_dir: Path) -> None:
-    async with telegram_harness(tmp_path, tiny_model_dir, throttle_seconds=600) as tg:
-        for n in range(4):
+async def test_past_the_burst_chat_gets_one_notice_and_commands_still_pass(tmp_path: Path, tiny_model_dir: Path) -> None:
+    async with telegram_harness(tmp_path, tiny_model_dir, flood_burst=2, flood_per_minute=0.01) as tg:
+        for n in range(5):
             await tg.say(ALICE, f"сообщение {n}")
-        notices = [t for t in tg.fake.texts_to(ALICE) if t == texts.THROTTLED.format(seconds="600")]
-        assert len(notices) == 1 and len(tg.fake.texts_to(ALICE)) == 2
+        await tg.say(ALICE, "/help")
+        sent = tg.fake.texts_to(ALICE)
+        assert sent[2] == texts.FLOODED.format(quote="сообщение 2") and len(sent) == 4  # 2 replies, 1 notice, help
+        assert sent[3].startswith(texts.HELP[:30])
 
 
 async def test_allow_list(tmp_path: Path, tiny_model_dir: Path) -> None:

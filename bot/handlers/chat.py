@@ -1,4 +1,7 @@
-"""Chatting: any text meant for the bot gets a generated reply; /reset starts the dialogue anew."""
+"""Chatting: any text meant for the bot gets a generated reply; /reset starts the dialogue anew.
+
+Messages sent while the bot was still answering come as one ``turn`` (``bot.telegram.ordering``)
+and get one reply, to the joined text."""
 
 from __future__ import annotations
 
@@ -24,18 +27,22 @@ async def reset(message: Message, repo: Repository, user: User) -> None:
     await message.answer(texts.RESET_DONE)
 
 
-async def chat_message(message: Message, bot: Bot, repo: Repository, user: User, chat: ChatService) -> None:
-    text = message.text or ""
+async def chat_message(
+    message: Message, bot: Bot, repo: Repository, user: User, chat: ChatService, turn: list[Message] | None = None
+) -> None:
+    messages = turn or [message]
+    parts = [m.text or "" for m in messages]
     if not is_private(message):
-        text = strip_mention(text, (await bot.me()).username or "")
+        username = (await bot.me()).username or ""
+        parts = [strip_mention(text, username) for text in parts]
     # «печатает…» is re-sent every few seconds until the reply is ready.
     async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id):
         try:
-            reply = await chat.reply(repo, user, message.chat.id, text)
+            reply = await chat.reply(repo, user, message.chat.id, parts)
         except (InvalidMessage, ReplyFailed) as exc:
             await message.answer(str(exc), parse_mode=None)
             return
-    answer_to = None if is_private(message) else message.message_id  # in groups: whom the bot answers
+    answer_to = None if is_private(message) else messages[-1].message_id  # in groups: whom the bot answers
     await send_reply(bot, repo, message.chat.id, reply, answer_to=answer_to)
 
 
