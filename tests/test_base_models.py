@@ -17,7 +17,7 @@ from bot.generation.base_models import BASE_FILE, prepare_base
 from bot.generation.encoder_decoder import encoder_decoder_from_causal
 from bot.generation.errors import ModelLoadError
 from tests.tiny_gemma import BASE_NAME, build_tiny_adapter_dir, build_tiny_gemma_base
-from training.predict import GREEDY
+from training.evaluation.predict import GREEDY
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from training.conversation_checks import CHECKS_FILE, PROBES, SCRIPTED_DIALOGUE, persona_probes, run_checks, scripted_dialogues
-from training.predict import GREEDY, load_backend
+from training.evaluation.conversation_checks import CHECKS_FILE, PROBES, SCRIPTED_DIALOGUE, persona_probes, run_checks, scripted_dialogues
+from training.evaluation.predict import GREEDY, load_backend
 
 
 class ScriptedBackend:

@@ -4,7 +4,7 @@
 (``models/ru-persona-gemma``: LoRA adapters over Gemma 3 270M) needs its ~1 GB base prepared from
 the PyPI package, so it is opt-in: ``PERSONA_BOT_REAL_BASE=1 python -m pytest tests/test_default_model.py -s``.
 The probes' share is printed (``-s``), not asserted: a model's hit rate is a measurement, reported in
-its card by ``python -m training.conversation_checks``; what is asserted is that every reply is Russian text.
+its card by ``python -m training.evaluation.conversation_checks``; what is asserted is that every reply is Russian text.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from bot import config
 from bot.config import Settings
 from bot.generation import build_generator
 from bot.generation.adapted import is_adapter_dir
-from training.conversation_checks import PROBES, reflects
-from training.predict import GREEDY
+from training.evaluation.conversation_checks import PROBES, reflects
+from training.evaluation.predict import GREEDY
 
 CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 SHIPPED = {"default": config.DEFAULT_MODEL_PATH, "t5": config.PROJECT_ROOT / "models" / "ru-persona-t5"}

@@ -8,7 +8,7 @@ import datasets
 import pytest
 
 from dialogue.format import FormatSpec
-from training.denoise import denoising_texts, hide_words
+from training.data.denoise import denoising_texts, hide_words
 
 
 class _Tokenizer:

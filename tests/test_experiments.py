@@ -7,13 +7,13 @@ import dataclasses
 import pytest
 
 from dialogue.format import FORMATS
-from training.experiment_config import ConfigError, ExperimentConfig
-from training.overrides import apply_overrides
-from training.experiments import EXPERIMENTS, describe_registry, get_experiment
-from training.hypotheses import HYPOTHESES
+from training.experiments.config import ConfigError, ExperimentConfig
+from training.experiments.overrides import apply_overrides
+from training.experiments.registry import EXPERIMENTS, describe_registry, get_experiment
+from training.data.hypotheses import HYPOTHESES
 from training.run import main, parse_args, resolve_config
 from bot.generation.base_models import BASE_MODELS
-from training.sources import SOURCES
+from training.data.sources import SOURCES
 
 EXPECTED = {
     "en_h1_seq2seq": "h1", "en_h1_causal": "h1_causal", "en_h1_1": "h1_1", "en_h1_2": "h1_2", "en_h2": "h2",
@@ -125,8 +125,8 @@ def test_dropout_override_rebuilds_the_model_with_the_same_weights(tiny_model_di
     import torch
     from transformers import AutoTokenizer
 
-    from training.base_model import DROPOUT_KEY_ENDINGS, load_base, with_dropout
-    from training.scratch import build_model
+    from training.models.base import DROPOUT_KEY_ENDINGS, load_base, with_dropout
+    from training.models.scratch import build_model
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = build_model(tokenizer, EXPERIMENTS["ru_mix_cpu"].scratch, causal=causal, max_positions=64)
@@ -152,7 +152,7 @@ def test_dropout_override_rebuilds_the_model_with_the_same_weights(tiny_model_di
 def test_decoder_input_dropout_hides_tokens_but_the_start() -> None:
     import torch
 
-    from training.input_use import drop_decoder_inputs
+    from training.probes.input_use import drop_decoder_inputs
 
     ids = torch.arange(1, 1 + 64 * 32).reshape(64, 32)
     assert torch.equal(drop_decoder_inputs(ids, 0.0, replacement_id=0), ids)
@@ -167,7 +167,7 @@ def test_context_margin_adds_its_hinge_to_the_training_loss(tiny_model_dir, tmp_
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, Seq2SeqTrainingArguments
 
-    from training.input_use import InputUseTrainer, reply_nll
+    from training.probes.input_use import InputUseTrainer, reply_nll
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForSeq2SeqLM.from_pretrained(tiny_model_dir, dropout_rate=0.0).train()
@@ -193,8 +193,8 @@ def test_context_margin_adds_its_hinge_to_the_training_loss(tiny_model_dir, tmp_
 
 
 def test_copy_probe_trains_the_optimizer_it_names(capsys: pytest.CaptureFixture[str]) -> None:
-    from training.copy_probe import build_optimizer, probe
-    from training.experiment_config import ScratchModelConfig
+    from training.probes.copy_probe import build_optimizer, probe
+    from training.experiments.config import ScratchModelConfig
 
     tiny = ScratchModelConfig(d_model=32, num_layers=1, num_heads=2, d_ff=64, vocab_size=256)
     losses = probe(tiny, "adafactor_scaled", 1e-2, 100)

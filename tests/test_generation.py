@@ -257,7 +257,7 @@ def test_own_turns_are_every_other_turn_back_from_the_last_but_one() -> None:
 def test_a_reply_never_repeats_an_earlier_reply_of_the_bot(tiny_model_dir, tiny_causal_model_dir, causal) -> None:
     """Greedy gives reply R; told that the bot already said R, the same request gets another reply, while
     another request of the same batch, with nothing said before, still gets R."""
-    from training.predict import GREEDY
+    from training.evaluation.predict import GREEDY
 
     backend = TransformersBackend.load(str(tiny_causal_model_dir if causal else tiny_model_dir))
     text = backend.format.build_input(["Я люблю читать."], ["Привет! Как дела?"])

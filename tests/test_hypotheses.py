@@ -11,11 +11,11 @@ import datasets
 import pytest
 
 from dialogue import FormatSpec
-from training.data import load_dataset_dict, prepare_dataset, to_model_inputs
-from training.hypotheses import HYPOTHESES, Hypothesis, build_samples, mix_samples
-from training.limits import measure_limits
-from training.records import Dialogue, Sample
-from training.splits import SplitPlan
+from training.data.dataset import load_dataset_dict, prepare_dataset, to_model_inputs
+from training.data.hypotheses import HYPOTHESES, Hypothesis, build_samples, mix_samples
+from training.data.limits import measure_limits
+from training.data.records import Dialogue, Sample
+from training.data.splits import SplitPlan
 
 from tests.test_sources import toloka_row, write_delimited, write_tar_xz
 

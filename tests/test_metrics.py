@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training import metrics
+from training.evaluation import metrics
 
 
 def test_normalize_drops_punctuation_case_and_english_articles() -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from training.data import prepare_dataset
-from training.sources import SOURCES, SkipReport, read_source, resolve_source
-from training.sources.ru_persona_chat import read_ru_persona_chat
+from training.data.dataset import prepare_dataset
+from training.data.sources import SOURCES, SkipReport, read_source, resolve_source
+from training.data.sources.ru_persona_chat import read_ru_persona_chat
 
 CAP = 3000  # dialogues per source where the whole file is not needed
 

@@ -14,10 +14,11 @@ from transformers import AutoTokenizer
 
 from bot.generation import TransformersBackend
 from dialogue.format import FormatSpec
-from training import decoding, evaluate, export, predict, report
-from training.checkpoints import save_run_files
-from training.experiments import get_experiment
-from training.model_card import render_model_card
+from training.evaluation import decoding, evaluate, predict, report
+from training.models import export
+from training.models.checkpoints import save_run_files
+from training.experiments.registry import get_experiment
+from training.evaluation.model_card import render_model_card
 
 ROWS = datasets.Dataset.from_dict({
     "persona": [["Я работаю врачом."], ["У меня есть собака."], ["Я живу в Москве."]],
@@ -127,7 +128,7 @@ def test_model_card_compares_with_baselines_and_decodings(run_model: Path) -> No
     assert "| metric | model | retrieval | constant |" in card
     assert "| perplexity ↓ | 50.0000 | — | — |" in card
     assert "The model beats constant on both F1 and chrF++; not retrieval." in card
-    assert "Not compared yet: `python -m training.decoding" in card
+    assert "Not compared yet: `python -m training.evaluation.decoding" in card
     decoding.write_comparison(run_model, [{"preset": "greedy", "f1": 0.1, "chrf": 3.0, "distinct_2": 0.1},
                                           {"preset": "beam4", "f1": 0.2, "chrf": 4.0, "distinct_2": 0.1}], examples=3)
     card = render_model_card(run_model)
@@ -137,7 +138,7 @@ def test_model_card_compares_with_baselines_and_decodings(run_model: Path) -> No
 
 
 def test_context_gain_compares_each_input_with_a_different_one() -> None:
-    from training.predict import _other_sources
+    from training.evaluation.predict import _other_sources
 
     sources = ["a", "a", "b", "c"]
     others = _other_sources(sources)

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from training.records import Dialogue
-from training.sources import SkipReport, SourceUnavailable, read_source, resolve_source
-from training.sources.base import DataFormatError
-from training.sources.danetqa import read_danetqa
-from training.sources.download import DataFile, ensure_file
-from training.sources.koziev import read_cornell, read_flibusta
-from training.sources.parus import read_parus
-from training.sources.personachat import read_personachat
-from training.sources.ru_persona_chat import read_ru_persona_chat
-from training.sources.rubq import read_rubq
-from training.sources.synthetic_persona_chat import read_synthetic_persona_chat
+from training.data.records import Dialogue
+from training.data.sources import SkipReport, SourceUnavailable, read_source, resolve_source
+from training.data.sources.base import DataFormatError
+from training.data.sources.danetqa import read_danetqa
+from training.data.sources.download import DataFile, ensure_file
+from training.data.sources.koziev import read_cornell, read_flibusta
+from training.data.sources.parus import read_parus
+from training.data.sources.personachat import read_personachat
+from training.data.sources.ru_persona_chat import read_ru_persona_chat
+from training.data.sources.rubq import read_rubq
+from training.data.sources.synthetic_persona_chat import read_synthetic_persona_chat
 
 
 def write_delimited(path: Path, header: list[str], rows: list[list[str]], delimiter: str) -> Path:

@@ -14,9 +14,10 @@ import pytest
 
 from bot.generation import Generator, TransformersBackend
 from dialogue.format import FormatSpec
-from training import compare, evaluate, run
-from training.features import IGNORE_INDEX, encoder
-from training.predict import GREEDY
+from training.evaluation import compare, evaluate
+from training import run
+from training.data.features import IGNORE_INDEX, encoder
+from training.evaluation.predict import GREEDY
 
 PERSONAS = {
     "ru": [("У меня есть собака.", "Я люблю кофе.", "Я работаю врачом."),
@@ -161,7 +162,7 @@ def test_evaluate_rejects_a_directory_that_is_no_run(tmp_path: Path, capsys: pyt
 
 def test_causal_labels_mask_the_prompt() -> None:
     from tests.tiny_model import CORPUS, VOCAB_SIZE
-    from training.scratch import train_tokenizer
+    from training.models.scratch import train_tokenizer
 
     tokenizer = train_tokenizer(CORPUS, VOCAB_SIZE, causal=True)
     spec = FormatSpec(name="concat_causal", max_source_tokens=8, max_target_tokens=4)
@@ -227,8 +228,8 @@ def test_a_denoising_stage_first_then_the_dialogue_stage_from_its_model(
     """``pretrain``: one command trains the earlier stage into ``pretrain/`` and starts from its model."""
     import dataclasses
 
-    from training import experiments
-    from training.overrides import apply_overrides
+    from training.experiments import registry as experiments
+    from training.experiments.overrides import apply_overrides
 
     tiny_stage = apply_overrides(experiments.EXPERIMENTS["ru_mix_cpu_denoise"], TINY + ["max_steps=20", "precision=fp32"])
     monkeypatch.setitem(experiments.EXPERIMENTS, "tiny_denoise", dataclasses.replace(tiny_stage, name="tiny_denoise",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 
 from dialogue.format import FormatSpec
-from training.experiment_config import ScratchModelConfig
-from training.scratch import save_random_model
+from training.experiments.config import ScratchModelConfig
+from training.models.scratch import save_random_model
 
 VOCAB_SIZE = 400
 
@@ -50,7 +50,7 @@ Do you like to travel?
 """.splitlines()
 
 
-# The project's own scratch builders (training/scratch.py), only much smaller.
+# The project's own scratch builders (training/models/scratch.py), only much smaller.
 TINY_SIZES = ScratchModelConfig(d_model=32, num_layers=2, num_heads=2, d_ff=64, vocab_size=VOCAB_SIZE)
 
 

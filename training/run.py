@@ -6,7 +6,7 @@
     accelerate launch -m training.run ru_mix          # several GPUs
 
 ``--set key=value`` changes any field of the experiment config (see
-``training/experiment_config.py``), typed and validated like the config itself.
+``training/experiments/config.py``), typed and validated like the config itself.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ import os
 import sys
 from pathlib import Path
 
-from training.experiment_config import ConfigError, ExperimentConfig
-from training.overrides import apply_overrides
-from training.experiments import describe_registry, get_experiment
+from training import DEFAULT_DATA_DIR, PROJECT_ROOT
+from training.experiments.config import ConfigError, ExperimentConfig
+from training.experiments.overrides import apply_overrides
+from training.experiments.registry import describe_registry, get_experiment
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -85,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.torch_threads)
-    from training.sources import DataFormatError, SourceUnavailable
+    from training.data.sources import DataFormatError, SourceUnavailable
     from training.train import train  # heavy imports only once the arguments are fine
 
     try:

@@ -19,24 +19,23 @@ from transformers.optimization import Adafactor
 from transformers.trainer_utils import get_last_checkpoint
 
 from dialogue.format import FORMATS, FormatSpec
-from training import features
+from training.data import features
 from bot.generation.adapted import write_kept_tokens
 from bot.generation.base_models import write_base_file
-from training.base_model import load_base
-from training.checkpoints import SaveRunFilesCallback, load_experiment, save_run_files
-from training.data import load_dataset_dict, to_model_inputs
-from training.denoise import denoising_texts
-from training.input_use import InputUseTrainer
-from training.experiment_config import ExperimentConfig
-from training.hypotheses import HYPOTHESES
-from training.limits import measure_limits
-from training.model_card import write_model_card
-from training.reply_loss import ReplyLogitsTrainer
-from training.vocabulary import used_token_ids
+from training.models.base import load_base
+from training.models.checkpoints import TRAINER_LOG, SaveRunFilesCallback, load_experiment, save_run_files
+from training.data.dataset import load_dataset_dict, to_model_inputs
+from training.data.denoise import denoising_texts
+from training.probes.input_use import InputUseTrainer
+from training.experiments.config import ExperimentConfig
+from training.data.hypotheses import HYPOTHESES
+from training.data.limits import measure_limits
+from training.evaluation.model_card import write_model_card
+from training.models.reply_loss import ReplyLogitsTrainer
+from training.models.vocabulary import used_token_ids
 
 MODEL_SUBDIR = "model"
 CHECKPOINTS_SUBDIR = "checkpoints"
-TRAINER_LOG = "trainer_log.json"
 
 
 def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume: bool = False) -> Path:

@@ -24,8 +24,8 @@ def build_scratch_model(out_dir: Path, size: str = "small") -> Path:
     """Write a random-init model directory (weights, tokenizer, ``dialogue_format.json``)."""
     if size not in SIZES:
         raise ValueError(f"scratch size must be one of {', '.join(SIZES)}, got {size!r}")
-    from training.experiment_config import ScratchModelConfig
-    from training.scratch import save_random_model
+    from training.experiments.config import ScratchModelConfig
+    from training.models.scratch import save_random_model
 
     sizes = ScratchModelConfig()
     spec = FormatSpec(

@@ -1,0 +1,163 @@
+"""``python -m training.evaluation.conversation_checks MODEL_DIR...``: does a model talk from its persona, without repeating itself?
+
+Two checks that reference metrics miss (a constant sentence scores F1 0.126 on the test split):
+
+* **Persona probes**: 10 personas of 3-5 facts, 2-3 questions each (25 in all) whose answer is one of
+  the facts; a reply reflects the fact when it contains one of the fact's stems.
+* **Repetition check**: per persona, a scripted 8-turn dialogue of different questions; the bot's
+  replies go into the history, and its earlier replies are passed as the Generator passes them (a
+  reply may not repeat their n-grams); a reply that repeats an earlier reply of the same dialogue
+  (the same words, case and punctuation aside) counts.
+
+Replies come from the bot's own backend with the directory's format, greedy (reproducible). The
+figures go to ``checks.json`` in the model directory (the model card shows them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import DecodingSettings
+from dialogue.format import own_turns
+from training.evaluation.predict import GREEDY, build_inputs, load_backend
+
+CHECKS_FILE = "checks.json"
+
+
+@dataclass(frozen=True)
+class Probe:
+    persona: tuple[str, ...]
+    question: str
+    stems: frozenset[str]
+    """Lower-case word stems; one of them in the reply means the fact was used."""
+
+
+def _probes(persona: tuple[str, ...], *questions: tuple[str, set[str]]) -> list[Probe]:
+    return [Probe(persona, question, frozenset(stems)) for question, stems in questions]
+
+
+TEACHER = ("Я работаю учительницей русского языка.", "Я живу в Казани.", "У меня есть кошка Муська.",
+           "Я люблю печь пироги.")
+PROBES: list[Probe] = [
+    *_probes(TEACHER, ("Кем ты работаешь?", {"учител", "школ", "русск"}),
+             ("Где ты живёшь?", {"казан"}), ("У тебя есть домашние животные?", {"кош", "муськ", "кот"})),
+    *_probes(("Я работаю врачом.", "У меня есть собака.", "Я живу в Москве."),
+             ("Кем ты работаешь?", {"врач", "медиц", "больниц"}), ("У тебя есть домашние животные?", {"собак", "пес", "пёс"}),
+             ("В каком городе ты живёшь?", {"москв"})),
+    *_probes(("Я играю на гитаре.", "Я студент.", "Я люблю рок."),
+             ("Ты играешь на каком-нибудь инструменте?", {"гитар"}), ("Ты учишься или работаешь?", {"учусь", "студент", "университет", "институт"}),
+             ("Какую музыку ты слушаешь?", {"рок"})),
+    *_probes(("Моя любимая еда — пицца.", "Я работаю программистом.", "Я не люблю спорт."),
+             ("Какая твоя любимая еда?", {"пицц"}), ("Чем ты занимаешься по работе?", {"программ", "айти", "it", "код"})),
+    *_probes(("У меня двое детей.", "Я живу в деревне.", "Я выращиваю овощи."),
+             ("У тебя есть дети?", {"дет", "сын", "доч", "двое"}), ("Ты живёшь в городе?", {"деревн", "село"})),
+    *_probes(("Я люблю читать книги.", "Я работаю библиотекарем.", "Я живу в Петербурге."),
+             ("Чем ты любишь заниматься в свободное время?", {"книг", "чита"}),
+             ("Где ты работаешь?", {"библиот"}), ("Откуда ты?", {"петербург", "питер"})),
+    *_probes(("Я водитель такси.", "Я люблю рыбалку.", "У меня есть жена."),
+             ("Кем ты работаешь?", {"водител", "такси", "шофер", "шофёр"}), ("Какое у тебя хобби?", {"рыб"}),
+             ("Ты женат?", {"жена", "женат"})),
+    *_probes(("Я занимаюсь плаванием.", "Мне 20 лет.", "Я живу в Сочи."),
+             ("Каким спортом ты занимаешься?", {"плава", "бассейн"}), ("Сколько тебе лет?", {"20", "двадцат"})),
+    *_probes(("Я повар.", "Я люблю итальянскую кухню.", "У меня есть попугай."),
+             ("Кем ты работаешь?", {"повар", "кухн", "ресторан"}), ("У тебя есть питомцы?", {"попуга"})),
+    *_probes(("Я пенсионер.", "Я люблю гулять в парке.", "У меня трое внуков."),
+             ("Ты работаешь?", {"пенси"}), ("У тебя есть внуки?", {"внук", "трое"})),
+]
+"""25 questions over 10 personas."""
+
+SCRIPTED_DIALOGUE = (
+    "Привет! Как дела?",
+    "Чем ты занимаешься?",
+    "Где ты живёшь?",
+    "У тебя есть домашние животные?",
+    "Что ты любишь есть?",
+    "Какое у тебя хобби?",
+    "Какую музыку ты слушаешь?",
+    "Что ты делал вчера вечером?",
+)
+"""Eight different questions, asked in this order."""
+
+
+def reflects(reply: str, stems: frozenset[str]) -> bool:
+    return any(stem in reply.lower() for stem in stems)
+
+
+def normalized(reply: str) -> str:
+    return " ".join(re.findall(r"\w+", reply.lower()))
+
+
+def persona_probes(backend, decoding: DecodingSettings = GREEDY) -> dict:  # noqa: ANN001 (a bot backend)
+    inputs = build_inputs(backend, [p.persona for p in PROBES], [[p.question] for p in PROBES])
+    replies = backend.generate(inputs, decoding)
+    rows = [{"persona": list(p.persona), "question": p.question, "reply": reply, "reflected": reflects(reply, p.stems)}
+            for p, reply in zip(PROBES, replies)]
+    hits = sum(row["reflected"] for row in rows)
+    return {"reflected": hits, "probes": len(rows), "share": hits / len(rows), "rows": rows}
+
+
+def scripted_dialogues(backend, decoding: DecodingSettings = GREEDY) -> dict:  # noqa: ANN001
+    """Every persona of ``PROBES`` through ``SCRIPTED_DIALOGUE``, the dialogues batched turn by turn."""
+    personas = list(dict.fromkeys(p.persona for p in PROBES))
+    histories: list[list[str]] = [[] for _ in personas]
+    for question in SCRIPTED_DIALOGUE:
+        for history in histories:
+            history.append(question)
+        replies = backend.generate(build_inputs(backend, personas, histories), decoding,
+                                   [own_turns(history) for history in histories])
+        for history, reply in zip(histories, replies):
+            history.append(reply)
+    dialogues, repeats = [], 0
+    for persona, history in zip(personas, histories):
+        replies = history[1::2]
+        seen: set[str] = set()
+        repeated = []
+        for reply in replies:
+            repeated.append(normalized(reply) in seen)
+            seen.add(normalized(reply))
+        repeats += sum(repeated)
+        dialogues.append({"persona": list(persona), "turns": [{"user": q, "bot": r, "repeat": rep}
+                                                            for q, r, rep in zip(history[0::2], replies, repeated)]})
+    total = len(personas) * len(SCRIPTED_DIALOGUE)
+    return {"repeated_replies": repeats, "replies": total, "dialogues": dialogues}
+
+
+def run_checks(model_dir: Path, decoding: DecodingSettings = GREEDY) -> dict:
+    backend = load_backend(model_dir)
+    checks = {"decoding": decoding.describe(), "persona_probes": persona_probes(backend, decoding),
+              "repetition": scripted_dialogues(backend, decoding)}
+    (Path(model_dir) / CHECKS_FILE).write_text(json.dumps(checks, ensure_ascii=False, indent=1) + "\n",
+                                               encoding="utf-8")
+    return checks
+
+
+def summary(checks: dict) -> str:
+    probes, repetition = checks["persona_probes"], checks["repetition"]
+    return (f"persona probes reflected {probes['reflected']}/{probes['probes']} ({probes['share']:.0%}); "
+            f"scripted dialogues: {repetition['repeated_replies']}/{repetition['replies']} replies repeat an earlier one")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluation.conversation_checks", description=__doc__.split("\n")[0])
+    parser.add_argument("model_dirs", type=Path, nargs="+")
+    parser.add_argument("--show", action="store_true", help="print every probe and dialogue turn")
+    args = parser.parse_args(argv)
+    for model_dir in args.model_dirs:
+        checks = run_checks(model_dir)
+        if args.show:
+            for row in checks["persona_probes"]["rows"]:
+                print(f"[{'+' if row['reflected'] else ' '}] {row['question']} -> {row['reply']}")
+            for dialogue in checks["repetition"]["dialogues"][:3]:
+                print("---", " ".join(dialogue["persona"]))
+                for turn in dialogue["turns"]:
+                    print(f"  > {turn['user']}\n  {'R' if turn['repeat'] else ' '} {turn['bot']}")
+        print(f"{model_dir}: {summary(checks)} -> {model_dir / CHECKS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
