@@ -90,6 +90,34 @@ class PersonaChoices:
         return [(p, f"✅ {label}" if p.id == current_id else label) for p, label in pairs]
 
 
+def _stored_candidates(result: GenerationResult) -> list[dict] | None:
+    """The ranked candidates as stored with a reply, the first one shown."""
+    if not result.candidates:
+        return None
+    return [{**candidate.as_dict(), "shown": index == 0} for index, candidate in enumerate(result.candidates)]
+
+
+def _with_choice(result: GenerationResult, index: int = 0) -> dict:
+    """The decoding record of a reply, naming the candidate shown (which source won, and its score)."""
+    if not result.candidates:
+        return result.decoding
+    chosen = result.candidates[index]
+    return {**result.decoding, "chosen": {"index": index, "source": chosen.source, "score": round(chosen.score, 4)}}
+
+
+def next_candidate(reply: Message) -> tuple[str, dict, list[dict]] | None:
+    """For 🔄: the best candidate of ``reply`` not shown yet, as (text, decoding record, candidates with it
+    marked shown); None if the reply was not selected or every candidate has been shown."""
+    candidates = reply.candidates or []
+    index = next((i for i, c in enumerate(candidates) if not c.get("shown")), None)
+    if index is None:
+        return None
+    chosen = candidates[index]
+    decoding = {**(reply.decoding or {}), "chosen": {"index": index, "source": chosen["source"], "score": chosen["score"]}}
+    marked = [{**c, "shown": c.get("shown", False) or i == index} for i, c in enumerate(candidates)]
+    return chosen["text"], decoding, marked
+
+
 def validate_turn(parts: Sequence[str | None]) -> str:
     """The user's messages of one turn, each validated (`validate_message`), joined one a line;
     empty ones are dropped unless all are empty."""
@@ -167,15 +195,22 @@ class ChatService:
         return outcomes
 
     async def regenerate(self, repo: Repository, reply: Message) -> ChatReply:
-        """Another variant of a bot reply (as loaded by `Repository.find_reply`), sampled, replacing its text."""
+        """Another variant of a bot reply (as loaded by `Repository.find_reply`), replacing its text: the
+        next-best candidate not yet shown, at once, if the reply was selected from several; else sampled."""
         user_message = reply.reply_to
+        if (shown := next_candidate(reply)) is not None:
+            text, decoding, candidates = shown
+            await repo.replace_reply(reply, text, decoding=decoding, latency_ms=0, model_id=reply.model_id or "",
+                                     candidates=candidates)
+            return ChatReply(message=reply, user_message=user_message)
         decoding = replace(self.settings.decoding, strategy="sampling")
         try:
             result = await self._generate(repo, reply.dialogue.persona, reply.dialogue, user_message, decoding)
         except GenerationError as exc:
             log.warning("regeneration of reply %s failed: %s", reply.id, exc)
             raise ReplyFailed(texts.REPLY_FAILED) from exc
-        await repo.replace_reply(reply, result.text, decoding=result.decoding, latency_ms=result.latency_ms, model_id=result.model_id)
+        await repo.replace_reply(reply, result.text, decoding=_with_choice(result), latency_ms=result.latency_ms,
+                                 model_id=result.model_id, candidates=_stored_candidates(result))
         return ChatReply(message=reply, user_message=user_message)
 
     async def _answer(
@@ -195,7 +230,8 @@ class ChatService:
         message_id = user_message.id
         try:
             reply = await repo.add_bot_reply(
-                user_message, result.text, model_id=result.model_id, decoding=result.decoding, latency_ms=result.latency_ms
+                user_message, result.text, model_id=result.model_id, decoding=_with_choice(result),
+                latency_ms=result.latency_ms, candidates=_stored_candidates(result),
             )
         except SQLAlchemyError as exc:
             # The reply exists; the user gets it even though the database refused it, and the message is

@@ -72,6 +72,26 @@ class DecodingSettings:
 
 
 @dataclass(frozen=True)
+class SelectionSettings:
+    """Reply selection (``bot.generation.selection``): candidates per request, scored (``RERANK_*``)."""
+
+    candidates: int = 0
+    """Sampled candidates per request; 0 turns selection off (one reply, the decoding settings' own)."""
+    persona_weight: float = 0.5
+    """λ: how much of the reply's likelihood *without* the persona is subtracted (0: plain likelihood)."""
+    repeat_penalty: float = 1.0
+    """Subtracted per unit of similarity to the bot's earlier replies and the user's message."""
+
+    def __post_init__(self) -> None:
+        if self.candidates < 0 or self.persona_weight < 0 or self.repeat_penalty < 0:
+            raise SettingsError("RERANK_CANDIDATES, RERANK_PERSONA_WEIGHT and RERANK_REPEAT_PENALTY must be >= 0")
+
+    @property
+    def enabled(self) -> bool:
+        return self.candidates > 0
+
+
+@dataclass(frozen=True)
 class Settings:
     telegram_token: str | None = field(default=None, repr=False)  # never printed
     telegram_api_url: str = "https://api.telegram.org"
@@ -88,6 +108,7 @@ class Settings:
     batch_max_wait_ms: int = 0
     generation_timeout_s: float = 60.0
     decoding: DecodingSettings = DecodingSettings()
+    selection: SelectionSettings = SelectionSettings()
     flood_burst: int = 10
     flood_per_minute: float = 30.0
     max_concurrent_updates: int = 64
@@ -142,6 +163,11 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | N
         batch_max_wait_ms=get("BATCH_MAX_WAIT_MS", int, Settings.batch_max_wait_ms, low=0, high=10_000),
         generation_timeout_s=get("GENERATION_TIMEOUT_S", float, Settings.generation_timeout_s, low=0.1, high=3600),
         decoding=decoding,
+        selection=SelectionSettings(
+            candidates=get("RERANK_CANDIDATES", int, SelectionSettings.candidates, low=0, high=64),
+            persona_weight=get("RERANK_PERSONA_WEIGHT", float, SelectionSettings.persona_weight, low=0.0, high=10.0),
+            repeat_penalty=get("RERANK_REPEAT_PENALTY", float, SelectionSettings.repeat_penalty, low=0.0, high=100.0),
+        ),
         flood_burst=get("FLOOD_BURST", int, Settings.flood_burst, low=1, high=10_000),
         flood_per_minute=get("FLOOD_PER_MINUTE", float, Settings.flood_per_minute, low=0.0, high=60_000),
         max_concurrent_updates=get("MAX_CONCURRENT_UPDATES", int, Settings.max_concurrent_updates, low=1, high=10_000),

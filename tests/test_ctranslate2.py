@@ -143,3 +143,26 @@ def test_adapters_over_a_gemma_base_give_the_transformers_replies(tmp_path: Path
                      replace(GREEDY, no_repeat_ngram_size=2, repetition_penalty=1.5)):
         assert backend.generate(inputs, decoding) == reference.generate(inputs, decoding)
     assert (adapter_dir / "ctranslate2-float32" / ct2.STAMP_FILE).is_file()
+
+
+def test_reply_selection_scores_as_transformers_and_draws_candidates(model_dir: Path, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    """Selection through CTranslate2: several sampled hypotheses per input, and candidate scores equal to
+    the transformers backend's in float32, for the Seq2Seq T5 and a CausalLM Gemma adapter directory."""
+    from bot.config import SelectionSettings
+    from bot.generation.selection import select_replies
+    from tests.tiny_gemma import build_tiny_adapter_dir, build_tiny_gemma_base
+
+    monkeypatch.setenv("PERSONA_BOT_CACHE", str(tmp_path / "cache"))
+    adapter_dir = build_tiny_adapter_dir(build_tiny_gemma_base(tmp_path / "cache"), tmp_path / "adapters",
+                                         kept_tokens=set(range(250)))
+    for directory in (model_dir, adapter_dir):
+        reference = TransformersBackend.load(str(directory), torch_threads=1)
+        fast = CTranslate2Backend.load(str(directory), compute_type="float32", threads=1)
+        inputs = _inputs(reference)
+        replies = ["Я люблю собак.", "Привет!", "Играю в футбол по выходным.", "Аня"]
+        assert fast.log_likelihoods(inputs, replies) == pytest.approx(reference.log_likelihoods(inputs, replies), abs=1e-3)
+        sampled = fast.generate(inputs, replace(GREEDY, strategy="sampling"), per_input=3)
+        assert len(sampled) == 3 * len(inputs)
+        ranked = select_replies(fast, [PERSONA] * len(HISTORIES), HISTORIES, GREEDY, SelectionSettings(candidates=3))
+        assert all(1 <= len(candidates) <= 3 for candidates in ranked)

@@ -21,7 +21,7 @@ from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
 from bot.generation.errors import ModelLoadError
 from bot.generation.reply_only import NoRepeatOfEarlier, earlier_ngrams, reply_only
-from dialogue.format import FORMAT_FILE, FormatSpec
+from dialogue.format import FORMAT_FILE, FormatSpec, tokenizer_truncator
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 DEFAULT_NO_REPEAT_EARLIER = 3
@@ -38,9 +38,15 @@ class Backend(Protocol):
     """Used by the dialogue format to truncate persona facts and utterances by tokens."""
 
     def generate(self, inputs: list[str], decoding: DecodingSettings,
-                 earlier: Sequence[Sequence[str]] | None = None) -> list[str]:
-        """One reply per input, in order (whitespace-stripped; may be empty). ``earlier``: per input, the bot's
-        own earlier replies in that dialogue, which the reply must not repeat (``NoRepeatOfEarlier``)."""
+                 earlier: Sequence[Sequence[str]] | None = None, *, per_input: int = 1) -> list[str]:
+        """``per_input`` replies per input, grouped by input, in order (whitespace-stripped; may be empty;
+        more than one needs sampling or a beam at least that wide). ``earlier``: per input, the bot's own
+        earlier replies in that dialogue, which the reply must not repeat (``NoRepeatOfEarlier``)."""
+        ...
+
+    def log_likelihoods(self, inputs: list[str], replies: list[str]) -> list[float]:
+        """For each (input, reply): the mean log-probability per token of the reply and its end, as
+        trained (``FormatSpec.build_target``); used to score candidates (``bot.generation.selection``)."""
         ...
 
 
@@ -99,8 +105,10 @@ class TransformersBackend:
         return cls(model=model, tokenizer=tokenizer, format=spec, model_id=model_id)
 
     def generate(self, inputs: list[str], decoding: DecodingSettings,
-                 earlier: Sequence[Sequence[str]] | None = None) -> list[str]:
+                 earlier: Sequence[Sequence[str]] | None = None, *, per_input: int = 1) -> list[str]:
         kwargs: dict[str, Any] = decoding.to_generate_kwargs()
+        if per_input > 1:
+            kwargs["num_return_sequences"] = per_input
         # DecodingSettings (MAX_NEW_TOKENS) wins: operators tune reply length without retraining.
         # The format's training cap is only the fallback when the settings leave it unset.
         if kwargs.get("max_new_tokens") is None:
@@ -127,6 +135,59 @@ class TransformersBackend:
         if not self.model.config.is_encoder_decoder:
             output = output[:, encoded["input_ids"].shape[1] :]  # drop the echoed prompt
         return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+    @torch.inference_mode()
+    def log_likelihoods(self, inputs: list[str], replies: list[str], *, batch_size: int = 16) -> list[float]:
+        scores: list[float] = []
+        for start in range(0, len(inputs), batch_size):
+            rows, labels = zip(*(scored_row(self.tokenizer, self.format, i, r) for i, r in
+                                 zip(inputs[start : start + batch_size], replies[start : start + batch_size])))
+            scores += self._mean_log_probs(list(rows), list(labels))
+        return scores
+
+    def _mean_log_probs(self, rows: list[list[int]], labels: list[list[int]]) -> list[float]:
+        pad = self.tokenizer.pad_token_id
+        causal = not self.model.config.is_encoder_decoder
+        # Padded on the right: a causal model's positions then count from each row's first token.
+        ids = _padded(rows, pad)
+        mask = (_padded([[1] * len(r) for r in rows], 0)).to(self.model.device)
+        target = _padded(labels, IGNORE).to(self.model.device)
+        if causal:
+            logits = self.model(input_ids=ids.to(self.model.device), attention_mask=mask).logits[:, :-1]
+            target = target[:, 1:]
+        else:
+            logits = self.model(input_ids=ids.to(self.model.device), attention_mask=mask, labels=target).logits
+        scored = target != IGNORE
+        picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return ((picked * scored).sum(-1) / scored.sum(-1).clamp(min=1)).tolist()
+
+
+IGNORE = -100
+"""Label of a position that is not scored (the prompt of a causal model, padding)."""
+
+
+def scored_row(tokenizer: Any, spec: FormatSpec, source: str, reply: str) -> tuple[list[int], list[int]]:
+    """Model input ids and label ids (-100 where not scored) for one pair, encoded as in training
+    (``training.data.features``): Seq2Seq labels are the reply + EOS; a CausalLM reads the prompt
+    (its end kept if too long) and the reply + EOS, only the reply scored."""
+    target = spec.build_target(reply, truncate=tokenizer_truncator(tokenizer))
+    if not spec.is_causal:
+        ids = tokenizer(source, max_length=spec.max_source_tokens, truncation=True)["input_ids"]
+        labels = tokenizer(text_target=target, add_special_tokens=False)["input_ids"]
+        return ids, labels[: spec.max_target_tokens - 1] + [tokenizer.eos_token_id]
+    prompt = tokenizer(source, truncation=False)["input_ids"]
+    if len(prompt) > spec.max_source_tokens:
+        bos = tokenizer.bos_token_id
+        keep_bos = bos is not None and prompt[0] == bos
+        prompt = ([bos] if keep_bos else []) + prompt[len(prompt) - spec.max_source_tokens + keep_bos :]
+    answer = tokenizer(spec.reply_prefix + target, add_special_tokens=False)["input_ids"]
+    answer = answer[: spec.max_target_tokens - 1] + [tokenizer.eos_token_id]
+    return prompt + answer, [IGNORE] * len(prompt) + answer
+
+
+def _padded(rows: list[list[int]], value: int) -> torch.Tensor:
+    width = max(len(row) for row in rows)
+    return torch.tensor([row + [value] * (width - len(row)) for row in rows], dtype=torch.long)
 
 
 def stop_token_ids(tokenizer: Any, eos: int | list[int] | None) -> list[int]:

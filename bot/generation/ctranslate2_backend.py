@@ -27,7 +27,7 @@ from typing import Any
 
 from bot.config import DecodingSettings
 from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_tokenizer
-from bot.generation.backends import _check_local_dir, _local_model_id, stop_token_ids
+from bot.generation.backends import IGNORE, _check_local_dir, _local_model_id, scored_row, stop_token_ids
 from bot.generation.errors import GenerationError, ModelLoadError
 from dialogue.format import FormatSpec
 
@@ -100,19 +100,33 @@ class CTranslate2Backend:
         return cls(engine, tokenizer, spec, f"{source_id}+ct2-{compute_type}", compute_type, stops)
 
     def generate(self, inputs: list[str], decoding: DecodingSettings,
-                 earlier: Sequence[Sequence[str]] | None = None) -> list[str]:
+                 earlier: Sequence[Sequence[str]] | None = None, *, per_input: int = 1) -> list[str]:
         """As ``TransformersBackend.generate``, except ``earlier``: CTranslate2 takes one list of banned
-        sequences per batch, not per request, so the bot's earlier replies are not kept out here."""
+        sequences per batch, not per request, so the bot's earlier replies are not kept out here (reply
+        selection still ranks near-duplicates of them last)."""
         encoded = self.tokenizer(inputs, truncation=True, max_length=self.format.max_source_tokens)["input_ids"]
         tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
-        replies = [self.tokenizer.convert_tokens_to_ids(r) for r in self.run_tokens(tokens, decoding_options(self, decoding))]
+        options = {**decoding_options(self, decoding), "num_hypotheses": per_input}
+        replies = [self.tokenizer.convert_tokens_to_ids(r) for r in self.run_tokens(tokens, options)]
         return [text.strip() for text in self.tokenizer.batch_decode(replies, skip_special_tokens=True)]
 
     def run_tokens(self, tokens: list[list[str]], options: dict[str, Any]) -> list[list[str]]:
-        """The engine on tokenised inputs: one reply (as tokens) per input."""
+        """The engine on tokenised inputs: ``num_hypotheses`` replies (as tokens) per input, grouped by input."""
         if self.format.is_causal:  # the end token is not in the result (return_end_token is off)
-            return [r.sequences[0] for r in self.engine.generate_batch(tokens, **options)]
-        return [r.hypotheses[0] for r in self.engine.translate_batch(tokens, **options)]
+            return [seq for r in self.engine.generate_batch(tokens, **options) for seq in r.sequences]
+        return [hyp for r in self.engine.translate_batch(tokens, **options) for hyp in r.hypotheses]
+
+    def log_likelihoods(self, inputs: list[str], replies: list[str]) -> list[float]:
+        """As ``TransformersBackend.log_likelihoods``, by the engine's ``score_batch``."""
+        rows = [scored_row(self.tokenizer, self.format, source, reply) for source, reply in zip(inputs, replies)]
+        as_tokens = self.tokenizer.convert_ids_to_tokens
+        if self.format.is_causal:  # log_probs[i] is the probability of token i + 1 given the ones before
+            results = self.engine.score_batch([as_tokens(ids) for ids, _ in rows])
+            scored = [sum(1 for label in labels if label != IGNORE) for _, labels in rows]
+            return [sum(r.log_probs[-n:]) / n for r, n in zip(results, scored)]
+        # The Translator adds the end token to the target itself: the reply's own ids without it.
+        results = self.engine.score_batch([as_tokens(ids) for ids, _ in rows], [as_tokens(labels[:-1]) for _, labels in rows])
+        return [sum(r.log_probs) / len(r.log_probs) for r in results]
 
 
 def decoding_options(backend: CTranslate2Backend, decoding: DecodingSettings) -> dict[str, Any]:

@@ -45,4 +45,5 @@ def build_generator(settings: Settings) -> Generator:
         batch_max_wait_ms=settings.batch_max_wait_ms,
         timeout_s=settings.generation_timeout_s,
         decoding=settings.decoding,
+        selection=settings.selection,
     )

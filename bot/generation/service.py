@@ -15,11 +15,12 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-from bot.config import DecodingSettings
+from bot.config import DecodingSettings, SelectionSettings
 from bot.generation.backends import Backend
 from bot.generation.errors import EmptyReply, GenerationError, GenerationTimeout, GeneratorClosed
+from bot.generation.selection import Candidate, candidate_decoding, select_replies
 from dialogue.format import own_turns, tokenizer_truncator
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class GenerationResult:
     """From the request to the reply, queueing included."""
     batch_size: int
     """How many requests were generated together with this one."""
+    candidates: tuple[Candidate, ...] = ()
+    """With reply selection: every candidate, best (``text``) first."""
 
 
 @dataclass
@@ -62,11 +65,13 @@ class Generator:
         batch_max_wait_ms: int = 0,
         timeout_s: float = 60.0,
         decoding: DecodingSettings | None = None,
+        selection: SelectionSettings | None = None,
     ) -> None:
         if batch_max_size < 1 or batch_max_wait_ms < 0 or timeout_s <= 0:
             raise ValueError("batch_max_size must be >= 1, batch_max_wait_ms >= 0 and timeout_s > 0")
         self.backend = backend
         self.default_decoding = decoding or DecodingSettings()
+        self.selection = selection or SelectionSettings()
         self._max_size, self._max_wait_s, self._timeout_s = batch_max_size, batch_max_wait_ms / 1000, timeout_s
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._held: deque[_Request] = deque()  # taken from the queue, waiting for a batch of their decoding
@@ -164,31 +169,41 @@ class Generator:
         decoding = batch[0].decoding
         loop = asyncio.get_running_loop()
         try:
-            texts = await loop.run_in_executor(self._executor, self._generate_batch, batch, decoding)
+            replies = await loop.run_in_executor(self._executor, self._generate_batch, batch, decoding)
         except Exception as exc:
             log.exception("generation failed for a batch of %d", len(batch))
             for request in batch:
                 _settle(request.future, exc=GenerationError(f"generation failed: {type(exc).__name__}: {exc}"))
             return
-        described = decoding.describe()
-        for request, text in zip(batch, texts, strict=True):
+        described = self._describe(decoding)
+        for request, (text, candidates) in zip(batch, replies, strict=True):
             if not text:
                 _settle(request.future, exc=EmptyReply("the model produced an empty reply"))
                 continue
             latency_ms = round((time.monotonic() - request.started) * 1000)
-            result = GenerationResult(text, self.backend.model_id, described, latency_ms, len(batch))
+            result = GenerationResult(text, self.backend.model_id, described, latency_ms, len(batch), candidates)
             _settle(request.future, result=result)
 
-    def _generate_batch(self, batch: list[_Request], decoding: DecodingSettings) -> list[str]:
+    def _describe(self, decoding: DecodingSettings) -> dict[str, object]:
+        """What is stored with each reply: the decoding actually used, and the selection settings."""
+        if not self.selection.enabled:
+            return decoding.describe()
+        return {**candidate_decoding(decoding, self.selection.candidates).describe(), "selection": asdict(self.selection)}
+
+    def _generate_batch(self, batch: list[_Request], decoding: DecodingSettings) -> list[tuple[str, tuple[Candidate, ...]]]:
         """Runs on the worker thread. Inputs are built here too: a fast tokenizer must not be
         used from two threads at once ("Already borrowed")."""
         backend = self.backend
+        if self.selection.enabled:
+            ranked = select_replies(backend, [r.persona for r in batch], [r.history for r in batch], decoding,
+                                    self.selection)
+            return [(candidates[0].text if candidates else "", tuple(candidates)) for candidates in ranked]
         truncate = tokenizer_truncator(backend.tokenizer)
         inputs = [backend.format.build_input(r.persona, r.history, truncate=truncate) for r in batch]
         texts = backend.generate(inputs, decoding, [own_turns(r.history) for r in batch])
         if len(texts) != len(inputs):
             raise GenerationError(f"backend returned {len(texts)} replies for {len(inputs)} inputs")
-        return [text.strip() for text in texts]
+        return [(text.strip(), ()) for text in texts]
 
 
 def _settle(

@@ -153,6 +153,8 @@ class Message(Base):
     model_id: Mapped[str | None] = mapped_column(String(256))
     decoding: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     latency_ms: Mapped[int | None]
+    candidates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """A selected reply's ranked candidates (``Candidate.as_dict`` + ``shown``), best first; None without selection."""
 
     dialogue: Mapped[Dialogue] = relationship(lazy="raise")
     reply_to: Mapped[Message | None] = relationship(remote_side=[id], lazy="raise")

@@ -162,9 +162,11 @@ class Repository:
         return message
 
     async def add_bot_reply(
-        self, user_message: Message, text: str, *, model_id: str, decoding: dict, latency_ms: int
+        self, user_message: Message, text: str, *, model_id: str, decoding: dict, latency_ms: int,
+        candidates: list[dict] | None = None,
     ) -> Message:
-        """The reply to ``user_message`` (which becomes "answered"); commits."""
+        """The reply to ``user_message`` (which becomes "answered"), with the candidates it was selected
+        from if any; commits."""
         async with self.transaction():
             reply = Message(
                 dialogue_id=user_message.dialogue_id,
@@ -175,6 +177,7 @@ class Repository:
                 model_id=model_id,
                 decoding=decoding,
                 latency_ms=latency_ms,
+                candidates=candidates,
             )
             self.session.add(reply)
             await self._set_status(user_message, "answered", None)
@@ -243,9 +246,11 @@ class Repository:
         )
         return await self.session.scalar(query)
 
-    async def replace_reply(self, reply: Message, text: str, *, decoding: dict, latency_ms: int, model_id: str) -> None:
-        """🔄: the same reply row gets the new text; commits."""
-        values = {"text": text, "decoding": decoding, "latency_ms": latency_ms, "model_id": model_id}
+    async def replace_reply(self, reply: Message, text: str, *, decoding: dict, latency_ms: int, model_id: str,
+                            candidates: list[dict] | None = None) -> None:
+        """🔄: the same reply row gets the new text (and candidates, if selected); commits."""
+        values = {"text": text, "decoding": decoding, "latency_ms": latency_ms, "model_id": model_id,
+                  "candidates": candidates}
         async with self.transaction():
             await self.session.execute(update(Message).where(Message.id == reply.id).values(**values))
         _assume(reply, **values)

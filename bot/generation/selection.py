@@ -1,0 +1,100 @@
+"""Reply selection: several candidates per request, scored, the best one sent (issue #16).
+
+Chat systems do not send the first thing the decoder produces. Here each request gets
+``candidates`` sampled replies from the serving model in one batched ``generate`` call
+(``num_return_sequences``), and each candidate is scored::
+
+    score = log p(reply | persona + history) - λ · log p(reply | history)  - penalty · similarity
+
+both log-likelihoods length-normalised (mean per token, the reply's end included). The second
+term is the anti-generic, MMI-style part: a reply the model would say whatever the persona
+(«Привет, как дела?») gains nothing from the persona; one that uses it does. ``similarity`` is
+the closest match (``difflib`` ratio, 0..1) to the bot's own earlier replies and the user's
+message in this dialogue; a near-duplicate (ratio ≥ ``DUPLICATE_RATIO``) is never chosen while
+another candidate is left. The ranked candidates are kept with the reply, so that 🔄 shows the
+next one without a new generation.
+
+The same code serves the bot (``Generator``) and the evaluation that chose N, λ and the penalty
+(``python -m training.evaluation.selection``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+from bot.config import DecodingSettings, SelectionSettings
+from dialogue.format import clean_text, own_turns, tokenizer_truncator
+
+DUPLICATE_RATIO = 0.8
+"""A candidate this similar (difflib ratio) to an earlier bot reply or to the user's message is a near-duplicate."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One possible reply and why it ranks where it does."""
+
+    text: str
+    score: float
+    with_persona: float
+    """Mean log-probability per token given persona and history."""
+    without_persona: float
+    """The same, given the history only."""
+    similarity: float
+    """Closest difflib ratio to an earlier bot reply or the user's message."""
+    source: str = "model"
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def similarity(text: str, others: Sequence[str]) -> float:
+    """The highest ``difflib`` ratio between ``text`` and any of ``others`` (case and spacing ignored)."""
+    normal = clean_text(text).lower()
+    return max((difflib.SequenceMatcher(None, normal, clean_text(o).lower()).ratio() for o in others), default=0.0)
+
+
+def rank(texts: Sequence[str], with_persona: Sequence[float], without_persona: Sequence[float],
+         history: Sequence[str], settings: SelectionSettings) -> list[Candidate]:
+    """The candidates of one request, best first; identical texts once; near-duplicates of what was said
+    last (the bot's earlier replies, the user's message) after every other candidate."""
+    said = [*own_turns(history), *history[-1:]]
+    best: dict[str, Candidate] = {}
+    for text, lp, lp_plain in zip(texts, with_persona, without_persona, strict=True):
+        if not text.strip():
+            continue
+        sim = similarity(text, said)
+        score = lp - settings.persona_weight * lp_plain - settings.repeat_penalty * sim
+        candidate = Candidate(text.strip(), score, lp, lp_plain, sim)
+        key = clean_text(text).lower()
+        if key not in best or best[key].score < score:
+            best[key] = candidate
+    return sorted(best.values(), key=lambda c: (c.similarity >= DUPLICATE_RATIO, -c.score))
+
+
+def candidate_decoding(decoding: DecodingSettings, n: int) -> DecodingSettings:
+    """How ``n`` candidates are drawn: the settings' own beam if it is at least ``n`` wide, else sampling
+    with the settings' temperature, top-p and top-k (greedy or contrastive give one reply only)."""
+    if decoding.strategy == "sampling" or (decoding.strategy == "beam" and decoding.num_beams >= n):
+        return decoding
+    return replace(decoding, strategy="sampling")
+
+
+def select_replies(backend, personas: Sequence[Sequence[str]], histories: Sequence[Sequence[str]],
+                   decoding: DecodingSettings, settings: SelectionSettings) -> list[list[Candidate]]:
+    """Ranked candidates for each request (persona facts + history, oldest first). Runs on the generator's
+    worker thread (or in an evaluation): one batched generate call, one batched scoring call."""
+    truncate = tokenizer_truncator(backend.tokenizer)
+    n = settings.candidates
+    inputs = [backend.format.build_input(p, h, truncate=truncate) for p, h in zip(personas, histories, strict=True)]
+    plain = [backend.format.build_input([], h, truncate=truncate) for h in histories]
+    earlier = [own_turns(h) for h in histories]
+    texts = backend.generate(inputs, candidate_decoding(decoding, n), earlier, per_input=n)
+    if len(texts) != n * len(inputs):
+        raise ValueError(f"backend returned {len(texts)} candidates for {len(inputs)} inputs x {n}")
+    repeated = [i for i in range(len(inputs)) for _ in range(n)]
+    scores = backend.log_likelihoods([inputs[i] for i in repeated] + [plain[i] for i in repeated], texts + texts)
+    with_persona, without_persona = scores[: len(texts)], scores[len(texts) :]
+    return [rank(texts[i * n : (i + 1) * n], with_persona[i * n : (i + 1) * n], without_persona[i * n : (i + 1) * n],
+                 histories[i], settings) for i in range(len(inputs))]

@@ -1,0 +1,116 @@
+"""Reply selection (issue #16) with real tiny models: candidates from one batched generate call, scored by
+the model's own likelihood with and without the persona, near-duplicates of what was said never chosen
+while another candidate is left, 🔄 showing the next candidate without a new generation."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from bot.config import DecodingSettings, SelectionSettings
+from bot.generation import Generator, TransformersBackend
+from bot.generation.selection import DUPLICATE_RATIO, rank, select_replies, similarity
+from tests.telegram_harness import telegram_harness
+
+torch.set_num_threads(1)
+PERSONA = ["Я люблю собак.", "Я работаю программистом."]
+HISTORIES = [["Привет! Как дела?"], ["Чем ты занимаешься?", "Играю в футбол.", "А ты?"]]
+GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=8)
+SAMPLING = DecodingSettings(strategy="sampling", max_new_tokens=8, temperature=1.5, top_p=1.0, top_k=0)
+SELECTION = SelectionSettings(candidates=4, persona_weight=0.5, repeat_penalty=1.0)
+
+
+@pytest.fixture(scope="module", params=["seq2seq", "causal"])
+def backend(request, tiny_model_dir: Path, tiny_causal_model_dir: Path) -> TransformersBackend:
+    path = tiny_model_dir if request.param == "seq2seq" else tiny_causal_model_dir
+    return TransformersBackend.load(str(path), torch_threads=1)
+
+
+def test_log_likelihood_is_the_models_own_mean_token_log_probability(backend: TransformersBackend) -> None:
+    source = backend.format.build_input(PERSONA, HISTORIES[1])
+    reply = "Я программист, люблю собак."
+    (score,) = backend.log_likelihoods([source], [reply])
+    from bot.generation.backends import IGNORE, scored_row
+
+    ids, labels = scored_row(backend.tokenizer, backend.format, source, reply)
+    with torch.inference_mode():  # the model's own loss: the mean negative log-likelihood of the labels
+        loss = backend.model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
+    assert score == pytest.approx(-float(loss), abs=1e-4)
+    assert sum(label != IGNORE for label in labels) > 1
+    # batched with other rows of other lengths: the same figure
+    assert backend.log_likelihoods([source, "короткий", source], [reply, "да", "нет"])[0] == pytest.approx(score, abs=1e-4)
+
+
+def test_candidates_come_ranked_and_are_deterministic_with_a_seed(backend: TransformersBackend) -> None:
+    def run():
+        torch.manual_seed(0)
+        return select_replies(backend, [PERSONA] * 2, HISTORIES, SAMPLING, SELECTION)
+
+    first, second = run(), run()
+    assert first == second
+    for candidates in first:
+        assert 1 <= len(candidates) <= SELECTION.candidates
+        assert len({c.text for c in candidates}) == len(candidates)  # identical texts once
+        clean = [c for c in candidates if c.similarity < DUPLICATE_RATIO]
+        assert [c.score for c in clean] == sorted((c.score for c in clean), reverse=True)
+        for c in candidates:
+            assert c.score == pytest.approx(c.with_persona - 0.5 * c.without_persona - c.similarity)
+
+
+def test_a_duplicate_of_an_earlier_reply_is_never_chosen_when_another_candidate_exists(
+    backend: TransformersBackend,
+) -> None:
+    question, other = "Чем ты занимаешься?", "Я программист и люблю собак."
+    source = backend.format.build_input(PERSONA, [question])
+    texts = ["Играю в футбол.", other]
+    scores = backend.log_likelihoods([source] * 2, texts)
+    said = texts[scores.index(max(scores))]  # the model's favourite, made the bot's earlier reply
+    history = ["Привет!", said + "!", question]
+    plain = backend.log_likelihoods([backend.format.build_input([], history)] * 2, texts)
+    ranked = rank(texts, scores, plain, history, SelectionSettings(candidates=2, persona_weight=0.0, repeat_penalty=0.0))
+    assert ranked[0].text != said and similarity(said, [said + "!"]) >= DUPLICATE_RATIO
+    # the user's own message is not echoed either, and a lone duplicate is still a reply
+    assert rank([question], [0.0], [0.0], history, SELECTION)[0].text == question
+
+
+async def test_off_by_setting_gives_the_plain_reply(backend: TransformersBackend) -> None:
+    async with Generator(backend, decoding=GREEDY, selection=SelectionSettings(candidates=0)) as generator:
+        result = await generator.generate(PERSONA, HISTORIES[0])
+    assert result.candidates == () and "selection" not in result.decoding
+    assert result.text == backend.generate([backend.format.build_input(PERSONA, HISTORIES[0])], GREEDY)[0]
+
+
+async def test_the_generator_selects_through_its_micro_batches(backend: TransformersBackend) -> None:
+    async with Generator(backend, decoding=GREEDY, selection=SELECTION) as generator:
+        results = [await generator.generate(PERSONA, h) for h in HISTORIES]
+    for result in results:
+        assert result.candidates and result.text == result.candidates[0].text
+        assert result.decoding["strategy"] == "sampling" and result.decoding["selection"]["candidates"] == 4
+
+
+async def test_regenerate_shows_the_next_candidate_without_generating(tmp_path: Path, tiny_model_dir: Path) -> None:
+    selection = SelectionSettings(candidates=4)
+    async with telegram_harness(tmp_path, tiny_model_dir, selection=selection) as tg:
+        await tg.say(42, "Привет! Чем занимаешься?")
+        message = tg.last_message(42)
+        async with tg.repo() as repo:
+            stored = await repo.find_reply(int(tg.buttons(message)["👍"].split(":")[-1]))
+        candidates = stored.candidates
+        assert candidates[0]["text"] == message["text"] and candidates[0]["shown"]
+        assert stored.decoding["chosen"] == {"index": 0, "source": "model", "score": candidates[0]["score"]}
+        backend = tg.runtime.generator.backend
+        calls = []
+        original = backend.generate
+        backend.generate = lambda *a, **k: calls.append(a) or original(*a, **k)
+        try:
+            for shown in range(1, len(candidates)):
+                await tg.feed(tg.fake.callback_update(42, message, tg.buttons(message)["🔄"]))
+                assert tg.fake.sent("editMessageText")[-1].params["text"] == candidates[shown]["text"]
+            assert calls == []  # every candidate shown, none generated
+            await tg.feed(tg.fake.callback_update(42, message, tg.buttons(message)["🔄"]))
+            assert len(calls) == 1  # none left: a new generation
+        finally:
+            backend.generate = original
