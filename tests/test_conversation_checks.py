@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from training.evaluation.conversation_checks import CHECKS_FILE, PROBES, SCRIPTED_DIALOGUE, persona_probes, run_checks, scripted_dialogues
+from bot.config import SelectionSettings
+from training.evaluation.conversation_checks import CHECKS_FILE, PROBES, SCRIPTED_DIALOGUE, persona_probes, replier, run_checks, scripted_dialogues
 from training.evaluation.predict import GREEDY, load_backend
 
 
@@ -32,7 +33,7 @@ def test_a_reply_that_repeats_an_earlier_one_counts_once_per_repeat(tiny_model_d
     script = ["Привет!"] * personas + ["Я врач."] * personas + ["я врач"] * personas
     script += [f"Ответ {turn} {i}" for turn in range(5) for i in range(personas)]
     backend = ScriptedBackend(load_backend(tiny_model_dir), script)
-    result = scripted_dialogues(backend, GREEDY)
+    result = scripted_dialogues(replier(backend, GREEDY))
     assert result["replies"] == personas * 8
     assert result["repeated_replies"] == personas  # "я врач" repeats "Я врач." (case, punctuation aside)
     turns = result["dialogues"][0]["turns"]
@@ -43,7 +44,7 @@ def test_a_reply_that_repeats_an_earlier_one_counts_once_per_repeat(tiny_model_d
 
 def test_a_probe_is_reflected_by_any_of_its_stems(tiny_model_dir: Path) -> None:
     replies = ["Я работаю в школе." if "Кем" in p.question else "Не знаю." for p in PROBES]
-    result = persona_probes(ScriptedBackend(load_backend(tiny_model_dir), replies), GREEDY)
+    result = persona_probes(replier(ScriptedBackend(load_backend(tiny_model_dir), replies), GREEDY))
     expected = sum(1 for p, r in zip(PROBES, replies) if any(s in r.lower() for s in p.stems))
     assert result["reflected"] == expected and 1 <= expected < len(PROBES)
 
@@ -55,3 +56,10 @@ def test_run_checks_writes_the_figures_beside_the_model(tiny_model_dir: Path, tm
     checks = run_checks(model_dir)
     assert json.loads((model_dir / CHECKS_FILE).read_text()) == checks
     assert checks["persona_probes"]["probes"] == len(PROBES) and checks["repetition"]["replies"] == 80
+
+
+def test_checks_with_reply_selection_go_where_asked(tiny_model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "checks_selection.json"
+    checks = run_checks(tiny_model_dir, selection=SelectionSettings(candidates=3), out=out)
+    assert json.loads(out.read_text()) == checks and checks["selection"]["candidates"] == 3
+    assert checks["repetition"]["replies"] == 80 and checks["repetition"]["repeated_replies"] == 0

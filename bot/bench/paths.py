@@ -30,6 +30,8 @@ class BenchConfig:
     max_new_tokens: int = 32
     batch_max_size: int = 32
     batch_max_wait_ms: int = 20
+    rerank_candidates: int = 4
+    """Candidates per reply on the "selection" paths (persona weight and penalty at the bot's defaults)."""
 
     def __post_init__(self) -> None:
         if self.requests < 1 or self.threads < 1 or self.max_new_tokens < 1 or self.batch_max_size < 1:
@@ -74,12 +76,14 @@ async def _naive(config: BenchConfig) -> dict:
     return await _serve_levels(lambda p: loop.run_in_executor(worker, reply, p), backend.tokenizer, config)
 
 
-async def _through_generator(backend, config: BenchConfig) -> dict:
+async def _through_generator(backend, config: BenchConfig, *, selection: bool = False) -> dict:
+    from bot.config import SelectionSettings
     from bot.generation import Generator
 
     generator = Generator(
         backend, batch_max_size=config.batch_max_size, batch_max_wait_ms=config.batch_max_wait_ms,
         timeout_s=3600, decoding=config.decoding,
+        selection=SelectionSettings(candidates=config.rerank_candidates) if selection else None,
     )  # fmt: skip
 
     async def serve(prompt: Prompt) -> str:
@@ -105,6 +109,12 @@ async def _torch_int8(config: BenchConfig) -> dict:
     return await _through_generator(replace(backend, model=model, model_id=f"{backend.model_id}+qint8"), config)
 
 
+async def _selection(config: BenchConfig) -> dict:
+    from bot.generation import TransformersBackend
+
+    return await _through_generator(TransformersBackend.load(str(config.model_dir)), config, selection=True)
+
+
 def _load_ct2(config: BenchConfig):
     from bot.generation.ctranslate2_backend import CTranslate2Backend
 
@@ -113,6 +123,10 @@ def _load_ct2(config: BenchConfig):
 
 async def _ct2_serving(config: BenchConfig) -> dict:
     return await _through_generator(_load_ct2(config), config)
+
+
+async def _ct2_selection(config: BenchConfig) -> dict:
+    return await _through_generator(_load_ct2(config), config, selection=True)
 
 
 async def _ct2_raw(config: BenchConfig) -> dict:
@@ -149,6 +163,8 @@ PATHS: dict[str, tuple[str, Callable[[BenchConfig], Awaitable[dict]]]] = {
     "torch_int8": ("Generator + torch dynamic int8", _torch_int8),
     "ct2_raw": ("CTranslate2 int8, raw engine call", _ct2_raw),
     "ct2": ("Generator + CTranslate2 int8", _ct2_serving),
+    "selection": ("Generator + selection, transformers fp32", _selection),
+    "ct2_selection": ("Generator + selection, CTranslate2 int8", _ct2_selection),
 }
 """Path name -> (label for the table, the coroutine measuring it)."""
 

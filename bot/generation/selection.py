@@ -81,20 +81,38 @@ def candidate_decoding(decoding: DecodingSettings, n: int) -> DecodingSettings:
     return replace(decoding, strategy="sampling")
 
 
-def select_replies(backend, personas: Sequence[Sequence[str]], histories: Sequence[Sequence[str]],
-                   decoding: DecodingSettings, settings: SelectionSettings) -> list[list[Candidate]]:
-    """Ranked candidates for each request (persona facts + history, oldest first). Runs on the generator's
-    worker thread (or in an evaluation): one batched generate call, one batched scoring call."""
+@dataclass(frozen=True)
+class Drawn:
+    """The candidates of one request in the order they were drawn, with their log-likelihoods."""
+
+    texts: list[str]
+    with_persona: list[float]
+    without_persona: list[float]
+
+    def ranked(self, history: Sequence[str], settings: SelectionSettings, first: int | None = None) -> list[Candidate]:
+        """``rank`` over the first ``first`` draws (all by default)."""
+        n = len(self.texts) if first is None else first
+        return rank(self.texts[:n], self.with_persona[:n], self.without_persona[:n], history, settings)
+
+
+def draw_candidates(backend, personas: Sequence[Sequence[str]], histories: Sequence[Sequence[str]],
+                    decoding: DecodingSettings, n: int) -> list[Drawn]:
+    """``n`` candidates per request (persona facts + history, oldest first) from one batched generate call,
+    scored in one batched call with and without the persona. Runs on the generator's worker thread."""
     truncate = tokenizer_truncator(backend.tokenizer)
-    n = settings.candidates
     inputs = [backend.format.build_input(p, h, truncate=truncate) for p, h in zip(personas, histories, strict=True)]
     plain = [backend.format.build_input([], h, truncate=truncate) for h in histories]
-    earlier = [own_turns(h) for h in histories]
-    texts = backend.generate(inputs, candidate_decoding(decoding, n), earlier, per_input=n)
+    texts = backend.generate(inputs, candidate_decoding(decoding, n), [own_turns(h) for h in histories], per_input=n)
     if len(texts) != n * len(inputs):
         raise ValueError(f"backend returned {len(texts)} candidates for {len(inputs)} inputs x {n}")
     repeated = [i for i in range(len(inputs)) for _ in range(n)]
     scores = backend.log_likelihoods([inputs[i] for i in repeated] + [plain[i] for i in repeated], texts + texts)
-    with_persona, without_persona = scores[: len(texts)], scores[len(texts) :]
-    return [rank(texts[i * n : (i + 1) * n], with_persona[i * n : (i + 1) * n], without_persona[i * n : (i + 1) * n],
-                 histories[i], settings) for i in range(len(inputs))]
+    return [Drawn(texts[i * n : (i + 1) * n], scores[i * n : (i + 1) * n], scores[len(texts) + i * n : len(texts) + (i + 1) * n])
+            for i in range(len(inputs))]
+
+
+def select_replies(backend, personas: Sequence[Sequence[str]], histories: Sequence[Sequence[str]],
+                   decoding: DecodingSettings, settings: SelectionSettings) -> list[list[Candidate]]:
+    """Ranked candidates for each request, best first (what the ``Generator`` sends and keeps for 🔄)."""
+    drawn = draw_candidates(backend, personas, histories, decoding, settings.candidates)
+    return [d.ranked(history, settings) for d, history in zip(drawn, histories)]

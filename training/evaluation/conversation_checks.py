@@ -9,8 +9,9 @@ Two checks that reference metrics miss (a constant sentence scores F1 0.126 on t
   reply may not repeat their n-grams); a reply that repeats an earlier reply of the same dialogue
   (the same words, case and punctuation aside) counts.
 
-Replies come from the bot's own backend with the directory's format, greedy (reproducible). The
-figures go to ``checks.json`` in the model directory (the model card shows them).
+Replies come from the bot's own backend with the directory's format, greedy (reproducible), or with reply
+selection (``--rerank N``: N sampled candidates, seeded, ranked as the bot ranks them). The figures go to
+``checks.json`` in the model directory (the model card shows them), or to ``--out``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bot.config import DecodingSettings
+import torch
+
+from bot.config import DecodingSettings, SelectionSettings
+from bot.generation.selection import select_replies
 from dialogue.format import own_turns
-from training.evaluation.predict import GREEDY, build_inputs, load_backend
+from training.evaluation.predict import GREEDY, SAMPLING_SEED, build_inputs, load_backend
 
 CHECKS_FILE = "checks.json"
 
@@ -91,25 +96,36 @@ def normalized(reply: str) -> str:
     return " ".join(re.findall(r"\w+", reply.lower()))
 
 
-def persona_probes(backend, decoding: DecodingSettings = GREEDY) -> dict:  # noqa: ANN001 (a bot backend)
-    inputs = build_inputs(backend, [p.persona for p in PROBES], [[p.question] for p in PROBES])
-    replies = backend.generate(inputs, decoding)
+Replier = Callable[[list[tuple[str, ...]], list[list[str]]], list[str]]
+"""(personas, histories) -> one reply each, as the bot would give them."""
+
+
+def replier(backend, decoding: DecodingSettings = GREEDY, selection: SelectionSettings | None = None) -> Replier:  # noqa: ANN001
+    """The bot's replies: decoded once with the bot's earlier replies kept out, or selected from candidates."""
+    def replies(personas: list[tuple[str, ...]], histories: list[list[str]]) -> list[str]:
+        if selection is not None and selection.enabled:
+            torch.manual_seed(SAMPLING_SEED)  # candidates are sampled: the same seed, the same figures
+            return [c[0].text if c else "" for c in select_replies(backend, personas, histories, decoding, selection)]
+        return backend.generate(build_inputs(backend, personas, histories), decoding, [own_turns(h) for h in histories])
+    return replies
+
+
+def persona_probes(replies: Replier) -> dict:
+    replies = replies([p.persona for p in PROBES], [[p.question] for p in PROBES])
     rows = [{"persona": list(p.persona), "question": p.question, "reply": reply, "reflected": reflects(reply, p.stems)}
             for p, reply in zip(PROBES, replies)]
     hits = sum(row["reflected"] for row in rows)
     return {"reflected": hits, "probes": len(rows), "share": hits / len(rows), "rows": rows}
 
 
-def scripted_dialogues(backend, decoding: DecodingSettings = GREEDY) -> dict:  # noqa: ANN001
+def scripted_dialogues(replies: Replier) -> dict:
     """Every persona of ``PROBES`` through ``SCRIPTED_DIALOGUE``, the dialogues batched turn by turn."""
     personas = list(dict.fromkeys(p.persona for p in PROBES))
     histories: list[list[str]] = [[] for _ in personas]
     for question in SCRIPTED_DIALOGUE:
         for history in histories:
             history.append(question)
-        replies = backend.generate(build_inputs(backend, personas, histories), decoding,
-                                   [own_turns(history) for history in histories])
-        for history, reply in zip(histories, replies):
+        for history, reply in zip(histories, replies(personas, histories)):
             history.append(reply)
     dialogues, repeats = [], 0
     for persona, history in zip(personas, histories):
@@ -126,12 +142,16 @@ def scripted_dialogues(backend, decoding: DecodingSettings = GREEDY) -> dict:  #
     return {"repeated_replies": repeats, "replies": total, "dialogues": dialogues}
 
 
-def run_checks(model_dir: Path, decoding: DecodingSettings = GREEDY) -> dict:
+def run_checks(model_dir: Path, decoding: DecodingSettings = GREEDY, selection: SelectionSettings | None = None,
+               out: Path | None = None) -> dict:
     backend = load_backend(model_dir)
-    checks = {"decoding": decoding.describe(), "persona_probes": persona_probes(backend, decoding),
-              "repetition": scripted_dialogues(backend, decoding)}
-    (Path(model_dir) / CHECKS_FILE).write_text(json.dumps(checks, ensure_ascii=False, indent=1) + "\n",
-                                               encoding="utf-8")
+    replies = replier(backend, decoding, selection)
+    checks = {"decoding": decoding.describe(), "persona_probes": persona_probes(replies),
+              "repetition": scripted_dialogues(replies)}
+    if selection is not None and selection.enabled:
+        checks["selection"] = asdict(selection)
+    (out or Path(model_dir) / CHECKS_FILE).write_text(json.dumps(checks, ensure_ascii=False, indent=1) + "\n",
+                                                      encoding="utf-8")
     return checks
 
 
@@ -145,9 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluation.conversation_checks", description=__doc__.split("\n")[0])
     parser.add_argument("model_dirs", type=Path, nargs="+")
     parser.add_argument("--show", action="store_true", help="print every probe and dialogue turn")
+    parser.add_argument("--rerank", type=int, default=0, metavar="N", help="reply selection from N candidates (0: off)")
+    parser.add_argument("--rerank-persona-weight", type=float, default=SelectionSettings.persona_weight)
+    parser.add_argument("--rerank-repeat-penalty", type=float, default=SelectionSettings.repeat_penalty)
+    parser.add_argument("--out", type=Path, help=f"where the figures go (default: MODEL_DIR/{CHECKS_FILE}; one model only)")
     args = parser.parse_args(argv)
+    if args.out and len(args.model_dirs) > 1:
+        parser.error("--out takes one model directory")
+    selection = SelectionSettings(args.rerank, args.rerank_persona_weight, args.rerank_repeat_penalty)
     for model_dir in args.model_dirs:
-        checks = run_checks(model_dir)
+        checks = run_checks(model_dir, selection=selection, out=args.out)
         if args.show:
             for row in checks["persona_probes"]["rows"]:
                 print(f"[{'+' if row['reflected'] else ' '}] {row['question']} -> {row['reply']}")
@@ -155,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("---", " ".join(dialogue["persona"]))
                 for turn in dialogue["turns"]:
                     print(f"  > {turn['user']}\n  {'R' if turn['repeat'] else ' '} {turn['bot']}")
-        print(f"{model_dir}: {summary(checks)} -> {model_dir / CHECKS_FILE}")
+        print(f"{model_dir}: {summary(checks)} -> {args.out or model_dir / CHECKS_FILE}")
     return 0
 
 
