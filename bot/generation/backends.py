@@ -140,10 +140,13 @@ class TransformersBackend:
     def log_likelihoods(self, inputs: list[str], replies: list[str], *, batch_size: int = 16) -> list[float]:
         scores: list[float] = []
         for start in range(0, len(inputs), batch_size):
-            rows, labels = zip(*(scored_row(self.tokenizer, self.format, i, r) for i, r in
+            rows, labels = zip(*(scored_row(self.tokenizer, self.format, i, self._target(r)) for i, r in
                                  zip(inputs[start : start + batch_size], replies[start : start + batch_size])))
             scores += self._mean_log_probs(list(rows), list(labels))
         return scores
+
+    def _target(self, reply: str) -> str:
+        return self.format.build_target(reply, truncate=tokenizer_truncator(self.tokenizer))
 
     def _mean_log_probs(self, rows: list[list[int]], labels: list[list[int]]) -> list[float]:
         pad = self.tokenizer.pad_token_id
@@ -166,11 +169,14 @@ IGNORE = -100
 """Label of a position that is not scored (the prompt of a causal model, padding)."""
 
 
-def scored_row(tokenizer: Any, spec: FormatSpec, source: str, reply: str) -> tuple[list[int], list[int]]:
-    """Model input ids and label ids (-100 where not scored) for one pair, encoded as in training
-    (``training.data.features``): Seq2Seq labels are the reply + EOS; a CausalLM reads the prompt
-    (its end kept if too long) and the reply + EOS, only the reply scored."""
-    target = spec.build_target(reply, truncate=tokenizer_truncator(tokenizer))
+def scored_row(tokenizer: Any, spec: FormatSpec, source: str, target: str) -> tuple[list[int], list[int]]:
+    """Model input ids and label ids for one (source, target) pair, the target built by
+    ``FormatSpec.build_target``: the one encoding that training (``training.data.features``) learns and
+    reply selection scores. Seq2Seq: the encoder reads the source (truncated), the labels are the reply and
+    EOS, nothing else (T5's tokenizer appends EOS itself, Gemma's would prepend BOS instead; the decoder's
+    start token is prepended by the model). CausalLM: the prompt as the bot encodes it (with BOS where the
+    tokenizer adds one; a too long prompt loses its *start*: the latest turns and the separator the reply
+    follows must stay), then the reply and EOS; labels are the same ids with the prompt masked (-100)."""
     if not spec.is_causal:
         ids = tokenizer(source, max_length=spec.max_source_tokens, truncation=True)["input_ids"]
         labels = tokenizer(text_target=target, add_special_tokens=False)["input_ids"]

@@ -19,39 +19,26 @@ from typing import Any
 
 from transformers import DataCollatorForSeq2Seq, PreTrainedModel, PreTrainedTokenizerBase
 
+from bot.generation.backends import IGNORE, scored_row
 from dialogue.format import FormatSpec
 
-IGNORE_INDEX = -100
+IGNORE_INDEX = IGNORE
 
 
 def encoder(tokenizer: PreTrainedTokenizerBase, spec: FormatSpec) -> Callable[[dict[str, list]], dict[str, list]]:
-    """A batched ``Dataset.map`` function for ``spec``'s kind of model."""
+    """A batched ``Dataset.map`` function for ``spec``'s kind of model: each pair encoded as the bot scores it
+    (``bot.generation.backends.scored_row``)."""
 
-    def seq2seq(batch: dict[str, list]) -> dict[str, list]:
-        features = tokenizer(batch["source_text"], max_length=spec.max_source_tokens, truncation=True)
-        # The reply and EOS, nothing else: T5's tokenizer appends EOS itself, Gemma's would prepend BOS instead
-        # (the decoder's start token is prepended by the collator).
-        targets = tokenizer(text_target=batch["target_text"], add_special_tokens=False)["input_ids"]
-        features["labels"] = [ids[: spec.max_target_tokens - 1] + [tokenizer.eos_token_id] for ids in targets]
-        return dict(features)
-
-    def causal(batch: dict[str, list]) -> dict[str, list]:
-        # The prompt as the bot encodes it (with BOS where the tokenizer adds one: Gemma needs it).
-        prompts = tokenizer(batch["source_text"])["input_ids"]
-        replies = tokenizer([spec.reply_prefix + t for t in batch["target_text"]], add_special_tokens=False)["input_ids"]
-        bos = tokenizer.bos_token_id
+    def encode(batch: dict[str, list]) -> dict[str, list]:
         out: dict[str, list] = {"input_ids": [], "attention_mask": [], "labels": []}
-        for prompt, reply in zip(prompts, replies):
-            if len(prompt) > spec.max_source_tokens:
-                keep_bos = bos is not None and prompt[0] == bos
-                prompt = ([bos] if keep_bos else []) + prompt[len(prompt) - spec.max_source_tokens + keep_bos :]
-            reply = reply[: spec.max_target_tokens - 1] + [tokenizer.eos_token_id]
-            out["input_ids"].append(prompt + reply)
-            out["attention_mask"].append([1] * (len(prompt) + len(reply)))
-            out["labels"].append([IGNORE_INDEX] * len(prompt) + reply)
+        for source, target in zip(batch["source_text"], batch["target_text"]):
+            ids, labels = scored_row(tokenizer, spec, source, target)
+            out["input_ids"].append(ids)
+            out["attention_mask"].append([1] * len(ids))
+            out["labels"].append(labels)
         return out
 
-    return causal if spec.is_causal else seq2seq
+    return encode
 
 
 def tokenize_split(split: Any, tokenizer: PreTrainedTokenizerBase, spec: FormatSpec, *, desc: str = "tokenize") -> Any:
