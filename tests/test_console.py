@@ -154,15 +154,8 @@ def test_library_logs_go_to_a_file_not_into_the_chat(tiny_model_dir, tmp_path):
     assert "alembic.runtime.migration" in log_file.read_text(encoding="utf-8")
 
 
-def test_a_terminal_sees_the_bot_typing(tiny_model_dir, tmp_path):
-    import pty
-
-    master, slave = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "bot", "chat"], stdin=subprocess.PIPE, stdout=slave,
-                               stderr=subprocess.DEVNULL, env=chat_env(tiny_model_dir, tmp_path / "bot.sqlite3"),
-                               cwd=PROJECT_ROOT)
-    os.close(slave)
-    process.communicate(input=b"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82!\n", timeout=180)  # «Привет!»
+def read_terminal(master: int) -> bytes:
+    """All a process wrote to its terminal, until it closed; the master end is closed after."""
     output = b""
     while True:
         try:
@@ -173,6 +166,19 @@ def test_a_terminal_sees_the_bot_typing(tiny_model_dir, tmp_path):
             break
         output += chunk
     os.close(master)
+    return output
+
+
+def test_a_terminal_sees_the_bot_typing(tiny_model_dir, tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "bot", "chat"], stdin=subprocess.PIPE, stdout=slave,
+                               stderr=subprocess.DEVNULL, env=chat_env(tiny_model_dir, tmp_path / "bot.sqlite3"),
+                               cwd=PROJECT_ROOT)
+    os.close(slave)
+    process.communicate(input=b"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82!\n", timeout=180)  # «Привет!»
+    output = read_terminal(master)
     text = output.decode("utf-8")
     typing = text.index("Бот печатает…")
     assert text.index("\r\x1b[K", typing) < text.index("Бот: ", typing)  # erased before the reply is printed
@@ -188,16 +194,7 @@ def test_lines_typed_while_the_bot_answers_are_one_turn_on_a_terminal(tiny_model
     os.close(slave)
     # typed in one go: the second and third lines wait on the terminal while the first is read
     os.write(master, "Привет!\nКак дела?\nЧем занимаешься?\n/quit\n".encode())
-    output = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(master)
+    output = read_terminal(master)
     assert process.wait(timeout=180) == 0
     assert output.decode("utf-8").count("Бот: ") == 1
     assert rows(db, "SELECT text, status FROM messages WHERE role = 'user'") == [
