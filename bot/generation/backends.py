@@ -159,12 +159,12 @@ class TransformersBackend:
         for prompt, members in groups.items():
             answers = [encoded[i][0][len(prompt) :] for i in members]
             prefix = self.model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
-            cache = prefix.past_key_values
+            cache = prefix.cache
             cache.batch_repeat_interleave(len(members))
             answer_mask = _padded([[1] * len(a) for a in answers], 0)
             mask = torch.cat([torch.ones(len(members), len(prompt), dtype=torch.long), answer_mask], dim=1)
             ids = _padded(answers, self.tokenizer.pad_token_id)
-            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=cache).logits
+            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), cache=cache).logits
             # The prompt's last position predicts the first reply token; each reply position the next one.
             first = prefix.logits[:, -1:].expand(len(members), 1, -1)
             log_probs = torch.log_softmax(torch.cat([first, logits[:, :-1]], dim=1).float(), dim=-1)

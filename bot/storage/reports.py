@@ -101,6 +101,7 @@ def _message(message: Message) -> dict[str, Any]:
         "model_id": message.model_id,
         "decoding": message.decoding,
         "latency_ms": message.latency_ms,
+        "candidates": message.candidates,
     }
 
 
