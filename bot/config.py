@@ -77,9 +77,9 @@ class SelectionSettings:
 
     candidates: int = 0
     """Sampled candidates per request; 0 turns selection off (one reply, the decoding settings' own)."""
-    persona_weight: float = 0.5
+    persona_weight: float = 1.0
     """λ: how much of the reply's likelihood *without* the persona is subtracted (0: plain likelihood)."""
-    repeat_penalty: float = 1.0
+    repeat_penalty: float = 0.0
     """Subtracted per unit of similarity to the bot's earlier replies and the user's message."""
 
     def __post_init__(self) -> None:

@@ -121,7 +121,9 @@ class CTranslate2Backend:
         rows = [scored_row(self.tokenizer, self.format, source, reply) for source, reply in zip(inputs, replies)]
         as_tokens = self.tokenizer.convert_ids_to_tokens
         if self.format.is_causal:  # log_probs[i] is the probability of token i + 1 given the ones before
-            results = self.engine.score_batch([as_tokens(ids) for ids, _ in rows])
+            # One row per engine batch: CTranslate2 4.8 fails on padded Gemma 3 batches ("Length mask has size …
+            # which is different than the current batch size"); rows of one length, or one at a time, score right.
+            results = self.engine.score_batch([as_tokens(ids) for ids, _ in rows], max_batch_size=1)
             scored = [sum(1 for label in labels if label != IGNORE) for _, labels in rows]
             return [sum(r.log_probs[-n:]) / n for r, n in zip(results, scored)]
         # The Translator adds the end token to the target itself: the reply's own ids without it.
