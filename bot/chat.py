@@ -97,12 +97,12 @@ def _stored_candidates(result: GenerationResult) -> list[dict] | None:
     return [{**candidate.as_dict(), "shown": index == 0} for index, candidate in enumerate(result.candidates)]
 
 
-def _with_choice(result: GenerationResult, index: int = 0) -> dict:
-    """The decoding record of a reply, naming the candidate shown (which source won, and its score)."""
-    if not result.candidates:
-        return result.decoding
-    chosen = result.candidates[index]
-    return {**result.decoding, "chosen": {"index": index, "source": chosen.source, "score": round(chosen.score, 4)}}
+def _with_choice(decoding: dict, candidates: list[dict] | None, index: int = 0) -> dict:
+    """The decoding record of a reply, naming the stored candidate shown (which source won, and its score)."""
+    if not candidates:
+        return decoding
+    chosen = candidates[index]
+    return {**decoding, "chosen": {"index": index, "source": chosen["source"], "score": chosen["score"]}}
 
 
 def next_candidate(reply: Message) -> tuple[str, dict, list[dict]] | None:
@@ -112,10 +112,8 @@ def next_candidate(reply: Message) -> tuple[str, dict, list[dict]] | None:
     index = next((i for i, c in enumerate(candidates) if not c.get("shown")), None)
     if index is None:
         return None
-    chosen = candidates[index]
-    decoding = {**(reply.decoding or {}), "chosen": {"index": index, "source": chosen["source"], "score": chosen["score"]}}
     marked = [{**c, "shown": c.get("shown", False) or i == index} for i, c in enumerate(candidates)]
-    return chosen["text"], decoding, marked
+    return candidates[index]["text"], _with_choice(reply.decoding or {}, candidates, index), marked
 
 
 def validate_turn(parts: Sequence[str | None]) -> str:
@@ -209,8 +207,9 @@ class ChatService:
         except GenerationError as exc:
             log.warning("regeneration of reply %s failed: %s", reply.id, exc)
             raise ReplyFailed(texts.REPLY_FAILED) from exc
-        await repo.replace_reply(reply, result.text, decoding=_with_choice(result), latency_ms=result.latency_ms,
-                                 model_id=result.model_id, candidates=_stored_candidates(result))
+        candidates = _stored_candidates(result)
+        await repo.replace_reply(reply, result.text, decoding=_with_choice(result.decoding, candidates),
+                                 latency_ms=result.latency_ms, model_id=result.model_id, candidates=candidates)
         return ChatReply(message=reply, user_message=user_message)
 
     async def _answer(
@@ -227,11 +226,11 @@ class ChatService:
             log.warning("generation failed for message %s: %s", user_message.id, exc)
             await repo.mark_failed(user_message, type(exc).__name__, status=failed_status)
             raise ReplyFailed(texts.REPLY_FAILED) from exc
-        message_id = user_message.id
+        message_id, candidates = user_message.id, _stored_candidates(result)
         try:
             reply = await repo.add_bot_reply(
-                user_message, result.text, model_id=result.model_id, decoding=_with_choice(result),
-                latency_ms=result.latency_ms, candidates=_stored_candidates(result),
+                user_message, result.text, model_id=result.model_id, decoding=_with_choice(result.decoding, candidates),
+                latency_ms=result.latency_ms, candidates=candidates,
             )
         except SQLAlchemyError as exc:
             # The reply exists; the user gets it even though the database refused it, and the message is

@@ -138,13 +138,13 @@ class TransformersBackend:
 
     @torch.inference_mode()
     def log_likelihoods(self, inputs: list[str], replies: list[str], *, batch_size: int = 16) -> list[float]:
-        encoded = [scored_row(self.tokenizer, self.format, i, self._target(r)) for i, r in zip(inputs, replies)]
+        encoded = scored_replies(self.tokenizer, self.format, inputs, replies)
         if self.format.is_causal:
             return self._shared_prompt_log_probs(encoded)
         scores: list[float] = []
         for start in range(0, len(encoded), batch_size):
             rows, labels = zip(*encoded[start : start + batch_size])
-            scores += self._mean_log_probs(list(rows), list(labels))
+            scores += self._seq2seq_log_probs(list(rows), list(labels))
         return scores
 
     def _shared_prompt_log_probs(self, encoded: list[tuple[list[int], list[int]]]) -> list[float]:
@@ -173,21 +173,12 @@ class TransformersBackend:
                 scores[index] = total / count
         return scores
 
-    def _target(self, reply: str) -> str:
-        return self.format.build_target(reply, truncate=tokenizer_truncator(self.tokenizer))
-
-    def _mean_log_probs(self, rows: list[list[int]], labels: list[list[int]]) -> list[float]:
-        pad = self.tokenizer.pad_token_id
-        causal = not self.model.config.is_encoder_decoder
-        # Padded on the right: a causal model's positions then count from each row's first token.
-        ids = _padded(rows, pad)
-        mask = (_padded([[1] * len(r) for r in rows], 0)).to(self.model.device)
-        target = _padded(labels, IGNORE).to(self.model.device)
-        if causal:
-            logits = self.model(input_ids=ids.to(self.model.device), attention_mask=mask).logits[:, :-1]
-            target = target[:, 1:]
-        else:
-            logits = self.model(input_ids=ids.to(self.model.device), attention_mask=mask, labels=target).logits
+    def _seq2seq_log_probs(self, rows: list[list[int]], labels: list[list[int]]) -> list[float]:
+        device = self.model.device
+        ids = _padded(rows, self.tokenizer.pad_token_id).to(device)
+        mask = _padded([[1] * len(r) for r in rows], 0).to(device)
+        target = _padded(labels, IGNORE).to(device)
+        logits = self.model(input_ids=ids, attention_mask=mask, labels=target).logits
         scored = target != IGNORE
         picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
         return ((picked * scored).sum(-1) / scored.sum(-1).clamp(min=1)).tolist()
@@ -217,6 +208,13 @@ def scored_row(tokenizer: Any, spec: FormatSpec, source: str, target: str) -> tu
     answer = tokenizer(spec.reply_prefix + target, add_special_tokens=False)["input_ids"]
     answer = answer[: spec.max_target_tokens - 1] + [tokenizer.eos_token_id]
     return prompt + answer, [IGNORE] * len(prompt) + answer
+
+
+def scored_replies(tokenizer: Any, spec: FormatSpec, sources: list[str], replies: list[str]) -> list[tuple[list[int], list[int]]]:
+    """``scored_row`` of each (source, reply), the reply first made a target as in training (``build_target``)."""
+    truncate = tokenizer_truncator(tokenizer)
+    return [scored_row(tokenizer, spec, source, spec.build_target(reply, truncate=truncate))
+            for source, reply in zip(sources, replies, strict=True)]
 
 
 def _padded(rows: list[list[int]], value: int) -> torch.Tensor:

@@ -27,7 +27,7 @@ from typing import Any
 
 from bot.config import DecodingSettings
 from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_tokenizer
-from bot.generation.backends import IGNORE, _check_local_dir, _local_model_id, scored_row, stop_token_ids
+from bot.generation.backends import IGNORE, _check_local_dir, _local_model_id, scored_replies, stop_token_ids
 from bot.generation.errors import GenerationError, ModelLoadError
 from dialogue.format import FormatSpec
 
@@ -118,7 +118,7 @@ class CTranslate2Backend:
 
     def log_likelihoods(self, inputs: list[str], replies: list[str]) -> list[float]:
         """As ``TransformersBackend.log_likelihoods``, by the engine's ``score_batch``."""
-        rows = [scored_row(self.tokenizer, self.format, source, reply) for source, reply in zip(inputs, replies)]
+        rows = scored_replies(self.tokenizer, self.format, inputs, replies)
         as_tokens = self.tokenizer.convert_ids_to_tokens
         if self.format.is_causal:  # log_probs[i] is the probability of token i + 1 given the ones before
             # One row per engine batch: CTranslate2 4.8 fails on padded Gemma 3 batches ("Length mask has size …

@@ -5,8 +5,8 @@ costs one generation anyway (``bot.telegram.ordering`` joins it into one turn). 
 messages pass at once and ``per_minute`` more each minute; only a real flood, far past a person's
 pace, is refused. The flooder gets one notice, which names the first refused message; the flood
 ends (and the refused count is logged) once the bucket has refilled, so a flooder whose messages
-trickle through at the sustained rate is not told again and again. Commands and button presses are never refused: they
-are cheap, and a menu that does not open looks broken.
+trickle through at the sustained rate is not told again and again. Commands and button presses
+are never refused: they are cheap, and a menu that does not open looks broken.
 """
 
 from __future__ import annotations
