@@ -37,6 +37,9 @@ class DecodingSettings:
     strategy: str = "greedy"
     max_new_tokens: int = 40
     num_beams: int = 4
+    length_penalty: float = 1.0
+    """Beam search: hypotheses are ranked by their log-probability over (reply length ** length_penalty), so
+    above 1 longer replies win more often (both backends count the reply's tokens only)."""
     top_p: float = 0.9
     top_k: int = 50
     temperature: float = 0.8
@@ -58,7 +61,8 @@ class DecodingSettings:
         if self.strategy == "greedy":
             return {**common, "do_sample": False, "num_beams": 1}
         if self.strategy == "beam":
-            return {**common, "do_sample": False, "num_beams": self.num_beams, "early_stopping": True}
+            return {**common, "do_sample": False, "num_beams": self.num_beams, "early_stopping": True,
+                    "length_penalty": self.length_penalty}
         if self.strategy == "contrastive":
             # Arguments of bot.generation.contrastive (generate() hands them over), not GenerationConfig
             # flags: as top_k, transformers would warn that greedy decoding ignores it.
@@ -132,6 +136,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | N
         strategy=get("DECODING_STRATEGY", str, DecodingSettings.strategy, choices=DECODING_STRATEGIES),
         max_new_tokens=get("MAX_NEW_TOKENS", int, DecodingSettings.max_new_tokens, low=1, high=512),
         num_beams=get("NUM_BEAMS", int, DecodingSettings.num_beams, low=1, high=16),
+        length_penalty=get("LENGTH_PENALTY", float, DecodingSettings.length_penalty, low=0.0, high=5.0),
         top_p=get("TOP_P", float, DecodingSettings.top_p, low=0.01, high=1.0),
         top_k=get("TOP_K", int, DecodingSettings.top_k, low=1, high=1000),
         temperature=get("TEMPERATURE", float, DecodingSettings.temperature, low=0.01, high=5.0),

@@ -24,6 +24,7 @@ def test_values_are_parsed():
             "BATCH_MAX_SIZE": "16",
             "TOP_P": "0.95",
             "DECODING_STRATEGY": "beam",
+            "LENGTH_PENALTY": "2",
             "ADMIN_IDS": "1, 2,3",
             "DATABASE_PATH": "/tmp/x.sqlite3",
         }
@@ -31,6 +32,7 @@ def test_values_are_parsed():
     assert settings.has_telegram and settings.batch_max_size == 16
     assert settings.decoding.top_p == 0.95 and settings.admin_ids == frozenset({1, 2, 3})
     assert settings.decoding.to_generate_kwargs()["num_beams"] == 4
+    assert settings.decoding.to_generate_kwargs()["length_penalty"] == 2.0
     assert TOKEN not in repr(settings)
 
 

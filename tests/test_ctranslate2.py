@@ -166,3 +166,35 @@ def test_reply_selection_scores_as_transformers_and_draws_candidates(model_dir: 
         assert len(sampled) == 3 * len(inputs)
         ranked = select_replies(fast, [PERSONA] * len(HISTORIES), HISTORIES, GREEDY, SelectionSettings(candidates=3))
         assert all(1 <= len(candidates) <= 3 for candidates in ranked)
+
+
+
+def _ending_early(model_dir: Path) -> None:
+    """Make the tiny model's end token about as likely as its favourite token, so that beam search weighs
+    replies of many lengths against each other (a random model otherwise never stops before the cap)."""
+    backend = TransformersBackend.load(str(model_dir), torch_threads=1)
+    model, eos = backend.model, backend.tokenizer.eos_token_id
+    with torch.no_grad():
+        encoded = backend.tokenizer(_inputs(backend), return_tensors="pt", padding=True)
+        steps = model.generate(**encoded, max_new_tokens=12, do_sample=False, output_scores=True,
+                               return_dict_in_generate=True).scores
+        favourite = torch.stack(steps).argmax(-1).flatten().bincount().argmax()
+        head = model.get_output_embeddings().weight
+        head[eos] = head[favourite] * 0.97
+    model.save_pretrained(model_dir)
+
+
+def test_beam_search_length_penalty_is_the_same_in_both_backends(model_dir: Path) -> None:
+    # Both engines rank a finished hypothesis by log-probability / (reply length ** LENGTH_PENALTY).
+    _ending_early(model_dir)
+    reference = TransformersBackend.load(str(model_dir), torch_threads=1)
+    fast = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+    inputs = _inputs(reference)
+    words = {}
+    for length_penalty in (0.0, 1.0, 3.0):
+        beam = replace(GREEDY, strategy="beam", num_beams=3, max_new_tokens=12, length_penalty=length_penalty,
+                       no_repeat_ngram_size=0, repetition_penalty=1.0)
+        expected = reference.generate(inputs, beam)
+        assert fast.generate(inputs, beam) == expected
+        words[length_penalty] = sum(len(reply.split()) for reply in expected)
+    assert words[0.0] < words[1.0] <= words[3.0]  # the penalty is applied: longer replies win more often

@@ -151,7 +151,7 @@ def translate_options(decoding: DecodingSettings, spec: FormatSpec) -> dict[str,
     if decoding.strategy == "greedy":
         return {**options, "beam_size": 1}
     if decoding.strategy == "beam":
-        return {**options, "beam_size": decoding.num_beams}
+        return {**options, "beam_size": decoding.num_beams, "length_penalty": decoding.length_penalty}
     if decoding.strategy == "sampling":
         return {
             **options,

@@ -29,6 +29,7 @@ DECODING_PRESETS: dict[str, DecodingSettings] = {
     "greedy-norepeat3-penalty1.2": GREEDY,
     "beam4": replace(GREEDY, strategy="beam", num_beams=4, **_PLAIN),
     "beam4-norepeat3": replace(GREEDY, strategy="beam", num_beams=4, repetition_penalty=1.0),
+    "beam4-norepeat3-penalty1.2-length2": replace(GREEDY, strategy="beam", num_beams=4, length_penalty=2.0),
     "sampling-p0.9-t0.8": replace(GREEDY, strategy="sampling", top_p=0.9, top_k=50, temperature=0.8),
     "contrastive-a0.6-k4": replace(GREEDY, strategy="contrastive", penalty_alpha=0.6, contrastive_top_k=4),
 }
