@@ -33,3 +33,15 @@ def test_bench_rejects_unknown_paths_and_missing_models(tmp_path) -> None:
         main(["--paths", "naive,warp", "--model-dir", str(tmp_path)])
     with pytest.raises(SystemExit, match="no model at"):
         main(["--model-dir", str(tmp_path / "none"), "--out", str(tmp_path / "b")])
+
+
+def test_the_header_says_how_the_paths_decode(tiny_model_dir) -> None:
+    from bot.bench.__main__ import _header
+    from bot.bench.paths import BenchConfig
+    from bot.config import DecodingSettings
+
+    greedy = BenchConfig(model_dir=tiny_model_dir, max_new_tokens=7)
+    beam = BenchConfig(model_dir=tiny_model_dir, decoding_settings=DecodingSettings(strategy="beam", length_penalty=2.0))
+    assert greedy.decoding.strategy == "greedy" and greedy.decoding.max_new_tokens == 7
+    assert "requests per level, greedy, max_new_tokens=7" in "\n".join(_header(greedy, "tiny"))
+    assert "beam, num_beams=4, length_penalty=2.0, max_new_tokens=32" in "\n".join(_header(beam, "tiny"))

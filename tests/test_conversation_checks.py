@@ -6,7 +6,16 @@ import json
 from pathlib import Path
 
 from bot.config import SelectionSettings
-from training.evaluation.conversation_checks import CHECKS_FILE, PROBES, SCRIPTED_DIALOGUE, persona_probes, replier, run_checks, scripted_dialogues
+from training.evaluation.conversation_checks import (
+    CHECKS_FILE,
+    PROBES,
+    SCRIPTED_DIALOGUE,
+    main,
+    persona_probes,
+    replier,
+    run_checks,
+    scripted_dialogues,
+)
 from training.evaluation.predict import GREEDY, load_backend
 
 
@@ -63,3 +72,11 @@ def test_checks_with_reply_selection_go_where_asked(tiny_model_dir: Path, tmp_pa
     checks = run_checks(tiny_model_dir, selection=SelectionSettings(candidates=3), out=out)
     assert json.loads(out.read_text()) == checks and checks["selection"]["candidates"] == 3
     assert checks["repetition"]["replies"] == 80 and checks["repetition"]["repeated_replies"] == 0
+
+
+def test_the_checks_decode_with_the_preset_asked_for(tiny_model_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    out = tmp_path / "checks_beam.json"
+    assert main([str(tiny_model_dir), "--decoding", "beam4-norepeat3", "--out", str(out)]) == 0
+    decoding = json.loads(out.read_text())["decoding"]
+    assert decoding["strategy"] == "beam" and decoding["num_beams"] == 4 and decoding["repetition_penalty"] == 1.0
+    assert f"-> {out}" in capsys.readouterr().out

@@ -28,6 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--batch-max-size", type=int, default=32, help="the Generator's BATCH_MAX_SIZE")
     parser.add_argument("--batch-max-wait-ms", type=int, help="the Generator's BATCH_MAX_WAIT_MS (default: settings)")
+    parser.add_argument("--decoding", choices=("greedy", "bot"), default="greedy",
+                        help="greedy (comparable across runs) or the bot's decoding settings (DECODING_STRATEGY, …)")
     parser.add_argument("--rerank-candidates", type=int, default=4, help="candidates per reply on the selection paths")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"subset of {','.join(PATHS)}")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmark"), help="writes <out>.md and <out>.png")
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_max_size=args.batch_max_size,
             batch_max_wait_ms=settings.batch_max_wait_ms if args.batch_max_wait_ms is None else args.batch_max_wait_ms,
             rerank_candidates=args.rerank_candidates,
+            decoding_settings=settings.decoding if args.decoding == "bot" else BenchConfig.decoding_settings,
         )
         header = _header(config, model_name)
         results = []
@@ -85,10 +88,16 @@ def _header(config: BenchConfig, model_name: str) -> list[str]:
         f"Run: {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, load average at start {load}; torch {torch.__version__}, "
         f"ctranslate2 {ctranslate2.__version__}, {config.threads} threads  ",
-        f"Load: {config.requests} requests per level, greedy, max_new_tokens={config.max_new_tokens}, "
+        f"Load: {config.requests} requests per level, {_decoding(config)}, max_new_tokens={config.max_new_tokens}, "
         f"Generator batch_max_size={config.batch_max_size}, batch_max_wait_ms={config.batch_max_wait_ms}; "
         "latency p50/p95 at concurrency 1",
     ]
+
+
+def _decoding(config: BenchConfig) -> str:
+    kwargs = config.decoding.describe()
+    shown = ("num_beams", "length_penalty", "top_p", "temperature") if kwargs["strategy"] != "greedy" else ()
+    return ", ".join([str(kwargs["strategy"]), *(f"{k}={kwargs[k]}" for k in shown if k in kwargs)])
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ class BenchConfig:
     batch_max_wait_ms: int = 20
     rerank_candidates: int = 4
     """Candidates per reply on the "selection" paths (persona weight and penalty at the bot's defaults)."""
+    decoding_settings: DecodingSettings = DecodingSettings(strategy="greedy")
+    """How every path decodes (``max_new_tokens`` above wins): greedy, so that figures compare across runs, or
+    the bot's configured decoding (``--decoding bot``)."""
 
     def __post_init__(self) -> None:
         if self.requests < 1 or self.threads < 1 or self.max_new_tokens < 1 or self.batch_max_size < 1:
@@ -41,8 +44,7 @@ class BenchConfig:
 
     @property
     def decoding(self) -> DecodingSettings:
-        """Greedy, so that every path does the same work; other knobs at the project's defaults."""
-        return DecodingSettings(strategy="greedy", max_new_tokens=self.max_new_tokens)
+        return replace(self.decoding_settings, max_new_tokens=self.max_new_tokens)
 
 
 async def _serve_levels(serve: Callable[[Prompt], Awaitable[str]], tokenizer, config: BenchConfig) -> dict:

@@ -28,7 +28,15 @@ import torch
 from bot.config import DecodingSettings, SelectionSettings
 from bot.generation.selection import select_replies
 from dialogue.format import own_turns
-from training.evaluation.predict import GREEDY, SAMPLING_SEED, build_inputs, load_backend
+from training.evaluation.predict import (
+    DECODING_PRESETS,
+    DEFAULT_PRESET,
+    GREEDY,
+    SAMPLING_SEED,
+    build_inputs,
+    decoding_preset,
+    load_backend,
+)
 
 CHECKS_FILE = "checks.json"
 
@@ -165,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluation.conversation_checks", description=__doc__.split("\n")[0])
     parser.add_argument("model_dirs", type=Path, nargs="+")
     parser.add_argument("--show", action="store_true", help="print every probe and dialogue turn")
+    parser.add_argument("--decoding", choices=DECODING_PRESETS, default=DEFAULT_PRESET,
+                        help="decoding preset (training.evaluation.predict; default: the bot's)")
     parser.add_argument("--rerank", type=int, default=0, metavar="N", help="reply selection from N candidates (0: off)")
     parser.add_argument("--rerank-persona-weight", type=float, default=SelectionSettings.persona_weight)
     parser.add_argument("--rerank-repeat-penalty", type=float, default=SelectionSettings.repeat_penalty)
@@ -174,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--out takes one model directory")
     selection = SelectionSettings(args.rerank, args.rerank_persona_weight, args.rerank_repeat_penalty)
     for model_dir in args.model_dirs:
-        checks = run_checks(model_dir, selection=selection, out=args.out)
+        checks = run_checks(model_dir, decoding_preset(args.decoding), selection=selection, out=args.out)
         if args.show:
             for row in checks["persona_probes"]["rows"]:
                 print(f"[{'+' if row['reflected'] else ' '}] {row['question']} -> {row['reply']}")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from bot.config import DecodingSettings
 from bot.generation import TransformersBackend
@@ -68,7 +69,8 @@ def generate(
     reply must not repeat, as the bot's generator does (``dialogue.own_turns`` of each history)."""
     torch.manual_seed(seed)  # only sampling draws random numbers; the same seed and batches give the same replies
     replies: list[str] = []
-    for start in range(0, len(inputs), batch_size):
+    for start in tqdm(range(0, len(inputs), batch_size), desc=f"replies ({decoding.strategy})", unit="batch",
+                      disable=len(inputs) <= batch_size):
         stop = start + batch_size
         replies += backend.generate(list(inputs[start:stop]), decoding, list(earlier[start:stop]) if earlier else None)
     return replies
