@@ -135,6 +135,13 @@ def test_model_card_compares_with_baselines_and_decodings(run_model: Path) -> No
     assert "3 validation examples" in card and "| **beam4** | 0.2000 | 4.0000 |" in card
     assert "docs/model_recipe.md" in card and "CC BY-SA 4.0" in card
     assert "python -m training.run ru_mix_cpu" in card
+    checks = {"decoding": {"strategy": "beam"}, "repetition": {"repeated_replies": 0, "replies": 8},
+              "persona_probes": {"reflected": 1, "probes": 2, "share": 0.5, "rows": [
+                  {"persona": ["Я врач."], "question": "Кем ты работаешь?", "reply": "Врачом", "reflected": True}]}}
+    (run_model / "checks.json").write_text(json.dumps(checks, ensure_ascii=False), encoding="utf-8")
+    card = render_model_card(run_model)
+    assert "persona probes reflected 1/2 (50%)" in card and "(beam; `checks.json` has every reply)" in card
+    assert "| Я врач. | Кем ты работаешь? | Врачом | yes |" in card
 
 
 def test_context_gain_compares_each_input_with_a_different_one() -> None:

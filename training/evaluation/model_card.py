@@ -124,7 +124,8 @@ def _checks_section(checks: Mapping[str, Any] | None) -> list[str]:
     if not checks:
         return ["Not run yet: `python -m training.evaluation.conversation_checks <this directory>`."]
     probes = checks["persona_probes"]["rows"]
-    lines = [summary(checks) + " (greedy; `checks.json` has every reply).", "",
+    strategy = checks.get("decoding", {}).get("strategy", "greedy")  # older checks.json files were all greedy
+    lines = [summary(checks) + f" ({strategy}; `checks.json` has every reply).", "",
              "| persona (first fact) | question | reply | fact used |", "|---|---|---|---|"]
     lines += [f"| {r['persona'][0]} | {r['question']} | {r['reply'].replace('|', '/')} | {'yes' if r['reflected'] else 'no'} |"
               for r in probes[:8]]
