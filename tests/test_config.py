@@ -25,6 +25,7 @@ def test_values_are_parsed():
             "TOP_P": "0.95",
             "DECODING_STRATEGY": "beam",
             "LENGTH_PENALTY": "2",
+            "MIN_NEW_TOKENS": "6",
             "ADMIN_IDS": "1, 2,3",
             "DATABASE_PATH": "/tmp/x.sqlite3",
         }
@@ -33,6 +34,9 @@ def test_values_are_parsed():
     assert settings.decoding.top_p == 0.95 and settings.admin_ids == frozenset({1, 2, 3})
     assert settings.decoding.to_generate_kwargs()["num_beams"] == 4
     assert settings.decoding.to_generate_kwargs()["length_penalty"] == 2.0
+    assert settings.decoding.to_generate_kwargs()["min_new_tokens"] == 6
+    short = load_settings({"MAX_NEW_TOKENS": "4"}).decoding  # the default minimum yields to a shorter maximum
+    assert short.min_new_tokens == 10 and short.to_generate_kwargs()["min_new_tokens"] == 4
     assert TOKEN not in repr(settings)
 
 
@@ -43,6 +47,7 @@ def test_values_are_parsed():
         ({"BATCH_MAX_SIZE": "0"}, "BATCH_MAX_SIZE"),
         ({"TOP_P": "1.5"}, "TOP_P"),
         ({"DECODING_STRATEGY": "magic"}, "DECODING_STRATEGY"),
+        ({"MIN_NEW_TOKENS": "0"}, "MIN_NEW_TOKENS"),
         ({"ADMIN_IDS": "1,x"}, "ADMIN_IDS"),
         ({"BOT_MODE": "webhook"}, "WEBHOOK_URL"),
         ({"TELEGRAM_BOT_TOKEN": "no colon here"}, "TELEGRAM_BOT_TOKEN"),

@@ -26,7 +26,7 @@ HISTORIES = [
     ["Какая у тебя любимая еда?", "Пицца и борщ."],
     ["Давай познакомимся, меня зовут Аня."],
 ]
-GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=10)
+GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=10, min_new_tokens=1)
 
 
 @pytest.fixture
@@ -140,7 +140,8 @@ def test_adapters_over_a_gemma_base_give_the_transformers_replies(tmp_path: Path
     assert backend.format.is_causal and "<eos>" in backend.stop_tokens
     # With n-gram blocking and the repetition penalty too: both backends apply them to the reply only.
     for decoding in (replace(GREEDY, no_repeat_ngram_size=0, repetition_penalty=1.0),
-                     replace(GREEDY, no_repeat_ngram_size=2, repetition_penalty=1.5)):
+                     replace(GREEDY, no_repeat_ngram_size=2, repetition_penalty=1.5),
+                     replace(GREEDY, min_new_tokens=6)):
         assert backend.generate(inputs, decoding) == reference.generate(inputs, decoding)
     assert (adapter_dir / "ctranslate2-float32" / ct2.STAMP_FILE).is_file()
 
@@ -198,3 +199,17 @@ def test_beam_search_length_penalty_is_the_same_in_both_backends(model_dir: Path
         assert fast.generate(inputs, beam) == expected
         words[length_penalty] = sum(len(reply.split()) for reply in expected)
     assert words[0.0] < words[1.0] <= words[3.0]  # the penalty is applied: longer replies win more often
+
+
+def test_a_minimum_reply_length_is_the_same_in_both_backends(model_dir: Path) -> None:
+    _ending_early(model_dir)
+    reference = TransformersBackend.load(str(model_dir), torch_threads=1)
+    fast = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+    inputs = _inputs(reference)
+    tokens = {}
+    for min_new_tokens in (1, 8):
+        decoding = replace(GREEDY, max_new_tokens=12, min_new_tokens=min_new_tokens)
+        expected = reference.generate(inputs, decoding)
+        assert fast.generate(inputs, decoding) == expected
+        tokens[min_new_tokens] = [len(reference.tokenizer(reply, add_special_tokens=False).input_ids) for reply in expected]
+    assert min(tokens[1]) < 8 <= min(tokens[8])  # the end-prone model stops early unless held back

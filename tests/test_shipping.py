@@ -12,6 +12,7 @@ import torch
 from safetensors import safe_open
 from transformers import AutoTokenizer
 
+from bot.config import DecodingSettings
 from bot.generation import TransformersBackend
 from dialogue.format import FormatSpec
 from training.evaluation import decoding, evaluate, predict, report
@@ -43,7 +44,7 @@ def run_model(tiny_model_dir: Path, tmp_path: Path) -> Path:
 
 def test_every_preset_is_valid_and_named_once() -> None:
     assert predict.DEFAULT_PRESET in predict.DECODING_PRESETS
-    assert predict.decoding_preset(predict.DEFAULT_PRESET) == predict.GREEDY
+    assert predict.decoding_preset(predict.DEFAULT_PRESET) == predict.GREEDY == DecodingSettings()  # the bot's
     strategies = {p.strategy for p in predict.DECODING_PRESETS.values()}
     assert strategies == {"greedy", "beam", "sampling", "contrastive"}
     assert predict.decoding_preset("contrastive-a0.6-k4").to_generate_kwargs()["contrastive_top_k"] == 4

@@ -113,7 +113,6 @@ class TransformersBackend:
         # The format's training cap is only the fallback when the settings leave it unset.
         if kwargs.get("max_new_tokens") is None:
             kwargs["max_new_tokens"] = self.format.max_target_tokens
-        kwargs["min_new_tokens"] = 1  # a reply is never empty: EOS (or a line break) cannot come first
         if decoding.strategy == "contrastive":
             kwargs["custom_generate"] = contrastive_search  # not in core transformers 5, see contrastive.py
         encoded = self.tokenizer(

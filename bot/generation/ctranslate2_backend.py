@@ -137,14 +137,15 @@ def decoding_options(backend: CTranslate2Backend, decoding: DecodingSettings) ->
     if not backend.format.is_causal:
         return options
     options["max_length"] = options.pop("max_decoding_length")
-    # min_length 1: a reply is never empty (EOS or a line break cannot come first), as with transformers.
-    return {**options, "include_prompt_in_result": False, "end_token": list(backend.stop_tokens), "min_length": 1}
+    options["min_length"] = options.pop("min_decoding_length")
+    return {**options, "include_prompt_in_result": False, "end_token": list(backend.stop_tokens)}
 
 
 def translate_options(decoding: DecodingSettings, spec: FormatSpec) -> dict[str, Any]:
     """``DecodingSettings`` -> ``Translator.translate_batch`` keyword arguments."""
     options: dict[str, Any] = {
         "max_decoding_length": decoding.max_new_tokens or spec.max_target_tokens,
+        "min_decoding_length": decoding.min_tokens,  # the reply's end (EOS or a line break) cannot come earlier
         "no_repeat_ngram_size": decoding.no_repeat_ngram_size,
         "repetition_penalty": decoding.repetition_penalty,
     }
