@@ -43,5 +43,5 @@ def test_the_header_says_how_the_paths_decode(tiny_model_dir) -> None:
     greedy = BenchConfig(model_dir=tiny_model_dir, max_new_tokens=7)
     beam = BenchConfig(model_dir=tiny_model_dir, decoding_settings=DecodingSettings(strategy="beam", length_penalty=2.0))
     assert greedy.decoding.strategy == "greedy" and greedy.decoding.max_new_tokens == 7
-    assert "requests per level, greedy, max_new_tokens=7" in "\n".join(_header(greedy, "tiny"))
-    assert "beam, num_beams=4, length_penalty=2.0, max_new_tokens=32" in "\n".join(_header(beam, "tiny"))
+    assert "requests per level, greedy, min_new_tokens=7, max_new_tokens=7" in "\n".join(_header(greedy, "tiny"))
+    assert "beam, num_beams=4, length_penalty=2.0, min_new_tokens=10, max_new_tokens=32" in "\n".join(_header(beam, "tiny"))

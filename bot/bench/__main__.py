@@ -97,6 +97,7 @@ def _header(config: BenchConfig, model_name: str) -> list[str]:
 def _decoding(config: BenchConfig) -> str:
     kwargs = config.decoding.describe()
     shown = ("num_beams", "length_penalty", "top_p", "temperature") if kwargs["strategy"] != "greedy" else ()
+    shown += ("min_new_tokens",)
     return ", ".join([str(kwargs["strategy"]), *(f"{k}={kwargs[k]}" for k in shown if k in kwargs)])
 
 
