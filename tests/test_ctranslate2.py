@@ -170,9 +170,9 @@ def test_reply_selection_scores_as_transformers_and_draws_candidates(model_dir: 
 
 
 
-def _ending_early(model_dir: Path) -> None:
-    """Make the tiny model's end token about as likely as its favourite token, so that beam search weighs
-    replies of many lengths against each other (a random model otherwise never stops before the cap)."""
+def _ending_early(model_dir: Path) -> tuple[TransformersBackend, CTranslate2Backend]:
+    """Make the tiny model's end token about as likely as its favourite token, so that replies of many lengths
+    compete (a random model otherwise never stops before the cap); both backends (CTranslate2 in float32) on it."""
     backend = TransformersBackend.load(str(model_dir), torch_threads=1)
     model, eos = backend.model, backend.tokenizer.eos_token_id
     with torch.no_grad():
@@ -183,33 +183,31 @@ def _ending_early(model_dir: Path) -> None:
         head = model.get_output_embeddings().weight
         head[eos] = head[favourite] * 0.97
     model.save_pretrained(model_dir)
+    return (TransformersBackend.load(str(model_dir), torch_threads=1),
+            CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1))
+
+
+def _same_replies(reference: TransformersBackend, fast: CTranslate2Backend, decoding: DecodingSettings) -> list[str]:
+    expected = reference.generate(_inputs(reference), decoding)
+    assert fast.generate(_inputs(reference), decoding) == expected
+    return expected
 
 
 def test_beam_search_length_penalty_is_the_same_in_both_backends(model_dir: Path) -> None:
     # Both engines rank a finished hypothesis by log-probability / (reply length ** LENGTH_PENALTY).
-    _ending_early(model_dir)
-    reference = TransformersBackend.load(str(model_dir), torch_threads=1)
-    fast = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
-    inputs = _inputs(reference)
+    reference, fast = _ending_early(model_dir)
     words = {}
     for length_penalty in (0.0, 1.0, 3.0):
         beam = replace(GREEDY, strategy="beam", num_beams=3, max_new_tokens=12, length_penalty=length_penalty,
                        no_repeat_ngram_size=0, repetition_penalty=1.0)
-        expected = reference.generate(inputs, beam)
-        assert fast.generate(inputs, beam) == expected
-        words[length_penalty] = sum(len(reply.split()) for reply in expected)
+        words[length_penalty] = sum(len(reply.split()) for reply in _same_replies(reference, fast, beam))
     assert words[0.0] < words[1.0] <= words[3.0]  # the penalty is applied: longer replies win more often
 
 
 def test_a_minimum_reply_length_is_the_same_in_both_backends(model_dir: Path) -> None:
-    _ending_early(model_dir)
-    reference = TransformersBackend.load(str(model_dir), torch_threads=1)
-    fast = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
-    inputs = _inputs(reference)
+    reference, fast = _ending_early(model_dir)
     tokens = {}
     for min_new_tokens in (1, 8):
-        decoding = replace(GREEDY, max_new_tokens=12, min_new_tokens=min_new_tokens)
-        expected = reference.generate(inputs, decoding)
-        assert fast.generate(inputs, decoding) == expected
-        tokens[min_new_tokens] = [len(reference.tokenizer(reply, add_special_tokens=False).input_ids) for reply in expected]
+        replies = _same_replies(reference, fast, replace(GREEDY, max_new_tokens=12, min_new_tokens=min_new_tokens))
+        tokens[min_new_tokens] = [len(reference.tokenizer(r, add_special_tokens=False).input_ids) for r in replies]
     assert min(tokens[1]) < 8 <= min(tokens[8])  # the end-prone model stops early unless held back
