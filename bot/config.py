@@ -30,17 +30,18 @@ class SettingsError(ValueError):
 class DecodingSettings:
     """How replies are decoded (the `generate()` arguments)."""
 
-    # Greedy with n-gram blocking, a repetition penalty (both on the reply only; the bot's earlier replies
-    # are kept out too) and a minimum length: what the default model's test metrics and conversation checks were
-    # measured with, and the fastest (models/ru-persona-gemma/README.md). Contrastive search was best for the T5
+    # Greedy with n-gram blocking and a repetition penalty (both on the reply only; the bot's earlier replies
+    # are kept out too): what the default model's test metrics and conversation checks were measured with, and
+    # the fastest (models/ru-persona-gemma/README.md). Contrastive search was best for the T5
     # (models/ru-persona-t5/decoding.md). Sampling has its own settings: 🔄 regenerates by sampling.
     strategy: str = "greedy"
     max_new_tokens: int = 40
-    min_new_tokens: int = 10
+    min_new_tokens: int = 1
     """The reply's end (EOS or a line break) cannot come before this many tokens (at least 1: never empty).
-    Left to itself the default model stops after about 5 words where people in the persona chat write 9; held
-    to 10 tokens it writes 9, adding a persona fact or a question back, as people do (docs/model_recipe.md,
-    session 10: persona usage 0.57 -> 0.81 and chrF++ 8.0 -> 12.5 on validation, F1 unchanged)."""
+    The default model stops after about 5 words where people write 9. Held to 10 tokens it adds a persona fact
+    or asks back (test persona usage 0.56 -> 0.75, chrF++ 8.9 -> 12.4), but also invents («Меня зовут Аня»),
+    distinct-2 falls under 0.3, and a fact it volunteered early cannot be said again when asked (the earlier-
+    reply n-gram ban): not the default (docs/model_recipe.md, session 10)."""
     num_beams: int = 4
     length_penalty: float = 1.0
     """Beam search: hypotheses are ranked by their log-probability over (reply length ** length_penalty), so

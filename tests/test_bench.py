@@ -41,7 +41,8 @@ def test_the_header_says_how_the_paths_decode(tiny_model_dir) -> None:
     from bot.config import DecodingSettings
 
     greedy = BenchConfig(model_dir=tiny_model_dir, max_new_tokens=7)
-    beam = BenchConfig(model_dir=tiny_model_dir, decoding_settings=DecodingSettings(strategy="beam", length_penalty=2.0))
+    beam = BenchConfig(model_dir=tiny_model_dir, decoding_settings=DecodingSettings(strategy="beam", length_penalty=2.0,
+                                                                                   min_new_tokens=10))
     assert greedy.decoding.strategy == "greedy" and greedy.decoding.max_new_tokens == 7
-    assert "requests per level, greedy, min_new_tokens=7, max_new_tokens=7" in "\n".join(_header(greedy, "tiny"))
+    assert "requests per level, greedy, min_new_tokens=1, max_new_tokens=7" in "\n".join(_header(greedy, "tiny"))
     assert "beam, num_beams=4, length_penalty=2.0, min_new_tokens=10, max_new_tokens=32" in "\n".join(_header(beam, "tiny"))

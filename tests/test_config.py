@@ -35,7 +35,7 @@ def test_values_are_parsed():
     assert settings.decoding.to_generate_kwargs()["num_beams"] == 4
     assert settings.decoding.to_generate_kwargs()["length_penalty"] == 2.0
     assert settings.decoding.to_generate_kwargs()["min_new_tokens"] == 6
-    short = load_settings({"MAX_NEW_TOKENS": "4"}).decoding  # the default minimum yields to a shorter maximum
+    short = load_settings({"MIN_NEW_TOKENS": "10", "MAX_NEW_TOKENS": "4"}).decoding  # the minimum yields
     assert short.min_new_tokens == 10 and short.to_generate_kwargs()["min_new_tokens"] == 4
     assert TOKEN not in repr(settings)
 

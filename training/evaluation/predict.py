@@ -20,29 +20,26 @@ from bot.generation import TransformersBackend
 from dialogue.format import tokenizer_truncator
 from training.data import features
 
-GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=40, min_new_tokens=10, no_repeat_ngram_size=3,
-                          repetition_penalty=1.2)
-"""Deterministic decoding, so metrics are reproducible; n-gram blocking and the minimum length as the bot does."""
+GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=40, no_repeat_ngram_size=3, repetition_penalty=1.2)
+"""Deterministic decoding, so metrics are reproducible; n-gram blocking as the bot does."""
 
-_SHORT = replace(GREEDY, min_new_tokens=1)  # replies end where the model likes: the presets of sessions 1-9
 _PLAIN = {"no_repeat_ngram_size": 0, "repetition_penalty": 1.0}
 DECODING_PRESETS: dict[str, DecodingSettings] = {
-    "greedy": replace(_SHORT, **_PLAIN),
-    "greedy-norepeat3": replace(_SHORT, repetition_penalty=1.0),
-    "greedy-norepeat3-penalty1.2": _SHORT,
-    "greedy-norepeat3-penalty1.2-min10": GREEDY,
-    "beam4": replace(_SHORT, strategy="beam", num_beams=4, **_PLAIN),
-    "beam4-norepeat3": replace(_SHORT, strategy="beam", num_beams=4, repetition_penalty=1.0),
-    "beam4-norepeat3-penalty1.2-length2": replace(_SHORT, strategy="beam", num_beams=4, length_penalty=2.0),
-    "sampling-p0.9-t0.8": replace(_SHORT, strategy="sampling", top_p=0.9, top_k=50, temperature=0.8),
-    "contrastive-a0.6-k4": replace(_SHORT, strategy="contrastive", penalty_alpha=0.6, contrastive_top_k=4),
+    "greedy": replace(GREEDY, **_PLAIN),
+    "greedy-norepeat3": replace(GREEDY, repetition_penalty=1.0),
+    "greedy-norepeat3-penalty1.2": GREEDY,
+    "greedy-norepeat3-penalty1.2-min10": replace(GREEDY, min_new_tokens=10),
+    "beam4": replace(GREEDY, strategy="beam", num_beams=4, **_PLAIN),
+    "beam4-norepeat3": replace(GREEDY, strategy="beam", num_beams=4, repetition_penalty=1.0),
+    "beam4-norepeat3-penalty1.2-length2": replace(GREEDY, strategy="beam", num_beams=4, length_penalty=2.0),
+    "sampling-p0.9-t0.8": replace(GREEDY, strategy="sampling", top_p=0.9, top_k=50, temperature=0.8),
+    "contrastive-a0.6-k4": replace(GREEDY, strategy="contrastive", penalty_alpha=0.6, contrastive_top_k=4),
 }
 """The decoding settings compared on the validation split (``python -m training.evaluation.decoding``), by name.
 
-Sampling and contrastive keep the bot's n-gram blocking and repetition penalty; only ``…-min10`` (the bot's
-default) holds the reply to a minimum length.
+Sampling and contrastive keep the bot's n-gram blocking and repetition penalty (its defaults).
 """
-DEFAULT_PRESET = "greedy-norepeat3-penalty1.2-min10"  # = GREEDY = the bot's default decoding
+DEFAULT_PRESET = "greedy-norepeat3-penalty1.2"  # = GREEDY = the bot's default decoding
 SAMPLING_SEED = 0
 """``torch.manual_seed`` before generating: sampled replies, hence their metrics, are reproducible."""
 
