@@ -18,7 +18,7 @@ from training.data.sources import SOURCES
 EXPECTED = {
     "en_h1_seq2seq": "h1", "en_h1_causal": "h1_causal", "en_h1_1": "h1_1", "en_h1_2": "h1_2", "en_h2": "h2",
     "en_h2_1": "h2_1", "ru_persona": "h3", "ru_persona_both": "h4", "ru_mix": "h5",
-    "ru_mix_cpu": "h5",  # the CPU recipe of the shipped default model
+    "ru_mix_cpu": "h5",  # the CPU recipe of the shipped T5
     "ru_mix_cpu_denoise": "h5",  # a denoising first stage (measured, not used by the recipe)
     "ru_mix_gemma": "h5_causal",  # the CausalLM arm on a pretrained multilingual base (Gemma 3 270M, LoRA)
     "ru_mix_gemma_seq2seq": "h5",  # the Seq2Seq arm from the same base (T5Gemma 2 built from it)

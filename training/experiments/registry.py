@@ -105,7 +105,7 @@ _EXPERIMENTS = (
         eval_steps=1000,  # a checkpoint every ~8-12 minutes
         eval_samples=1000,
         logging_steps=25,
-        description="H5 on 2 CPU cores: the shipped default model (small scratch T5, own tokenizer).",
+        description="H5 on 2 CPU cores: a small scratch T5 with its own tokenizer (models/ru-persona-t5, the default until Gemma).",
     ),
 )
 _RU_MIX_CPU = _EXPERIMENTS[-1]
