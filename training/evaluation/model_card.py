@@ -66,12 +66,14 @@ def _results_section(metrics: Mapping[str, Any] | None, baselines: Mapping[str, 
     return lines + [f"The model {verdict}" + (f"; not {', '.join(not_beaten)}." if beaten and not_beaten else ".")]
 
 
-def _decoding_section(decoding: Mapping[str, Any] | None) -> list[str]:
-
+def _decoding_section(decoding: Mapping[str, Any] | None, tested: str | None) -> list[str]:
     if not decoding:
         return ["Not compared yet: `python -m training.evaluation.decoding <this directory> --limit 300`."]
+    # The test metrics may use another preset than the best here, when the choice was made on more than F1 and chrF++.
+    other = f" The test metrics above use `{tested}`." if tested and tested != decoding["best"] else ""
     return [f"{decoding['examples']} validation examples (never the test split), sampling seeded; best mean rank on F1 and chrF++: "
-            f"**{decoding['best']}** (`decoding.md` has its bot settings).", "", decoding_table(decoding["results"], decoding["best"])]
+            f"**{decoding['best']}** (`decoding.md` has its bot settings).{other}", "",
+            decoding_table(decoding["results"], decoding["best"])]
 
 
 def _recipe_section(config: ExperimentConfig, trainer_log: Sequence[Mapping[str, Any]] | None) -> list[str]:
@@ -153,13 +155,14 @@ def render_model_card(model_dir: Path) -> str:
     dtype = _weights_dtype(weights[0]) if weights else "float32"
     size = f"{sum(w.stat().st_size for w in weights) / 2**20:.1f} MB of safetensors ({dtype})" if weights else "no weights"
     overrides = f" --base-model {config.base_model}" + ("" if config.max_steps == -1 else f" --max-steps {config.max_steps}")
+    metrics = read_json(model_dir / METRICS_FILE)
     return "\n".join([
         f"# {config.name}", "", config.description, "",
         f"Trained from {base} with `python -m training.run` of this project; {size}, loaded as float32 on CPU. "
         "The replies are generated, may be wrong or rude, and must not be taken as facts.", "",
-        "## Metrics", "", *_results_section(read_json(model_dir / METRICS_FILE), read_json(model_dir / BASELINES_FILE)), "",
+        "## Metrics", "", *_results_section(metrics, read_json(model_dir / BASELINES_FILE)), "",
         "## Conversation checks", "", *_checks_section(read_json(model_dir / "checks.json")), "",
-        "## Decoding", "", *_decoding_section(read_json(model_dir / "decoding.json")), "",
+        "## Decoding", "", *_decoding_section(read_json(model_dir / "decoding.json"), (metrics or {}).get("decoding_preset")), "",
         *_base_section(model_dir),
         "## Data", "", *_sources_section(config.hypothesis), "",
         "## Input format", "",
