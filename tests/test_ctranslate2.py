@@ -192,8 +192,9 @@ def _ending_early(model_dir: Path) -> tuple[TransformersBackend, CTranslate2Back
 
 
 def _same_replies(reference: TransformersBackend, fast: CTranslate2Backend, decoding: DecodingSettings) -> list[str]:
-    expected = reference.generate(_inputs(reference), decoding)
-    assert fast.generate(_inputs(reference), decoding) == expected
+    inputs = _inputs(reference)
+    expected = reference.generate(inputs, decoding)
+    assert fast.generate(inputs, decoding) == expected
     return expected
 
 
