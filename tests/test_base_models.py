@@ -157,3 +157,34 @@ def test_lora_training_end_to_end_on_a_registered_base(cache: Path, tmp_path: Pa
     assert backend.model.get_output_embeddings().weight.shape[0] == len(kept)
     [reply] = backend.generate([backend.format.build_input(["Я учитель."], ["Кем ты работаешь?"])], GREEDY)
     assert isinstance(reply, str)
+
+
+def test_a_second_stage_continues_the_first_stages_adapters(cache: Path, tmp_path: Path, data_dir: Path) -> None:
+    """``ru_persona_gemma`` starts from the ``ru_mix_gemma`` model in ``<output>/pretrain/model``: the same
+    adapters train on (at a vanishing rate they stay the first stage's, not a fresh zero-update LoRA), its
+    kept tokens include the first stage's, and adapters of another rank are refused with the rank to set."""
+    from safetensors.torch import load_file
+
+    from training.run import main
+
+    build_tiny_gemma_base(cache)
+    out = tmp_path / "run"
+    small = ["--data-dir", str(data_dir), "--max-steps", "2", "--set", "max_dialogues_per_source=12",
+             "--set", "eval_steps=2", "--set", "eval_samples=8", "--set", "batch_size=4", "--set", "lora_rank=2"]
+    assert main(["ru_mix_gemma", "--output-dir", str(out / "pretrain"), "--set", "learning_rate=1e-2", *small]) == 0
+    assert main(["ru_persona_gemma", "--output-dir", str(out), "--set", "learning_rate=1e-12", *small]) == 0
+
+    first, second = (load_file(str(d / "adapter_model.safetensors")) for d in (out / "pretrain" / "model", out / "model"))
+    assert first.keys() == second.keys()
+    lora_b = [key for key in first if "lora_B" in key]
+    assert lora_b and all(first[key].abs().sum() > 0 for key in lora_b)  # a fresh LoRA starts with B = 0
+    assert all(torch.allclose(first[key].float(), second[key].float(), atol=1e-3) for key in first)
+    kept = [set(json.loads((d / "kept_tokens.json").read_text())) for d in (out / "pretrain" / "model", out / "model")]
+    assert kept[0] <= kept[1]
+    assert json.loads((out / "model" / BASE_FILE).read_text())["name"] == BASE_NAME
+    card = (out / "model" / "README.md").read_text(encoding="utf-8")  # names the stage, not this machine's path
+    assert "first stage, `ru_mix_gemma`" in card and str(tmp_path) not in card
+
+    with pytest.raises(SystemExit, match="lora_rank=2"):
+        main(["ru_persona_gemma", "--output-dir", str(tmp_path / "other"), "--base-model", str(out / "model"),
+              *small, "--set", "lora_rank=4"])

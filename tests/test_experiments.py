@@ -22,6 +22,7 @@ EXPECTED = {
     "ru_mix_cpu_denoise": "h5",  # a denoising first stage (measured, not used by the recipe)
     "ru_mix_gemma": "h5_causal",  # the CausalLM arm on a pretrained multilingual base (Gemma 3 270M, LoRA)
     "ru_mix_gemma_seq2seq": "h5",  # the Seq2Seq arm from the same base (T5Gemma 2 built from it)
+    "ru_persona_gemma": "h4_causal",  # stage 2 of the CausalLM arm: its adapters on the persona chat alone
 }
 
 
@@ -100,14 +101,16 @@ def test_cli_flags_override_the_registry() -> None:
     assert resolve_config(parse_args(["ru_mix", "--set", "pretrain=ru_mix_cpu_denoise", "--base-model", "x"])).pretrain is None
 
 
-def test_pretrain_stages_are_registered_seq2seq_experiments_of_the_same_language() -> None:
+def test_pretrain_stages_are_registered_experiments_of_the_same_language_and_kind() -> None:
     staged = {name: e.pretrain for name, e in EXPERIMENTS.items() if e.pretrain}
+    assert staged == {"ru_persona_gemma": "ru_mix_gemma"}
     staged.setdefault("ru_mix_cpu", "ru_mix_cpu_denoise")  # registered beside the CPU recipe (which skips it)
     for name, stage_name in staged.items():
-        stage = EXPERIMENTS[stage_name]
-        assert not FORMATS[HYPOTHESES[stage.hypothesis].format_name].causal, stage_name
-        assert HYPOTHESES[stage.hypothesis].language == HYPOTHESES[EXPERIMENTS[name].hypothesis].language
-        assert stage.pretrain is None  # one stage deep: no chains to follow
+        stage, later = HYPOTHESES[EXPERIMENTS[stage_name].hypothesis], HYPOTHESES[EXPERIMENTS[name].hypothesis]
+        # the model of one stage is the start of the next: the same kind of model (CausalLM or Seq2Seq)
+        assert FORMATS[stage.format_name].causal == FORMATS[later.format_name].causal, stage_name
+        assert stage.language == later.language
+        assert EXPERIMENTS[stage_name].pretrain is None  # one stage deep: no chains to follow
 
 
 def test_cli_list_and_errors(capsys: pytest.CaptureFixture[str]) -> None:

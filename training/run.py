@@ -53,11 +53,12 @@ def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
 
 def train_pretrain_stage(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume: bool) -> ExperimentConfig:
     """Train ``config.pretrain`` into ``output_dir/pretrain`` (unless its model is there) and start from it."""
+    from bot.generation.adapted import is_adapter_dir
     from training.train import MODEL_SUBDIR, train
 
     stage_dir = output_dir / "pretrain"
     stage_model = stage_dir / MODEL_SUBDIR
-    if (stage_model / "config.json").is_file():
+    if (stage_model / "config.json").is_file() or is_adapter_dir(stage_model):
         print(f"stage {config.pretrain}: using the model in {stage_model}")
     else:
         print(f"stage {config.pretrain} first, into {stage_dir}")

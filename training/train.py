@@ -32,7 +32,7 @@ from training.data.hypotheses import HYPOTHESES
 from training.data.limits import measure_limits
 from training.evaluation.model_card import write_model_card
 from training.models.reply_loss import ReplyLogitsTrainer
-from training.models.vocabulary import used_token_ids
+from training.models.vocabulary import earlier_stage_token_ids, used_token_ids
 
 MODEL_SUBDIR = "model"
 CHECKPOINTS_SUBDIR = "checkpoints"
@@ -127,7 +127,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     save_run_files(model_dir, config, spec)
     if base.registered and config.lora_rank:  # only adapters in model_dir: name their base, and the tokens used
         write_base_file(model_dir, *base.registered)
-        write_kept_tokens(model_dir, used_token_ids(tokenized.values()))
+        write_kept_tokens(model_dir, used_token_ids(tokenized.values()) | earlier_stage_token_ids(config.base_model))
     (model_dir / TRAINER_LOG).write_text(json.dumps(trainer.state.log_history, indent=1) + "\n", encoding="utf-8")
     write_model_card(model_dir)  # evaluate adds the metrics
     print(_speed(trainer, result, seconds, checkpoint=last))

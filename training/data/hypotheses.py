@@ -35,7 +35,7 @@ class Hypothesis:
 
     name: str
     """Key in ``HYPOTHESES``: ``h1``, ``h1_causal``, ``h1_1``, ``h1_2``, ``h2``, ``h2_1``, ``h3``, ``h4``, ``h5``,
-    ``h5_causal``."""
+    ``h4_causal``, ``h5_causal``."""
     language: str
     """``en`` or ``ru``."""
     sources: Mapping[str, float]
@@ -139,6 +139,8 @@ HYPOTHESES: dict[str, Hypothesis] = {
         _hypothesis("h3", "ru", _RU, "godel", "Toloka persona chat, one side (speaker 1), as h2.1",
                     shuffle_persona=True),
         _hypothesis("h4", "ru", _RU, "godel", "as h3, both speakers' personas, dialogues from both sides",
+                    shuffle_persona=True, both_sides=True),
+        _hypothesis("h4_causal", "ru", _RU, "chat_causal", "h4's data for a CausalLM: a plain-text chat prompt",
                     shuffle_persona=True, both_sides=True),
         _hypothesis("h5", "ru", RU_MIX, "godel", "as h4 on a weighted mix of seven Russian sources",
                     shuffle_persona=True, both_sides=True),

@@ -149,12 +149,17 @@ def render_model_card(model_dir: Path) -> str:
     model_dir = Path(model_dir)
     config, spec = load_experiment(model_dir), FormatSpec.load(model_dir)
     language = HYPOTHESES[config.hypothesis].language
-    base = "scratch (a small model; its tokenizer trained on the train split)" if config.is_scratch \
-        else f"`{config.base_model}`"
+    if config.pretrain:  # base_model is the first stage's output directory on the training machine
+        base = f"the model of its first stage, `{config.pretrain}`, in the same command"
+        overrides = ""
+    else:
+        base = "scratch (a small model; its tokenizer trained on the train split)" if config.is_scratch \
+            else f"`{config.base_model}`"
+        overrides = f" --base-model {config.base_model}"
+    overrides += "" if config.max_steps == -1 else f" --max-steps {config.max_steps}"
     weights = sorted(model_dir.glob("*.safetensors"))
     dtype = _weights_dtype(weights[0]) if weights else "float32"
     size = f"{sum(w.stat().st_size for w in weights) / 2**20:.1f} MB of safetensors ({dtype})" if weights else "no weights"
-    overrides = f" --base-model {config.base_model}" + ("" if config.max_steps == -1 else f" --max-steps {config.max_steps}")
     metrics = read_json(model_dir / METRICS_FILE)
     return "\n".join([
         f"# {config.name}", "", config.description, "",

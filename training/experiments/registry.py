@@ -159,6 +159,17 @@ _EXPERIMENTS += (
     ),
 )
 
+_EXPERIMENTS += (
+    # Stage 2 of arm A (docs/model_recipe.md, session 11): ru_mix_gemma's adapters go on learning from the
+    # persona chat alone, the kind of dialogue the bot has. The mix taught short replies (anekdots 5.4 words,
+    # Cornell 6.7, the persona chat 9.4); a lower peak rate, since the adapters are already trained.
+    dataclasses.replace(
+        _RU_MIX_GEMMA, name="ru_persona_gemma", hypothesis="h4_causal", pretrain="ru_mix_gemma",
+        learning_rate=1e-4, max_steps=400, eval_steps=100,
+        description="Stage 2 of ru_mix_gemma: its adapters continued on the Russian persona chat alone (h4).",
+    ),
+)
+
 EXPERIMENTS: dict[str, ExperimentConfig] = {e.name: e for e in _EXPERIMENTS}
 
 

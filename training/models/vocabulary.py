@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot.generation.adapted import write_kept_tokens
+from bot.generation.adapted import is_adapter_dir, read_kept_tokens, write_kept_tokens
 
 
 def used_token_ids(splits: Iterable) -> set[int]:  # noqa: ANN001 (tokenized datasets)
@@ -24,6 +24,12 @@ def used_token_ids(splits: Iterable) -> set[int]:  # noqa: ANN001 (tokenized dat
             for ids in batch["input_ids"]:
                 used.update(ids)
     return used
+
+
+def earlier_stage_token_ids(base_model: str) -> set[int]:
+    """The kept tokens of the model a later stage started from (``base_model`` an adapter directory): what the
+    earlier stages taught stays writable. Empty for any other start."""
+    return set(read_kept_tokens(Path(base_model)) or ()) if is_adapter_dir(Path(base_model)) else set()
 
 
 def used_token_ids_of_run(model_dir: Path, data_dir: Path) -> set[int]:
@@ -42,8 +48,9 @@ def used_token_ids_of_run(model_dir: Path, data_dir: Path) -> set[int]:
                              max_dialogues_per_source=config.max_dialogues_per_source)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     texts = to_model_inputs(data, spec, hypothesis, tokenizer, seed=config.seed)
-    return used_token_ids(features.tokenize_split(texts[name], tokenizer, spec, desc=f"tokenize {name}")
+    used = used_token_ids(features.tokenize_split(texts[name], tokenizer, spec, desc=f"tokenize {name}")
                           for name in ("train", "validation"))
+    return used | earlier_stage_token_ids(config.base_model)
 
 
 def main(argv: list[str] | None = None) -> int:
