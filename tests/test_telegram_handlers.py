@@ -98,6 +98,23 @@ async def test_regenerate_replaces_the_reply_text_in_place(tg: Harness) -> None:
         assert list(await repo.session.scalars(select(Feedback.kind))) == ["regenerate"]
 
 
+async def test_a_reply_is_kept_from_every_recent_reply_of_the_bot_not_only_those_the_model_reads(
+    tg: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = tg.runtime.generator.backend
+    generate, seen = backend.generate, []
+
+    def recording(inputs: list[str], decoding, earlier=None):  # noqa: ANN001
+        seen.append(earlier)
+        return generate(inputs, decoding, earlier)
+
+    monkeypatch.setattr(backend, "generate", recording)
+    replies = [(await chat_once(tg, ALICE, question))["text"]
+               for question in ("Привет!", "Кем ты работаешь?", "Где ты живёшь?", "Что ты любишь?", "А ещё?")]
+    assert backend.format.max_history_turns == 4  # the model reads 2 of the bot's replies back...
+    assert seen[-1] == [replies[:4]]  # ...the reply is kept from all 4 of them
+
+
 async def test_custom_persona_through_the_fsm(tg: Harness) -> None:
     await tg.say(ALICE, "/persona")
     menu = tg.last_message(ALICE)

@@ -52,6 +52,10 @@ class _Request:
 
 # Without a limit in the format, still read no more than this many messages from the database.
 UNLIMITED_HISTORY = 100
+# A reply may not repeat the bot's earlier replies of this many last messages (10 exchanges), further back
+# than the model reads: with only the model's window (4 messages for the Gemma model: 2 own replies) the bot
+# said «Я люблю ездить на дачу» again four turns later. The format still gives the model its last N turns.
+EARLIER_REPLIES_WINDOW = 20
 
 
 class Generator:
@@ -86,8 +90,9 @@ class Generator:
 
     @property
     def history_limit(self) -> int:
-        """How many past messages a reply can use: the model's own limit (the format keeps the last N)."""
-        return self.backend.format.max_history_turns or UNLIMITED_HISTORY
+        """How many past messages a reply uses: the model's input (the format keeps its last N) and, further
+        back, the bot's own earlier replies that the reply may not repeat."""
+        return max(self.backend.format.max_history_turns or UNLIMITED_HISTORY, EARLIER_REPLIES_WINDOW)
 
     async def start(self) -> None:
         if self._batcher is not None or self._closed:
