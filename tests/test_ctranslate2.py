@@ -216,3 +216,33 @@ def test_a_minimum_reply_length_is_the_same_in_both_backends(model_dir: Path) ->
         replies = _same_replies(reference, fast, replace(GREEDY, max_new_tokens=12, min_new_tokens=min_new_tokens))
         tokens[min_new_tokens] = [len(reference.tokenizer(r, add_special_tokens=False).input_ids) for r in replies]
     assert min(tokens[1]) < 8 <= min(tokens[8])  # the end-prone model stops early unless held back
+
+
+def _keep_out_of_earlier_replies(reference: TransformersBackend, fast: CTranslate2Backend) -> None:
+    """Each row's greedy reply R, then R's words from the third token on made the bot's earlier reply: both
+    backends must leave R the same way (the n-grams inside R are banned; R's opening is not an earlier reply's
+    opening, the one kind of n-gram CTranslate2 cannot ban), and a row with nothing said before is unchanged."""
+    decoding = replace(GREEDY, max_new_tokens=12, no_repeat_ngram_size=0)
+    inputs = _inputs(reference)
+    first = fast.generate(inputs, decoding)
+    assert first == reference.generate(inputs, decoding)
+    tail = [reference.tokenizer.decode(reference.tokenizer(r, add_special_tokens=False).input_ids[2:]) for r in first]
+    earlier = [[t] if i % 2 == 0 else [] for i, t in enumerate(tail)]
+    kept_out = fast.generate(inputs, decoding, earlier)
+    assert kept_out == reference.generate(inputs, decoding, earlier)
+    assert [k != f for k, f in zip(kept_out, first)] == [bool(e) for e in earlier]
+
+
+def test_earlier_replies_are_kept_out_as_transformers_keeps_them_out(model_dir: Path) -> None:
+    _keep_out_of_earlier_replies(TransformersBackend.load(str(model_dir), torch_threads=1),
+                                 CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1))
+
+
+def test_earlier_replies_are_kept_out_of_a_gemma_adapters_replies(tmp_path: Path, monkeypatch) -> None:
+    from tests.tiny_gemma import build_tiny_adapter_dir, build_tiny_gemma_base
+
+    monkeypatch.setenv("PERSONA_BOT_CACHE", str(tmp_path / "cache"))
+    adapter_dir = build_tiny_adapter_dir(build_tiny_gemma_base(tmp_path / "cache"), tmp_path / "adapters",
+                                         kept_tokens=set(range(250)))
+    _keep_out_of_earlier_replies(TransformersBackend.load(str(adapter_dir)),
+                                 CTranslate2Backend.load(str(adapter_dir), compute_type="float32", threads=1))

@@ -27,8 +27,16 @@ from typing import Any
 
 from bot.config import DecodingSettings
 from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_tokenizer
-from bot.generation.backends import IGNORE, _check_local_dir, _local_model_id, scored_replies, stop_token_ids
+from bot.generation.backends import (
+    DEFAULT_NO_REPEAT_EARLIER,
+    IGNORE,
+    _check_local_dir,
+    _local_model_id,
+    scored_replies,
+    stop_token_ids,
+)
 from bot.generation.errors import GenerationError, ModelLoadError
+from bot.generation.reply_only import START, earlier_ngrams
 from dialogue.format import FormatSpec
 
 log = logging.getLogger(__name__)
@@ -101,14 +109,33 @@ class CTranslate2Backend:
 
     def generate(self, inputs: list[str], decoding: DecodingSettings,
                  earlier: Sequence[Sequence[str]] | None = None, *, per_input: int = 1) -> list[str]:
-        """As ``TransformersBackend.generate``, except ``earlier``: CTranslate2 takes one list of banned
-        sequences per batch, not per request, so the bot's earlier replies are not kept out here (reply
-        selection still ranks near-duplicates of them last)."""
+        """As ``TransformersBackend.generate``. ``earlier`` (the bot's earlier replies per request) becomes
+        CTranslate2's ``suppress_sequences``, one list per engine call: rows with earlier replies run one at a
+        time (a CausalLM's do anyway). ``earlier_sequences`` says what that keeps out."""
         encoded = self.tokenizer(inputs, truncation=True, max_length=self.format.max_source_tokens)["input_ids"]
         tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
         options = {**decoding_options(self, decoding), "num_hypotheses": per_input}
-        replies = [self.tokenizer.convert_tokens_to_ids(r) for r in self.run_tokens(tokens, options)]
+        if earlier and any(earlier):
+            banned = [self.earlier_sequences(replies, decoding) for replies in earlier]
+            generated = [seq for row, suppress in zip(tokens, banned)
+                         for seq in self.run_tokens([row], {**options, "suppress_sequences": suppress or None})]
+        else:
+            generated = self.run_tokens(tokens, options)
+        replies = [self.tokenizer.convert_tokens_to_ids(r) for r in generated]
         return [text.strip() for text in self.tokenizer.batch_decode(replies, skip_special_tokens=True)]
+
+    def earlier_sequences(self, replies: Sequence[str], decoding: DecodingSettings) -> list[list[str]]:
+        """The n-grams of ``replies`` (``earlier_ngrams``, as ``NoRepeatOfEarlier`` bans them) as token sequences
+        whose last token CTranslate2 suppresses after the others: inside a reply and at its end (EOS) exactly as
+        transformers. CTranslate2 matches them against the tokens generated so far only, so the n-grams that
+        start before a reply (an earlier reply's first n-1 tokens, e.g. the opening «Я люблю») are not kept out:
+        a reply may begin as an earlier one did, and then must go on differently."""
+        n = decoding.no_repeat_ngram_size or DEFAULT_NO_REPEAT_EARLIER
+        grams = earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix,
+                               eos=self.tokenizer.eos_token_id)
+        as_tokens = self.tokenizer.convert_ids_to_tokens
+        return [as_tokens([*context, token]) for context, following in grams.items() if START not in context
+                for token in sorted(following)]
 
     def run_tokens(self, tokens: list[list[str]], options: dict[str, Any]) -> list[list[str]]:
         """The engine on tokenised inputs: ``num_hypotheses`` replies (as tokens) per input, grouped by input."""
