@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -180,6 +181,11 @@ class FormatSpec:
 def own_turns(history: Sequence[str]) -> list[str]:
     """The replying side's earlier turns in ``history`` (oldest first; the last turn is the other side's)."""
     return list(history[-2::-2])[::-1]
+
+
+def words_only(text: str) -> str:
+    """The words of ``text``, lower-cased, single-spaced: two replies are the same reply when these are equal."""
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def clean_text(text: str) -> str:

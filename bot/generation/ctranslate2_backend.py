@@ -37,7 +37,7 @@ from bot.generation.backends import (
 )
 from bot.generation.errors import GenerationError, ModelLoadError
 from bot.generation.reply_only import START, earlier_ngrams
-from dialogue.format import FormatSpec
+from dialogue.format import FormatSpec, words_only
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ COMPUTE_TYPES = ("int8", "int8_float32", "int16", "float32")
 """CPU compute types; the weights are also stored quantized this way."""
 DEFAULT_COMPUTE_TYPE = "int8"
 STAMP_FILE = "converted_from.json"
+KEEP_OUT_ATTEMPTS = 4
+"""Engine calls per reply at most to keep an earlier reply's opening, or its words, out (``_keeping_out``)."""
 CACHE_ENV = "CTRANSLATE2_CACHE_DIR"
 
 
@@ -109,33 +111,53 @@ class CTranslate2Backend:
 
     def generate(self, inputs: list[str], decoding: DecodingSettings,
                  earlier: Sequence[Sequence[str]] | None = None, *, per_input: int = 1) -> list[str]:
-        """As ``TransformersBackend.generate``. ``earlier`` (the bot's earlier replies per request) becomes
-        CTranslate2's ``suppress_sequences``, one list per engine call: rows with earlier replies run one at a
-        time (a CausalLM's do anyway). ``earlier_sequences`` says what that keeps out."""
+        """As ``TransformersBackend.generate``; ``earlier`` (the bot's earlier replies per request) is kept out
+        by ``_keeping_out``, one engine call per row that has any (a CausalLM's rows run one at a time anyway)."""
         encoded = self.tokenizer(inputs, truncation=True, max_length=self.format.max_source_tokens)["input_ids"]
         tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
         options = {**decoding_options(self, decoding), "num_hypotheses": per_input}
         if earlier and any(earlier):
-            banned = [self.earlier_sequences(replies, decoding) for replies in earlier]
-            generated = [seq for row, suppress in zip(tokens, banned)
-                         for seq in self.run_tokens([row], {**options, "suppress_sequences": suppress or None})]
+            n = decoding.no_repeat_ngram_size or DEFAULT_NO_REPEAT_EARLIER
+            generated = [seq for row, replies in zip(tokens, earlier) for seq in self._keeping_out(row, replies, n, options)]
         else:
             generated = self.run_tokens(tokens, options)
         replies = [self.tokenizer.convert_tokens_to_ids(r) for r in generated]
         return [text.strip() for text in self.tokenizer.batch_decode(replies, skip_special_tokens=True)]
 
-    def earlier_sequences(self, replies: Sequence[str], decoding: DecodingSettings) -> list[list[str]]:
-        """The n-grams of ``replies`` (``earlier_ngrams``, as ``NoRepeatOfEarlier`` bans them) as token sequences
-        whose last token CTranslate2 suppresses after the others: inside a reply and at its end (EOS) exactly as
-        transformers. CTranslate2 matches them against the tokens generated so far only, so the n-grams that
-        start before a reply (an earlier reply's first n-1 tokens, e.g. the opening «Я люблю») are not kept out:
-        a reply may begin as an earlier one did, and then must go on differently."""
-        n = decoding.no_repeat_ngram_size or DEFAULT_NO_REPEAT_EARLIER
-        grams = earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix,
-                               eos=self.tokenizer.eos_token_id)
-        as_tokens = self.tokenizer.convert_ids_to_tokens
-        return [as_tokens([*context, token]) for context, following in grams.items() if START not in context
-                for token in sorted(following)]
+    def _keeping_out(self, row: list[str], replies: Sequence[str], n: int, options: dict[str, Any]) -> list[list[str]]:
+        """The engine on one row with the n-grams of ``replies`` banned as ``NoRepeatOfEarlier`` bans them.
+
+        CTranslate2's ``suppress_sequences`` suppresses a sequence's last token after the others, matched against
+        the tokens generated so far: that bans the n-grams inside a reply and at its end (EOS) exactly. An n-gram
+        that starts before a reply (an earlier reply's first n-1 tokens, its opening) cannot be matched there.
+        So a result that opens as an earlier reply did is generated again with that opening suppressed anywhere
+        in the reply: the same as transformers unless the opening would also have come later in the reply. So is
+        a result whose words are an earlier reply's in other tokens (the int8 model spelt «работаю» «работа» +
+        «ю» to get round the ban), with its own opening suppressed; at most ``KEEP_OUT_ATTEMPTS`` engine calls."""
+        grams = earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix, eos=self.tokenizer.eos_token_id)
+        as_tokens, eos = self.tokenizer.convert_ids_to_tokens, self.tokenizer.eos_token
+        suppress, openings = [], []
+        for context, following in grams.items():
+            for token in sorted(following):  # START can only come first
+                if context[0] == START:
+                    openings.append(as_tokens([*context[1:], token]))
+                else:
+                    suppress.append(as_tokens([*context, token]))
+        said = {words_only(reply) for reply in replies}
+
+        def opens(sequence: list[str], opening: list[str]) -> bool:  # the end token is not in a result
+            return sequence[: len(opening)] == opening or (opening[-1] == eos and sequence == opening[:-1])
+
+        for _ in range(KEEP_OUT_ATTEMPTS):
+            generated = self.run_tokens([row], {**options, "suppress_sequences": suppress or None})
+            opened = [o for o in openings if any(opens(seq, o) for seq in generated)]
+            opened += [seq[: n - 1] for seq in generated
+                       if len(seq) >= n - 1 and words_only(self.tokenizer.convert_tokens_to_string(seq)) in said]
+            if not opened:
+                break
+            suppress += opened
+            openings = [o for o in openings if o not in opened]
+        return generated
 
     def run_tokens(self, tokens: list[list[str]], options: dict[str, Any]) -> list[list[str]]:
         """The engine on tokenised inputs: ``num_hypotheses`` replies (as tokens) per input, grouped by input."""

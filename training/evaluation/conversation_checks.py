@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ import torch
 
 from bot.config import DecodingSettings, SelectionSettings
 from bot.generation.selection import select_replies
-from dialogue.format import own_turns
+from dialogue.format import own_turns, words_only
 from training.evaluation.predict import (
     DECODING_PRESETS,
     DEFAULT_PRESET,
@@ -100,10 +99,6 @@ def reflects(reply: str, stems: frozenset[str]) -> bool:
     return any(stem in reply.lower() for stem in stems)
 
 
-def normalized(reply: str) -> str:
-    return " ".join(re.findall(r"\w+", reply.lower()))
-
-
 Replier = Callable[[list[tuple[str, ...]], list[list[str]]], list[str]]
 """(personas, histories) -> one reply each, as the bot would give them."""
 
@@ -141,8 +136,8 @@ def scripted_dialogues(replies: Replier) -> dict:
         seen: set[str] = set()
         repeated = []
         for reply in replies:
-            repeated.append(normalized(reply) in seen)
-            seen.add(normalized(reply))
+            repeated.append(words_only(reply) in seen)
+            seen.add(words_only(reply))
         repeats += sum(repeated)
         dialogues.append({"persona": list(persona), "turns": [{"user": q, "bot": r, "repeat": rep}
                                                             for q, r, rep in zip(history[0::2], replies, repeated)]})
