@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bot.config import SelectionSettings
 from training.evaluation.conversation_checks import (
     CHECKS_FILE,
@@ -80,3 +82,17 @@ def test_the_checks_decode_with_the_preset_asked_for(tiny_model_dir: Path, tmp_p
     decoding = json.loads(out.read_text())["decoding"]
     assert decoding["strategy"] == "beam" and decoding["num_beams"] == 4 and decoding["repetition_penalty"] == 1.0
     assert f"-> {out}" in capsys.readouterr().out
+
+
+def test_the_checks_run_through_the_ctranslate2_backend_too(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """``--backend ctranslate2``: the bot's CTranslate2 backend (int8, converted beside a copy of the model) keeps
+    the bot's earlier replies out as the transformers backend does: no scripted reply repeats an earlier one."""
+    import shutil
+
+    pytest.importorskip("ctranslate2")
+    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "model", ignore=shutil.ignore_patterns("ctranslate2-*")))
+    out = tmp_path / "checks_ct2.json"
+    assert main([str(model_dir), "--backend", "ctranslate2", "--out", str(out)]) == 0
+    checks = json.loads(out.read_text())
+    assert checks["backend"] == "ctranslate2" and (model_dir / "ctranslate2-int8").is_dir()
+    assert checks["repetition"]["replies"] == 80 and checks["repetition"]["repeated_replies"] == 0

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import torch
 
-from bot.config import DecodingSettings, SelectionSettings
+from bot.config import DecodingSettings, SelectionSettings, Settings
+from bot.generation.factory import BACKEND_LOADERS, load_backend
 from bot.generation.selection import select_replies
 from dialogue.format import own_turns, words_only
 from training.evaluation.predict import (
@@ -34,7 +35,6 @@ from training.evaluation.predict import (
     SAMPLING_SEED,
     build_inputs,
     decoding_preset,
-    load_backend,
 )
 
 CHECKS_FILE = "checks.json"
@@ -146,10 +146,11 @@ def scripted_dialogues(replies: Replier) -> dict:
 
 
 def run_checks(model_dir: Path, decoding: DecodingSettings = GREEDY, selection: SelectionSettings | None = None,
-               out: Path | None = None) -> dict:
-    backend = load_backend(model_dir)
+               out: Path | None = None, backend_name: str = "transformers") -> dict:
+    """The checks with the bot's ``MODEL_BACKEND`` ``backend_name`` (loaded as the bot loads it), figures to ``out``."""
+    backend = load_backend(Settings(model_path=str(model_dir), model_backend=backend_name, decoding=decoding))
     replies = replier(backend, decoding, selection)
-    checks = {"decoding": decoding.describe(), "persona_probes": persona_probes(replies),
+    checks = {"decoding": decoding.describe(), "backend": backend_name, "persona_probes": persona_probes(replies),
               "repetition": scripted_dialogues(replies)}
     if selection is not None and selection.enabled:
         checks["selection"] = asdict(selection)
@@ -173,13 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerank", type=int, default=0, metavar="N", help="reply selection from N candidates (0: off)")
     parser.add_argument("--rerank-persona-weight", type=float, default=SelectionSettings.persona_weight)
     parser.add_argument("--rerank-repeat-penalty", type=float, default=SelectionSettings.repeat_penalty)
+    parser.add_argument("--backend", choices=sorted(BACKEND_LOADERS), default="transformers",
+                        help="the bot's MODEL_BACKEND to check (ctranslate2: int8, converted once beside the model)")
     parser.add_argument("--out", type=Path, help=f"where the figures go (default: MODEL_DIR/{CHECKS_FILE}; one model only)")
     args = parser.parse_args(argv)
     if args.out and len(args.model_dirs) > 1:
         parser.error("--out takes one model directory")
     selection = SelectionSettings(args.rerank, args.rerank_persona_weight, args.rerank_repeat_penalty)
     for model_dir in args.model_dirs:
-        checks = run_checks(model_dir, decoding_preset(args.decoding), selection=selection, out=args.out)
+        checks = run_checks(model_dir, decoding_preset(args.decoding), selection=selection, out=args.out,
+                            backend_name=args.backend)
         if args.show:
             for row in checks["persona_probes"]["rows"]:
                 print(f"[{'+' if row['reflected'] else ' '}] {row['question']} -> {row['reply']}")
