@@ -151,8 +151,10 @@ class CTranslate2Backend:
         for _ in range(KEEP_OUT_ATTEMPTS):
             generated = self.run_tokens([row], {**options, "suppress_sequences": suppress or None})
             opened = [o for o in openings if any(opens(seq, o) for seq in generated)]
-            opened += [seq[: n - 1] for seq in generated
-                       if len(seq) >= n - 1 and words_only(self.tokenizer.convert_tokens_to_string(seq)) in said]
+            # a reply shorter than an opening («Да» after «Да.»): its end is what gets suppressed
+            opened += [seq[: n - 1] if len(seq) >= n - 1 else [*seq, eos] for seq in generated
+                       if words_only(self.tokenizer.convert_tokens_to_string(seq)) in said]
+            opened = [o for o in opened if o not in suppress]  # nothing new to suppress: the same result again
             if not opened:
                 break
             suppress += opened
