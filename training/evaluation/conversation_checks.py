@@ -9,7 +9,8 @@ Two checks that reference metrics miss (a constant sentence scores F1 0.126 on t
   reply may not repeat their n-grams); a reply that repeats an earlier reply of the same dialogue
   (the same words, case and punctuation aside) counts.
 
-Replies come from the bot's own backend with the directory's format, greedy (reproducible), or with reply
+Replies come from the bot's own backend (transformers, or ``--backend ctranslate2``) with the directory's
+format, greedy (reproducible; ``--decoding`` for another preset), or with reply
 selection (``--rerank N``: N sampled candidates, seeded, ranked as the bot ranks them). The figures go to
 ``checks.json`` in the model directory (the model card shows them), or to ``--out``.
 """
