@@ -18,6 +18,8 @@ from dotenv import dotenv_values
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "ru-persona-gemma"
 DECODING_STRATEGIES = ("greedy", "beam", "sampling", "contrastive")
+CT2_COMPUTE_TYPES = ("int8", "int8_float32", "int16", "float32")
+"""CTranslate2 CPU compute types (``CT2_COMPUTE_TYPE``); the converted weights are stored quantized this way too."""
 
 T = TypeVar("T")
 
@@ -121,6 +123,9 @@ class Settings:
     database_path: Path = PROJECT_ROOT / "data" / "bot.sqlite3"
     model_path: str = str(DEFAULT_MODEL_PATH)
     model_backend: str = "transformers"
+    ct2_compute_type: str = "int8"
+    """CTranslate2's weights and arithmetic (``CT2_COMPUTE_TYPES``); int8 is fastest, float32 gives transformers'
+    replies (persona probes 18/25 against 20/25 for the default model, docs/model_recipe.md session 11)."""
     torch_threads: int = 0
     batch_max_size: int = 8
     batch_max_wait_ms: int = 0
@@ -178,6 +183,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | N
         database_path=Path(get("DATABASE_PATH", str, str(Settings.database_path))),
         model_path=get("MODEL_PATH", str, Settings.model_path),
         model_backend=get("MODEL_BACKEND", str, Settings.model_backend, choices=("transformers", "ctranslate2")),
+        ct2_compute_type=get("CT2_COMPUTE_TYPE", str, Settings.ct2_compute_type, choices=CT2_COMPUTE_TYPES),
         torch_threads=get("TORCH_THREADS", int, Settings.torch_threads, low=0, high=256),
         batch_max_size=get("BATCH_MAX_SIZE", int, Settings.batch_max_size, low=1, high=256),
         batch_max_wait_ms=get("BATCH_MAX_WAIT_MS", int, Settings.batch_max_wait_ms, low=0, high=10_000),

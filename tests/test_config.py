@@ -28,8 +28,10 @@ def test_values_are_parsed():
             "MIN_NEW_TOKENS": "6",
             "ADMIN_IDS": "1, 2,3",
             "DATABASE_PATH": "/tmp/x.sqlite3",
+            "CT2_COMPUTE_TYPE": "float32",
         }
     )
+    assert settings.ct2_compute_type == "float32" and load_settings({}).ct2_compute_type == "int8"
     assert settings.has_telegram and settings.batch_max_size == 16
     assert settings.decoding.top_p == 0.95 and settings.admin_ids == frozenset({1, 2, 3})
     assert settings.decoding.to_generate_kwargs()["num_beams"] == 4
@@ -48,6 +50,7 @@ def test_values_are_parsed():
         ({"TOP_P": "1.5"}, "TOP_P"),
         ({"DECODING_STRATEGY": "magic"}, "DECODING_STRATEGY"),
         ({"MIN_NEW_TOKENS": "0"}, "MIN_NEW_TOKENS"),
+        ({"CT2_COMPUTE_TYPE": "float16"}, "CT2_COMPUTE_TYPE"),  # no GPU: CPU types only
         ({"ADMIN_IDS": "1,x"}, "ADMIN_IDS"),
         ({"BOT_MODE": "webhook"}, "WEBHOOK_URL"),
         ({"TELEGRAM_BOT_TOKEN": "no colon here"}, "TELEGRAM_BOT_TOKEN"),

@@ -109,6 +109,9 @@ async def test_settings_choose_the_backend(model_dir: Path) -> None:
     async with build_generator(settings) as generator:
         result = await generator.generate(PERSONA, HISTORIES[0])
     assert result.text and result.model_id.endswith("+ct2-int8")
+    async with build_generator(replace(settings, ct2_compute_type="float32")) as generator:  # CT2_COMPUTE_TYPE
+        result = await generator.generate(PERSONA, HISTORIES[0])
+    assert result.text and result.model_id.endswith("+ct2-float32") and (model_dir / "ctranslate2-float32").is_dir()
 
 
 def test_unsupported_requests_are_clear_errors(model_dir: Path, tiny_causal_model_dir: Path) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.config import DecodingSettings
+from bot.config import CT2_COMPUTE_TYPES, DecodingSettings, Settings
 from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_tokenizer
 from bot.generation.backends import (
     DEFAULT_NO_REPEAT_EARLIER,
@@ -41,9 +41,6 @@ from dialogue.format import FormatSpec, words_only
 
 log = logging.getLogger(__name__)
 
-COMPUTE_TYPES = ("int8", "int8_float32", "int16", "float32")
-"""CPU compute types; the weights are also stored quantized this way."""
-DEFAULT_COMPUTE_TYPE = "int8"
 STAMP_FILE = "converted_from.json"
 KEEP_OUT_ATTEMPTS = 4
 """Engine calls per reply at most to keep an earlier reply's opening, or its words, out (``_keeping_out``)."""
@@ -68,13 +65,14 @@ class CTranslate2Backend:
         cls,
         model_path: str,
         *,
-        compute_type: str = DEFAULT_COMPUTE_TYPE,
+        compute_type: str = Settings.ct2_compute_type,
         threads: int = 0,
         decoding: DecodingSettings | None = None,
     ) -> CTranslate2Backend:
         """Convert (once) and load a local model directory; ``threads=0`` lets CTranslate2 choose."""
-        if compute_type not in COMPUTE_TYPES:
-            raise ModelLoadError(f"CTranslate2 compute type must be one of {', '.join(COMPUTE_TYPES)}, got {compute_type!r}")
+        if compute_type not in CT2_COMPUTE_TYPES:
+            raise ModelLoadError(f"CTranslate2 compute type must be one of {', '.join(CT2_COMPUTE_TYPES)}, "
+                                 f"got {compute_type!r}")
         if decoding is not None and decoding.strategy == "contrastive":
             raise ModelLoadError(
                 "DECODING_STRATEGY=contrastive is not available with MODEL_BACKEND=ctranslate2; "

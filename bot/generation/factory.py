@@ -17,7 +17,8 @@ def _load_transformers(settings: Settings) -> Backend:
 def _load_ctranslate2(settings: Settings) -> Backend:
     from bot.generation.ctranslate2_backend import CTranslate2Backend  # optional extra "fast"
 
-    return CTranslate2Backend.load(settings.model_path, threads=settings.torch_threads, decoding=settings.decoding)
+    return CTranslate2Backend.load(settings.model_path, compute_type=settings.ct2_compute_type,
+                                   threads=settings.torch_threads, decoding=settings.decoding)
 
 
 BACKEND_LOADERS: dict[str, Callable[[Settings], Backend]] = {
