@@ -35,6 +35,16 @@ def model_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(tiny_model_dir, tmp_path / "tiny", ignore=shutil.ignore_patterns("ctranslate2-*")))
 
 
+@pytest.fixture
+def gemma_adapter_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A CausalLM adapter directory over a tiny Gemma 3 base, prepared in a private cache."""
+    from tests.tiny_gemma import build_tiny_adapter_dir, build_tiny_gemma_base
+
+    monkeypatch.setenv("PERSONA_BOT_CACHE", str(tmp_path / "cache"))
+    return build_tiny_adapter_dir(build_tiny_gemma_base(tmp_path / "cache"), tmp_path / "adapters",
+                                  kept_tokens=set(range(250)))
+
+
 def _inputs(backend) -> list[str]:
     truncate = tokenizer_truncator(backend.tokenizer)
     return [backend.format.build_input(PERSONA, h, truncate=truncate) for h in HISTORIES]
@@ -129,14 +139,10 @@ def test_unsupported_requests_are_clear_errors(model_dir: Path, tiny_causal_mode
         backend.generate(_inputs(backend)[:1], contrastive)
 
 
-def test_adapters_over_a_gemma_base_give_the_transformers_replies(tmp_path: Path, monkeypatch) -> None:
+def test_adapters_over_a_gemma_base_give_the_transformers_replies(gemma_adapter_dir: Path) -> None:
     """A CausalLM adapter directory (tiny Gemma 3 base): converted merged and trimmed, run by a Generator;
     in float32 its greedy replies are the transformers backend's."""
-    from tests.tiny_gemma import build_tiny_adapter_dir, build_tiny_gemma_base
-
-    monkeypatch.setenv("PERSONA_BOT_CACHE", str(tmp_path / "cache"))
-    base = build_tiny_gemma_base(tmp_path / "cache")
-    adapter_dir = build_tiny_adapter_dir(base, tmp_path / "adapters", kept_tokens=set(range(250)))
+    adapter_dir = gemma_adapter_dir
     reference = TransformersBackend.load(str(adapter_dir))
     inputs = _inputs(reference)
     backend = CTranslate2Backend.load(str(adapter_dir), compute_type="float32", threads=1)
@@ -153,18 +159,13 @@ def test_adapters_over_a_gemma_base_give_the_transformers_replies(tmp_path: Path
     assert (adapter_dir / "ctranslate2-float32" / ct2.STAMP_FILE).is_file()
 
 
-def test_reply_selection_scores_as_transformers_and_draws_candidates(model_dir: Path, tmp_path: Path,
-                                                                      monkeypatch) -> None:
+def test_reply_selection_scores_as_transformers_and_draws_candidates(model_dir: Path, gemma_adapter_dir: Path) -> None:
     """Selection through CTranslate2: several sampled hypotheses per input, and candidate scores equal to
     the transformers backend's in float32, for the Seq2Seq T5 and a CausalLM Gemma adapter directory."""
     from bot.config import SelectionSettings
     from bot.generation.selection import select_replies
-    from tests.tiny_gemma import build_tiny_adapter_dir, build_tiny_gemma_base
 
-    monkeypatch.setenv("PERSONA_BOT_CACHE", str(tmp_path / "cache"))
-    adapter_dir = build_tiny_adapter_dir(build_tiny_gemma_base(tmp_path / "cache"), tmp_path / "adapters",
-                                         kept_tokens=set(range(250)))
-    for directory in (model_dir, adapter_dir):
+    for directory in (model_dir, gemma_adapter_dir):
         reference = TransformersBackend.load(str(directory), torch_threads=1)
         fast = CTranslate2Backend.load(str(directory), compute_type="float32", threads=1)
         inputs = _inputs(reference)
@@ -248,11 +249,6 @@ def test_earlier_replies_are_kept_out_as_transformers_keeps_them_out(model_dir: 
                                  CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1))
 
 
-def test_earlier_replies_are_kept_out_of_a_gemma_adapters_replies(tmp_path: Path, monkeypatch) -> None:
-    from tests.tiny_gemma import build_tiny_adapter_dir, build_tiny_gemma_base
-
-    monkeypatch.setenv("PERSONA_BOT_CACHE", str(tmp_path / "cache"))
-    adapter_dir = build_tiny_adapter_dir(build_tiny_gemma_base(tmp_path / "cache"), tmp_path / "adapters",
-                                         kept_tokens=set(range(250)))
-    _keep_out_of_earlier_replies(TransformersBackend.load(str(adapter_dir)),
-                                 CTranslate2Backend.load(str(adapter_dir), compute_type="float32", threads=1))
+def test_earlier_replies_are_kept_out_of_a_gemma_adapters_replies(gemma_adapter_dir: Path) -> None:
+    _keep_out_of_earlier_replies(TransformersBackend.load(str(gemma_adapter_dir)),
+                                 CTranslate2Backend.load(str(gemma_adapter_dir), compute_type="float32", threads=1))

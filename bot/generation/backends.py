@@ -26,6 +26,11 @@ from dialogue.format import FORMAT_FILE, FormatSpec, tokenizer_truncator
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 DEFAULT_NO_REPEAT_EARLIER = 3
 """n of the n-grams of the bot's earlier replies that a reply may not repeat, when NO_REPEAT_NGRAM_SIZE is 0."""
+
+
+def earlier_ngram_size(decoding: DecodingSettings) -> int:
+    """n of the n-grams of the bot's earlier replies that a reply may not repeat, in every backend."""
+    return decoding.no_repeat_ngram_size or DEFAULT_NO_REPEAT_EARLIER
 ID_FILES = ("config.json", ADAPTER_CONFIG, BASE_FILE, KEPT_TOKENS_FILE)
 """Besides the weights, what makes a served model what it is (hashed into its id)."""
 
@@ -125,7 +130,7 @@ class TransformersBackend:
         if causal:
             kwargs = reply_only(kwargs, reply_start)
         if earlier and any(earlier):
-            n = decoding.no_repeat_ngram_size or DEFAULT_NO_REPEAT_EARLIER
+            n = earlier_ngram_size(decoding)
             banned = [earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix,
                                      eos=self.tokenizer.eos_token_id) for replies in earlier]
             kwargs.setdefault("logits_processor", LogitsProcessorList()).append(NoRepeatOfEarlier(banned, n, reply_start))

@@ -28,10 +28,10 @@ from typing import Any
 from bot.config import CT2_COMPUTE_TYPES, DecodingSettings, Settings
 from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_tokenizer
 from bot.generation.backends import (
-    DEFAULT_NO_REPEAT_EARLIER,
     IGNORE,
     _check_local_dir,
     _local_model_id,
+    earlier_ngram_size,
     scored_replies,
     stop_token_ids,
 )
@@ -115,7 +115,7 @@ class CTranslate2Backend:
         tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
         options = {**decoding_options(self, decoding), "num_hypotheses": per_input}
         if earlier and any(earlier):
-            n = decoding.no_repeat_ngram_size or DEFAULT_NO_REPEAT_EARLIER
+            n = earlier_ngram_size(decoding)
             generated = [seq for row, replies in zip(tokens, earlier) for seq in self._keeping_out(row, replies, n, options)]
         else:
             generated = self.run_tokens(tokens, options)
