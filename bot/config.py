@@ -101,10 +101,13 @@ class SelectionSettings:
     """λ: how much of the reply's likelihood *without* the persona is subtracted (0: plain likelihood)."""
     repeat_penalty: float = 0.0
     """Subtracted per unit of similarity to the bot's earlier replies and the user's message."""
+    consensus_weight: float = 0.0
+    """μ: added per unit of agreement (mean chrF++, 0..1) with the request's other candidates (minimum Bayes risk)."""
 
     def __post_init__(self) -> None:
-        if self.candidates < 0 or self.persona_weight < 0 or self.repeat_penalty < 0:
-            raise SettingsError("RERANK_CANDIDATES, RERANK_PERSONA_WEIGHT and RERANK_REPEAT_PENALTY must be >= 0")
+        if min(self.candidates, self.persona_weight, self.repeat_penalty, self.consensus_weight) < 0:
+            raise SettingsError("RERANK_CANDIDATES, RERANK_PERSONA_WEIGHT, RERANK_REPEAT_PENALTY and "
+                                "RERANK_CONSENSUS_WEIGHT must be >= 0")
 
     @property
     def enabled(self) -> bool:
@@ -193,6 +196,8 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | N
             candidates=get("RERANK_CANDIDATES", int, SelectionSettings.candidates, low=0, high=64),
             persona_weight=get("RERANK_PERSONA_WEIGHT", float, SelectionSettings.persona_weight, low=0.0, high=10.0),
             repeat_penalty=get("RERANK_REPEAT_PENALTY", float, SelectionSettings.repeat_penalty, low=0.0, high=100.0),
+            consensus_weight=get("RERANK_CONSENSUS_WEIGHT", float, SelectionSettings.consensus_weight,
+                                 low=0.0, high=100.0),
         ),
         flood_burst=get("FLOOD_BURST", int, Settings.flood_burst, low=1, high=10_000),
         flood_per_minute=get("FLOOD_PER_MINUTE", float, Settings.flood_per_minute, low=0.0, high=60_000),

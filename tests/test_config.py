@@ -29,8 +29,10 @@ def test_values_are_parsed():
             "ADMIN_IDS": "1, 2,3",
             "DATABASE_PATH": "/tmp/x.sqlite3",
             "CT2_COMPUTE_TYPE": "float32",
+            "RERANK_CONSENSUS_WEIGHT": "2.5",
         }
     )
+    assert settings.selection.consensus_weight == 2.5 and load_settings({}).selection.consensus_weight == 0.0
     assert settings.ct2_compute_type == "float32" and load_settings({}).ct2_compute_type == "int8"
     assert settings.has_telegram and settings.batch_max_size == 16
     assert settings.decoding.top_p == 0.95 and settings.admin_ids == frozenset({1, 2, 3})
@@ -51,6 +53,7 @@ def test_values_are_parsed():
         ({"DECODING_STRATEGY": "magic"}, "DECODING_STRATEGY"),
         ({"MIN_NEW_TOKENS": "0"}, "MIN_NEW_TOKENS"),
         ({"CT2_COMPUTE_TYPE": "float16"}, "CT2_COMPUTE_TYPE"),  # no GPU: CPU types only
+        ({"RERANK_CONSENSUS_WEIGHT": "-1"}, "RERANK_CONSENSUS_WEIGHT"),
         ({"ADMIN_IDS": "1,x"}, "ADMIN_IDS"),
         ({"BOT_MODE": "webhook"}, "WEBHOOK_URL"),
         ({"TELEGRAM_BOT_TOKEN": "no colon here"}, "TELEGRAM_BOT_TOKEN"),

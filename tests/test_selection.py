@@ -12,7 +12,7 @@ import torch
 
 from bot.config import DecodingSettings, SelectionSettings
 from bot.generation import Generator, TransformersBackend
-from bot.generation.selection import DUPLICATE_RATIO, rank, select_replies, similarity
+from bot.generation.selection import DUPLICATE_RATIO, Drawn, consensus, rank, select_replies, similarity
 from tests.telegram_harness import telegram_harness
 
 torch.set_num_threads(1)
@@ -74,6 +74,24 @@ def test_a_duplicate_of_an_earlier_reply_is_never_chosen_when_another_candidate_
     assert ranked[0].text != said and similarity(said, [said + "!"]) >= DUPLICATE_RATIO
     # the user's own message is not echoed either, and a lone duplicate is still a reply
     assert rank([question], [0.0], [0.0], history, SELECTION)[0].text == question
+
+
+def test_consensus_favours_what_the_other_candidates_say() -> None:
+    texts = ["Я работаю учителем.", "Я работаю учителем в школе.", "Кот спит на окне.", "Работаю учителем, а ты?"]
+    agreement = consensus(texts)
+    assert min(agreement) == agreement[2] and max(agreement) < 1.0  # the odd one out agrees least
+    assert consensus([*texts, texts[2]])[2] > agreement[2]  # a second draw of the same text is support
+    assert consensus(["Да.", ""])[1] == 0.0 and consensus(["Да."]) == [0.0]  # nothing to agree with
+    likelihood = [-1.0, -1.2, -0.2, -1.1]  # the model's own favourite is the odd one
+    plain = SelectionSettings(candidates=4, persona_weight=0.0)
+    assert rank(texts, likelihood, likelihood, [], plain)[0].text == texts[2]
+    minimum_bayes_risk = SelectionSettings(candidates=4, persona_weight=0.0, consensus_weight=20.0)
+    ranked = rank(texts, likelihood, likelihood, [], minimum_bayes_risk)
+    assert ranked[0].text != texts[2] and ranked[-1].text == texts[2]
+    assert all(c.score == pytest.approx(c.with_persona + 20.0 * c.consensus) for c in ranked)
+    # the evaluation re-ranks the first N draws: their agreement among themselves, not with later draws
+    drawn = Drawn(texts, likelihood, likelihood)
+    assert drawn.consensus(2) == consensus(texts[:2]) and drawn.consensus(4) == agreement
 
 
 async def test_off_by_setting_gives_the_plain_reply(backend: TransformersBackend) -> None:

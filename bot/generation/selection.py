@@ -5,10 +5,15 @@ Chat systems do not send the first thing the decoder produces. Here each request
 (``num_return_sequences``), and each candidate is scored::
 
     score = log p(reply | persona + history) - λ · log p(reply | history)  - penalty · similarity
+            + μ · consensus
 
 both log-likelihoods length-normalised (mean per token, the reply's end included). The second
 term is the anti-generic, MMI-style part: a reply the model would say whatever the persona
-(«Привет, как дела?») gains nothing from the persona; one that uses it does. ``similarity`` is
+(«Привет, как дела?») gains nothing from the persona; one that uses it does. ``consensus`` is the
+minimum-Bayes-risk part: the candidate's mean chrF++ (0..1) against the other candidates drawn for
+the same request, i.e. how well it would match a reply the model might give (Freitag et al., 2022,
+"High quality rather than high model probability"); an odd sample scores low, one that says
+what most samples say scores high. ``similarity`` is
 the closest match (``difflib`` ratio, 0..1) to the bot's own earlier replies and the user's
 message in this dialogue; a near-duplicate (ratio ≥ ``DUPLICATE_RATIO``) is never chosen while
 another candidate is left. The ranked candidates are kept with the reply, so that 🔄 shows the
@@ -22,7 +27,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+
+from sacrebleu.metrics import CHRF
 
 from bot.config import DecodingSettings, SelectionSettings
 from dialogue.format import clean_text, own_turns, tokenizer_truncator
@@ -43,6 +50,8 @@ class Candidate:
     """The same, given the history only."""
     similarity: float
     """Closest difflib ratio to an earlier bot reply or the user's message."""
+    consensus: float = 0.0
+    """Mean chrF++ (0..1) against the other candidates of the request."""
     source: str = "model"
 
     def as_dict(self) -> dict[str, object]:
@@ -55,18 +64,37 @@ def similarity(text: str, others: Sequence[str]) -> float:
     return max((difflib.SequenceMatcher(None, normal, clean_text(o).lower()).ratio() for o in others), default=0.0)
 
 
+_CHRF = CHRF(word_order=2)  # chrF++, as the evaluation scores replies
+
+
+def consensus(texts: Sequence[str]) -> list[float]:
+    """Per text, its mean sentence chrF++ (0..1) against every other text (identical draws are support,
+    not noise: what the model says often is what it means); 0 for an empty text or a single draw."""
+    others = len(texts) - 1
+    return [
+        sum(_CHRF.sentence_score(text, [other]).score for j, other in enumerate(texts) if j != i) / (100 * others)
+        if text.strip() and others else 0.0
+        for i, text in enumerate(texts)
+    ]
+
+
 def rank(texts: Sequence[str], with_persona: Sequence[float], without_persona: Sequence[float],
-         history: Sequence[str], settings: SelectionSettings) -> list[Candidate]:
+         history: Sequence[str], settings: SelectionSettings,
+         agreement: Sequence[float] | None = None) -> list[Candidate]:
     """The candidates of one request, best first; identical texts once; near-duplicates of what was said
-    last (the bot's earlier replies, the user's message) after every other candidate."""
+    last (the bot's earlier replies, the user's message) after every other candidate. ``agreement``: each
+    text's ``consensus`` (computed here when the settings weigh it and it is not given)."""
     said = [*own_turns(history), *history[-1:]]
+    if agreement is None:
+        agreement = consensus(texts) if settings.consensus_weight else [0.0] * len(texts)
     best: dict[str, Candidate] = {}
-    for text, lp, lp_plain in zip(texts, with_persona, without_persona, strict=True):
+    for text, lp, lp_plain, agree in zip(texts, with_persona, without_persona, agreement, strict=True):
         if not text.strip():
             continue
         sim = similarity(text, said)
-        score = lp - settings.persona_weight * lp_plain - settings.repeat_penalty * sim
-        candidate = Candidate(text.strip(), score, lp, lp_plain, sim)
+        score = (lp - settings.persona_weight * lp_plain - settings.repeat_penalty * sim
+                 + settings.consensus_weight * agree)
+        candidate = Candidate(text.strip(), score, lp, lp_plain, sim, agree)
         key = clean_text(text).lower()
         if key not in best or best[key].score < score:
             best[key] = candidate
@@ -88,11 +116,19 @@ class Drawn:
     texts: list[str]
     with_persona: list[float]
     without_persona: list[float]
+    _consensus: dict[int, list[float]] = field(default_factory=dict, repr=False, compare=False)
+
+    def consensus(self, first: int) -> list[float]:
+        """``consensus`` of the first ``first`` draws, computed once (an evaluation re-ranks them many times)."""
+        if first not in self._consensus:
+            self._consensus[first] = consensus(self.texts[:first])
+        return self._consensus[first]
 
     def ranked(self, history: Sequence[str], settings: SelectionSettings, first: int | None = None) -> list[Candidate]:
         """``rank`` over the first ``first`` draws (all by default)."""
         n = len(self.texts) if first is None else first
-        return rank(self.texts[:n], self.with_persona[:n], self.without_persona[:n], history, settings)
+        agreement = self.consensus(n) if settings.consensus_weight else None
+        return rank(self.texts[:n], self.with_persona[:n], self.without_persona[:n], history, settings, agreement)
 
 
 def draw_candidates(backend, personas: Sequence[Sequence[str]], histories: Sequence[Sequence[str]],

@@ -175,13 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerank", type=int, default=0, metavar="N", help="reply selection from N candidates (0: off)")
     parser.add_argument("--rerank-persona-weight", type=float, default=SelectionSettings.persona_weight)
     parser.add_argument("--rerank-repeat-penalty", type=float, default=SelectionSettings.repeat_penalty)
+    parser.add_argument("--rerank-consensus-weight", type=float, default=SelectionSettings.consensus_weight)
     parser.add_argument("--backend", choices=sorted(BACKEND_LOADERS), default="transformers",
                         help="the bot's MODEL_BACKEND to check (ctranslate2: int8, converted once beside the model)")
     parser.add_argument("--out", type=Path, help=f"where the figures go (default: MODEL_DIR/{CHECKS_FILE}; one model only)")
     args = parser.parse_args(argv)
     if args.out and len(args.model_dirs) > 1:
         parser.error("--out takes one model directory")
-    selection = SelectionSettings(args.rerank, args.rerank_persona_weight, args.rerank_repeat_penalty)
+    selection = SelectionSettings(args.rerank, args.rerank_persona_weight, args.rerank_repeat_penalty,
+                                  args.rerank_consensus_weight)
     for model_dir in args.model_dirs:
         checks = run_checks(model_dir, decoding_preset(args.decoding), selection=selection, out=args.out,
                             backend_name=args.backend)

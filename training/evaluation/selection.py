@@ -41,8 +41,9 @@ SELECTION_METRICS = ("f1", "chrf", "persona_usage")
 COLUMNS = ("f1", "chrf", "distinct_1", "distinct_2", "persona_usage", "avg_reply_words")
 
 
-def compare_selection(backend, rows, language: str, *, sizes, weights, penalties, batch_size: int = 4) -> dict:
-    """The plain reply and every (N, λ, penalty) on ``rows``: their metrics."""
+def compare_selection(backend, rows, language: str, *, sizes, weights, penalties, consensus_weights=(0.0,),
+                      batch_size: int = 4) -> dict:
+    """The plain reply and every (N, λ, penalty, μ) on ``rows``: their metrics."""
     decoding = model_decoding(backend, predict.DEFAULT_PRESET)
     plain, seconds_plain = generate_replies(backend, rows, decoding, batch_size=16)
     results = [score(plain, rows, language, setting="plain", seconds_per_reply=seconds_plain)]
@@ -53,12 +54,13 @@ def compare_selection(backend, rows, language: str, *, sizes, weights, penalties
         stop = start + batch_size
         drawn += draw_candidates(backend, personas[start:stop], contexts[start:stop], decoding, max(sizes))
     seconds = (time.perf_counter() - started) / max(len(rows), 1)
-    for n, weight, penalty in itertools.product(sizes, weights, penalties):
-        settings = SelectionSettings(n, weight, penalty)
+    for n, weight, penalty, mu in itertools.product(sizes, weights, penalties, consensus_weights):
+        settings = SelectionSettings(n, weight, penalty, mu)
         chosen = [(d.ranked(context, settings, n) or [None])[0] for d, context in zip(drawn, contexts)]
         replies = [c.text if c else "" for c in chosen]
-        results.append(score(replies, rows, language, setting=f"N{n} λ{weight:g} p{penalty:g}", candidates=n,
-                             persona_weight=weight, repeat_penalty=penalty, seconds_per_reply=seconds * n / max(sizes)))
+        results.append(score(replies, rows, language, setting=f"N{n} λ{weight:g} p{penalty:g} μ{mu:g}", candidates=n,
+                             persona_weight=weight, repeat_penalty=penalty, consensus_weight=mu,
+                             seconds_per_reply=seconds * n / max(sizes)))
     return {"results": results, "best": best_setting(results[1:])}
 
 
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2, 4, 8], help="candidates per reply (N)")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 1.0], help="λ")
     parser.add_argument("--penalties", type=float, nargs="+", default=[0.0, 1.0])
+    parser.add_argument("--consensus-weights", type=float, nargs="+", default=[0.0],
+                        help="μ, the weight of agreement with the other candidates (minimum Bayes risk)")
     parser.add_argument("--batch-size", type=int, default=4, help="requests per generate call")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", DEFAULT_DATA_DIR)))
     parser.add_argument("--out-dir", type=Path, help="default: the model directory")
@@ -100,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                                          cache_dir=run_cache(args.model_dir))
         backend = predict.load_backend(args.model_dir)
         comparison = compare_selection(backend, rows, hypothesis.language, sizes=args.sizes, weights=args.weights,
-                                       penalties=args.penalties, batch_size=args.batch_size)
+                                       penalties=args.penalties, consensus_weights=args.consensus_weights,
+                                       batch_size=args.batch_size)
     except (ConfigError, FileNotFoundError, ModelLoadError, DataFormatError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -111,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         f"torch.manual_seed({predict.SAMPLING_SEED}). Best (mean rank on F1, chrF++, persona usage): "
         f"**{comparison['best']}**, in the bot:", "", "```",
         f"RERANK_CANDIDATES={best['candidates']}", f"RERANK_PERSONA_WEIGHT={best['persona_weight']:g}",
-        f"RERANK_REPEAT_PENALTY={best['repeat_penalty']:g}", "```", "", table(comparison), "",
+        f"RERANK_REPEAT_PENALTY={best['repeat_penalty']:g}", f"RERANK_CONSENSUS_WEIGHT={best['consensus_weight']:g}",
+        "```", "", table(comparison), "",
     ])
     out_dir = args.out_dir or args.model_dir
     out_dir.mkdir(parents=True, exist_ok=True)
