@@ -101,12 +101,20 @@ async def test_off_by_setting_gives_the_plain_reply(backend: TransformersBackend
     assert result.text == backend.generate([backend.format.build_input(PERSONA, HISTORIES[0])], GREEDY)[0]
 
 
-async def test_the_generator_selects_through_its_micro_batches(backend: TransformersBackend) -> None:
-    async with Generator(backend, decoding=GREEDY, selection=SELECTION) as generator:
+@pytest.mark.parametrize("consensus_weight", [0.0, 2.0])
+async def test_the_generator_selects_through_its_micro_batches(backend: TransformersBackend, consensus_weight) -> None:
+    selection = SelectionSettings(candidates=4, persona_weight=0.5, repeat_penalty=1.0, consensus_weight=consensus_weight)
+    async with Generator(backend, decoding=GREEDY, selection=selection) as generator:
         results = [await generator.generate(PERSONA, h) for h in HISTORIES]
     for result in results:
         assert result.candidates and result.text == result.candidates[0].text
-        assert result.decoding["strategy"] == "sampling" and result.decoding["selection"]["candidates"] == 4
+        assert result.decoding["strategy"] == "sampling" and result.decoding["selection"] == {
+            "candidates": 4, "persona_weight": 0.5, "repeat_penalty": 1.0, "consensus_weight": consensus_weight}
+        agreement = [c.consensus for c in result.candidates]  # measured (and weighed) only when it counts
+        assert all(0 <= a <= 1 for a in agreement) and (any(agreement) if consensus_weight else not any(agreement))
+        for c in result.candidates:
+            assert c.score == pytest.approx(c.with_persona - 0.5 * c.without_persona - c.similarity
+                                            + consensus_weight * c.consensus)
 
 
 async def test_regenerate_shows_the_next_candidate_without_generating(tmp_path: Path, tiny_model_dir: Path) -> None:

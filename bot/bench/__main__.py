@@ -9,6 +9,7 @@ import shlex
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bot.bench.paths import PATHS, BenchConfig, measure
@@ -30,10 +31,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-max-wait-ms", type=int, help="the Generator's BATCH_MAX_WAIT_MS (default: settings)")
     parser.add_argument("--decoding", choices=("greedy", "bot"), default="greedy",
                         help="greedy (comparable across runs) or the bot's decoding settings (DECODING_STRATEGY, …)")
-    parser.add_argument("--rerank-candidates", type=int, default=4, help="candidates per reply on the selection paths")
+    parser.add_argument("--rerank-candidates", type=int, default=4,
+                        help="candidates per reply on the selection paths (scored by the RERANK_* settings)")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"subset of {','.join(PATHS)}")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmark"), help="writes <out>.md and <out>.png")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rerank_candidates < 1:
+        parser.error("--rerank-candidates must be at least 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             max_new_tokens=args.max_new_tokens,
             batch_max_size=args.batch_max_size,
             batch_max_wait_ms=settings.batch_max_wait_ms if args.batch_max_wait_ms is None else args.batch_max_wait_ms,
-            rerank_candidates=args.rerank_candidates,
+            selection=replace(settings.selection, candidates=args.rerank_candidates),
             decoding_settings=settings.decoding if args.decoding == "bot" else BenchConfig.decoding_settings,
         )
         header = _header(config, model_name)
@@ -90,8 +95,15 @@ def _header(config: BenchConfig, model_name: str) -> list[str]:
         f"ctranslate2 {ctranslate2.__version__}, {config.threads} threads  ",
         f"Load: {config.requests} requests per level, {_decoding(config)}, max_new_tokens={config.max_new_tokens}, "
         f"Generator batch_max_size={config.batch_max_size}, batch_max_wait_ms={config.batch_max_wait_ms}; "
-        "latency p50/p95 at concurrency 1",
+        "latency p50/p95 at concurrency 1  ",
+        f"Selection paths: {_selection(config)}",
     ]
+
+
+def _selection(config: BenchConfig) -> str:
+    s = config.selection
+    return (f"{s.candidates} candidates, persona weight {s.persona_weight:g}, repeat penalty {s.repeat_penalty:g}, "
+            f"consensus weight {s.consensus_weight:g}")
 
 
 def _decoding(config: BenchConfig) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.bench.load import closed_loop, fixed_batches
 from bot.bench.prompts import PROMPT_PAIRS, Prompt, prompts
 from bot.bench.results import LevelResult, PathResult
-from bot.config import DecodingSettings
+from bot.config import DecodingSettings, SelectionSettings
 from dialogue.format import tokenizer_truncator
 
 
@@ -30,8 +30,8 @@ class BenchConfig:
     max_new_tokens: int = 32
     batch_max_size: int = 32
     batch_max_wait_ms: int = 20
-    rerank_candidates: int = 4
-    """Candidates per reply on the "selection" paths (persona weight and penalty at the bot's defaults)."""
+    selection: SelectionSettings = SelectionSettings(candidates=4)
+    """How the "selection" paths select: the bot's ``RERANK_*`` settings, with the candidates the command names."""
     decoding_settings: DecodingSettings = DecodingSettings(strategy="greedy")
     """How every path decodes (``max_new_tokens`` above wins): greedy, so that figures compare across runs, or
     the bot's configured decoding (``--decoding bot``)."""
@@ -41,6 +41,8 @@ class BenchConfig:
             raise ValueError("requests, threads, max_new_tokens and batch_max_size must be >= 1")
         if not self.concurrency or min(self.concurrency) < 1:
             raise ValueError("concurrency levels must be positive integers")
+        if not self.selection.enabled:
+            raise ValueError("the selection paths need at least 1 candidate")
 
     @property
     def decoding(self) -> DecodingSettings:
@@ -79,13 +81,12 @@ async def _naive(config: BenchConfig) -> dict:
 
 
 async def _through_generator(backend, config: BenchConfig, *, selection: bool = False) -> dict:
-    from bot.config import SelectionSettings
     from bot.generation import Generator
 
     generator = Generator(
         backend, batch_max_size=config.batch_max_size, batch_max_wait_ms=config.batch_max_wait_ms,
         timeout_s=3600, decoding=config.decoding,
-        selection=SelectionSettings(candidates=config.rerank_candidates) if selection else None,
+        selection=config.selection if selection else None,
     )  # fmt: skip
 
     async def serve(prompt: Prompt) -> str:
