@@ -91,7 +91,9 @@ def test_consensus_favours_what_the_other_candidates_say() -> None:
     assert all(c.score == pytest.approx(c.with_persona + 20.0 * c.consensus) for c in ranked)
     # the evaluation re-ranks the first N draws: their agreement among themselves, not with later draws
     drawn = Drawn(texts, likelihood, likelihood)
-    assert drawn.consensus(2) == consensus(texts[:2]) and drawn.consensus(4) == agreement
+    first_two = {c.text: c.consensus for c in drawn.ranked([], minimum_bayes_risk, 2)}
+    assert first_two == dict(zip(texts[:2], consensus(texts[:2])))
+    assert {c.text: c.consensus for c in drawn.ranked([], minimum_bayes_risk)} == dict(zip(texts, agreement))
 
 
 async def test_off_by_setting_gives_the_plain_reply(backend: TransformersBackend) -> None:

@@ -27,12 +27,13 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin")
 DEFAULT_NO_REPEAT_EARLIER = 3
 """n of the n-grams of the bot's earlier replies that a reply may not repeat, when NO_REPEAT_NGRAM_SIZE is 0."""
 
+ID_FILES = ("config.json", ADAPTER_CONFIG, BASE_FILE, KEPT_TOKENS_FILE)
+"""Besides the weights, what makes a served model what it is (hashed into its id)."""
+
 
 def earlier_ngram_size(decoding: DecodingSettings) -> int:
     """n of the n-grams of the bot's earlier replies that a reply may not repeat, in every backend."""
     return decoding.no_repeat_ngram_size or DEFAULT_NO_REPEAT_EARLIER
-ID_FILES = ("config.json", ADAPTER_CONFIG, BASE_FILE, KEPT_TOKENS_FILE)
-"""Besides the weights, what makes a served model what it is (hashed into its id)."""
 
 
 class Backend(Protocol):

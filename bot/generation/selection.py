@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 from sacrebleu.metrics import CHRF
 
@@ -79,14 +79,11 @@ def consensus(texts: Sequence[str]) -> list[float]:
 
 
 def rank(texts: Sequence[str], with_persona: Sequence[float], without_persona: Sequence[float],
-         history: Sequence[str], settings: SelectionSettings,
-         agreement: Sequence[float] | None = None) -> list[Candidate]:
+         history: Sequence[str], settings: SelectionSettings) -> list[Candidate]:
     """The candidates of one request, best first; identical texts once; near-duplicates of what was said
-    last (the bot's earlier replies, the user's message) after every other candidate. ``agreement``: each
-    text's ``consensus`` (computed here when the settings weigh it and it is not given)."""
+    last (the bot's earlier replies, the user's message) after every other candidate."""
     said = [*own_turns(history), *history[-1:]]
-    if agreement is None:
-        agreement = consensus(texts) if settings.consensus_weight else [0.0] * len(texts)
+    agreement = consensus(texts) if settings.consensus_weight else [0.0] * len(texts)  # only measured when weighed
     best: dict[str, Candidate] = {}
     for text, lp, lp_plain, agree in zip(texts, with_persona, without_persona, agreement, strict=True):
         if not text.strip():
@@ -116,19 +113,11 @@ class Drawn:
     texts: list[str]
     with_persona: list[float]
     without_persona: list[float]
-    _consensus: dict[int, list[float]] = field(default_factory=dict, repr=False, compare=False)
-
-    def consensus(self, first: int) -> list[float]:
-        """``consensus`` of the first ``first`` draws, computed once (an evaluation re-ranks them many times)."""
-        if first not in self._consensus:
-            self._consensus[first] = consensus(self.texts[:first])
-        return self._consensus[first]
 
     def ranked(self, history: Sequence[str], settings: SelectionSettings, first: int | None = None) -> list[Candidate]:
         """``rank`` over the first ``first`` draws (all by default)."""
         n = len(self.texts) if first is None else first
-        agreement = self.consensus(n) if settings.consensus_weight else None
-        return rank(self.texts[:n], self.with_persona[:n], self.without_persona[:n], history, settings, agreement)
+        return rank(self.texts[:n], self.with_persona[:n], self.without_persona[:n], history, settings)
 
 
 def draw_candidates(backend, personas: Sequence[Sequence[str]], histories: Sequence[Sequence[str]],
