@@ -44,6 +44,10 @@ class DecodingSettings:
     or asks back (test persona usage 0.56 -> 0.75, chrF++ 8.9 -> 12.4), but also invents («Меня зовут Аня»),
     distinct-2 falls under 0.3, and a fact it volunteered early cannot be said again when asked (the earlier-
     reply n-gram ban): not the default (docs/model_recipe.md, session 10)."""
+    min_end_probability: float = 0.0
+    """Greedy only: the reply ends only where its end is at least this likely (0.5: more likely than going on),
+    not wherever the end is merely the most likely next token (0, plain greedy, which stops after a short answer
+    while most of the probability goes on); ``bot.generation.reply_end``."""
     num_beams: int = 4
     length_penalty: float = 1.0
     """Beam search: hypotheses are ranked by their log-probability over (reply length ** length_penalty), so
@@ -61,6 +65,8 @@ class DecodingSettings:
             raise SettingsError(f"DECODING_STRATEGY must be one of {', '.join(DECODING_STRATEGIES)}, got {self.strategy!r}")
         if self.min_new_tokens < 1:
             raise SettingsError(f"MIN_NEW_TOKENS must be at least 1, got {self.min_new_tokens}")
+        if not 0 <= self.min_end_probability <= 1:
+            raise SettingsError(f"MIN_END_PROBABILITY must be within 0..1, got {self.min_end_probability}")
 
     @property
     def min_tokens(self) -> int:
@@ -75,7 +81,7 @@ class DecodingSettings:
             "repetition_penalty": self.repetition_penalty,
         }
         if self.strategy == "greedy":
-            return {**common, "do_sample": False, "num_beams": 1}
+            return {**common, "do_sample": False, "num_beams": 1, "min_end_probability": self.min_end_probability}
         if self.strategy == "beam":
             return {**common, "do_sample": False, "num_beams": self.num_beams, "early_stopping": True,
                     "length_penalty": self.length_penalty}
@@ -158,6 +164,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | N
         strategy=get("DECODING_STRATEGY", str, DecodingSettings.strategy, choices=DECODING_STRATEGIES),
         max_new_tokens=get("MAX_NEW_TOKENS", int, DecodingSettings.max_new_tokens, low=1, high=512),
         min_new_tokens=get("MIN_NEW_TOKENS", int, DecodingSettings.min_new_tokens, low=1, high=512),
+        min_end_probability=get("MIN_END_PROBABILITY", float, DecodingSettings.min_end_probability, low=0.0, high=1.0),
         num_beams=get("NUM_BEAMS", int, DecodingSettings.num_beams, low=1, high=16),
         length_penalty=get("LENGTH_PENALTY", float, DecodingSettings.length_penalty, low=0.0, high=5.0),
         top_p=get("TOP_P", float, DecodingSettings.top_p, low=0.01, high=1.0),

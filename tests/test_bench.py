@@ -44,5 +44,6 @@ def test_the_header_says_how_the_paths_decode(tiny_model_dir) -> None:
     beam = BenchConfig(model_dir=tiny_model_dir, decoding_settings=DecodingSettings(strategy="beam", length_penalty=2.0,
                                                                                    min_new_tokens=10))
     assert greedy.decoding.strategy == "greedy" and greedy.decoding.max_new_tokens == 7
-    assert "requests per level, greedy, min_new_tokens=1, max_new_tokens=7" in "\n".join(_header(greedy, "tiny"))
+    end = f"min_end_probability={DecodingSettings().min_end_probability}"  # greedy's own setting
+    assert f"requests per level, greedy, min_new_tokens=1, {end}, max_new_tokens=7" in "\n".join(_header(greedy, "tiny"))
     assert "beam, num_beams=4, length_penalty=2.0, min_new_tokens=10, max_new_tokens=32" in "\n".join(_header(beam, "tiny"))

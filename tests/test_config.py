@@ -30,6 +30,7 @@ def test_values_are_parsed():
             "DATABASE_PATH": "/tmp/x.sqlite3",
             "CT2_COMPUTE_TYPE": "float32",
             "RERANK_CONSENSUS_WEIGHT": "2.5",
+            "MIN_END_PROBABILITY": "0.4",
         }
     )
     assert settings.selection.consensus_weight == 2.5 and load_settings({}).selection.consensus_weight == 0.0
@@ -39,6 +40,9 @@ def test_values_are_parsed():
     assert settings.decoding.to_generate_kwargs()["num_beams"] == 4
     assert settings.decoding.to_generate_kwargs()["length_penalty"] == 2.0
     assert settings.decoding.to_generate_kwargs()["min_new_tokens"] == 6
+    assert settings.decoding.min_end_probability == 0.4  # greedy's own: not among beam search's arguments
+    assert "min_end_probability" not in settings.decoding.to_generate_kwargs()
+    assert replace(settings.decoding, strategy="greedy").describe()["min_end_probability"] == 0.4
     short = load_settings({"MIN_NEW_TOKENS": "10", "MAX_NEW_TOKENS": "4"}).decoding  # the minimum yields
     assert short.min_new_tokens == 10 and short.to_generate_kwargs()["min_new_tokens"] == 4
     assert TOKEN not in repr(settings)
@@ -52,6 +56,7 @@ def test_values_are_parsed():
         ({"TOP_P": "1.5"}, "TOP_P"),
         ({"DECODING_STRATEGY": "magic"}, "DECODING_STRATEGY"),
         ({"MIN_NEW_TOKENS": "0"}, "MIN_NEW_TOKENS"),
+        ({"MIN_END_PROBABILITY": "1.5"}, "MIN_END_PROBABILITY"),
         ({"CT2_COMPUTE_TYPE": "float16"}, "CT2_COMPUTE_TYPE"),  # no GPU: CPU types only
         ({"RERANK_CONSENSUS_WEIGHT": "-1"}, "RERANK_CONSENSUS_WEIGHT"),
         ({"ADMIN_IDS": "1,x"}, "ADMIN_IDS"),

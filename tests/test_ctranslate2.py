@@ -222,6 +222,26 @@ def test_a_minimum_reply_length_is_the_same_in_both_backends(model_dir: Path) ->
     assert min(tokens[1]) < 8 <= min(tokens[8])  # the end-prone model stops early unless held back
 
 
+def test_ending_only_when_likely_is_the_same_in_both_backends(model_dir: Path) -> None:
+    """Greedy that ends only where the end is at least MIN_END_PROBABILITY likely: transformers by a logits
+    processor, CTranslate2 by generating again; the same replies, each the plain greedy reply continued."""
+    reference, fast = _ending_early(model_dir)
+    plain = replace(GREEDY, max_new_tokens=12)
+    short = _same_replies(reference, fast, plain)
+    longer = _same_replies(reference, fast, replace(plain, min_end_probability=0.5))
+    assert all(long.startswith(reply) for long, reply in zip(longer, short))
+    assert sum(map(len, longer)) > sum(map(len, short))  # some end was too unlikely: that reply went on
+    # Never likely enough: every reply runs to the cap, as with a minimum length of the cap.
+    assert _same_replies(reference, fast, replace(plain, min_end_probability=1.0)) == \
+        _same_replies(reference, fast, replace(plain, min_new_tokens=12))
+    # Sampling draws the end by its own probability: the setting is greedy's only.
+    sampling = replace(plain, strategy="sampling")
+    torch.manual_seed(0)
+    drawn = reference.generate(_inputs(reference), sampling)
+    torch.manual_seed(0)
+    assert reference.generate(_inputs(reference), replace(sampling, min_end_probability=1.0)) == drawn
+
+
 def _keep_out_of_earlier_replies(reference: TransformersBackend, fast: CTranslate2Backend) -> None:
     """Each row's greedy reply R, then R's words from the third token on made the bot's earlier reply: both
     backends must leave R the same way (the n-grams inside R are banned; R's opening is not an earlier reply's

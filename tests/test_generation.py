@@ -245,6 +245,25 @@ def test_causal_repetition_controls_see_the_reply_only() -> None:
     assert reply_only({"no_repeat_ngram_size": 0, "repetition_penalty": 1.0}, 5) == {}
 
 
+def test_the_end_is_forbidden_only_where_it_is_unlikely() -> None:
+    """EndOnlyWhenLikely: the end tokens (EOS and a line break) count together against the threshold."""
+    import math
+
+    import torch
+
+    from bot.generation.reply_end import EndOnlyWhenLikely, end_probability
+
+    # Row 0: the end (ids 0 and 1) has 0.2 + 0.2 = 0.4; row 1: 0.3 + 0.3 = 0.6. The rest is token 2.
+    probs = torch.tensor([[0.2, 0.2, 0.6], [0.3, 0.3, 0.4]])
+    scores = torch.log(probs)
+    assert end_probability(scores[0].numpy(), [0, 1]) == pytest.approx(0.4)
+    processed = EndOnlyWhenLikely([0, 1], 0.5)(torch.zeros(2, 4, dtype=torch.long), scores.clone())
+    assert processed[0, :2].tolist() == [-math.inf, -math.inf] and processed[0, 2] == scores[0, 2]
+    assert torch.equal(processed[1], scores[1])  # likely enough: untouched
+    # Each end token alone (0.3) is under the threshold; counted together they are not.
+    assert torch.equal(EndOnlyWhenLikely([0, 1], 0.55)(torch.zeros(2, 4, dtype=torch.long), scores.clone())[1], scores[1])
+
+
 def test_own_turns_are_every_other_turn_back_from_the_last_but_one() -> None:
     from dialogue import own_turns
 

@@ -109,7 +109,7 @@ def _selection(config: BenchConfig) -> str:
 def _decoding(config: BenchConfig) -> str:
     kwargs = config.decoding.describe()
     shown = ("num_beams", "length_penalty", "top_p", "temperature") if kwargs["strategy"] != "greedy" else ()
-    shown += ("min_new_tokens",)
+    shown += ("min_new_tokens", "min_end_probability")
     return ", ".join([str(kwargs["strategy"]), *(f"{k}={kwargs[k]}" for k in shown if k in kwargs)])
 
 

@@ -19,6 +19,7 @@ from bot.config import DecodingSettings
 from bot.generation.adapted import ADAPTER_CONFIG, KEPT_TOKENS_FILE, is_adapter_dir, load_adapted
 from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
+from bot.generation.reply_end import EndOnlyWhenLikely
 from bot.generation.errors import ModelLoadError
 from bot.generation.reply_only import NoRepeatOfEarlier, earlier_ngrams, reply_only
 from dialogue.format import FORMAT_FILE, FormatSpec, tokenizer_truncator
@@ -135,6 +136,10 @@ class TransformersBackend:
             banned = [earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix,
                                      eos=self.tokenizer.eos_token_id) for replies in earlier]
             kwargs.setdefault("logits_processor", LogitsProcessorList()).append(NoRepeatOfEarlier(banned, n, reply_start))
+        if end_probability := kwargs.pop("min_end_probability", 0):  # last: it judges what greedy picks from
+            end_ids = self.model.generation_config.eos_token_id
+            end_ids = [end_ids] if isinstance(end_ids, int) else end_ids
+            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(EndOnlyWhenLikely(end_ids, end_probability))
         with torch.inference_mode():
             output = self.model.generate(**encoded, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
         if not self.model.config.is_encoder_decoder:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bot.config import CT2_COMPUTE_TYPES, DecodingSettings, Settings
 from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_tokenizer
 from bot.generation.backends import (
@@ -36,6 +38,7 @@ from bot.generation.backends import (
     stop_token_ids,
 )
 from bot.generation.errors import GenerationError, ModelLoadError
+from bot.generation.reply_end import end_probability
 from bot.generation.reply_only import START, earlier_ngrams
 from dialogue.format import FormatSpec, words_only
 
@@ -160,13 +163,45 @@ class CTranslate2Backend:
         return generated
 
     def run_tokens(self, tokens: list[list[str]], options: dict[str, Any]) -> list[list[str]]:
-        """The engine on tokenised inputs: ``num_hypotheses`` replies (as tokens) per input, grouped by input."""
+        """The engine on tokenised inputs: ``num_hypotheses`` replies (as tokens) per input, grouped by input.
+        Greedy with a ``min_end_probability`` goes on where the end was too unlikely (``_ending_when_likely``)."""
+        options = dict(options)
+        if end_probability := options.pop("min_end_probability", 0):
+            return self._ending_when_likely(tokens, options, end_probability)
+        return [sequence for result in self._run(tokens, options) for sequence in self._sequences(result)]
+
+    def _run(self, tokens: list[list[str]], options: dict[str, Any]) -> list[Any]:
         if self.format.is_causal:  # the end token is not in the result (return_end_token is off)
             # One row per engine batch: in a left-padded batch CTranslate2 4.8 gives Gemma 3 slightly different
             # replies than alone (and than transformers); batching gained little on 2 cores (docs/model_recipe.md).
-            results = self.engine.generate_batch(tokens, max_batch_size=1, **options)
-            return [seq for r in results for seq in r.sequences]
-        return [hyp for r in self.engine.translate_batch(tokens, **options) for hyp in r.hypotheses]
+            return self.engine.generate_batch(tokens, max_batch_size=1, **options)
+        return self.engine.translate_batch(tokens, **options)
+
+    def _sequences(self, result: Any) -> list[list[str]]:
+        return result.sequences if self.format.is_causal else result.hypotheses
+
+    def _ending_when_likely(self, tokens: list[list[str]], options: dict[str, Any], probability: float) -> list[list[str]]:
+        """Greedy where the reply ends only if its end is at least ``probability`` likely (``reply_end``).
+
+        CTranslate2 has no logits processors, but it returns each step's logits: where greedy picked the end
+        and it was too unlikely, the row is generated again with the end forbidden up to that step. Greedy's
+        earlier steps did not pick the end, so forbidding it there changes nothing, and each round goes on
+        where the last one stopped too early, as transformers' ``EndOnlyWhenLikely`` does in one pass."""
+        causal = self.format.is_causal
+        min_key, cap = ("min_length", options["max_length"]) if causal else ("min_decoding_length",
+                                                                          options["max_decoding_length"])
+        ends = self.tokenizer.convert_tokens_to_ids(list(self.stop_tokens)) if causal else [self.tokenizer.eos_token_id]
+        options = {**options, "return_logits_vocab": True}
+        replies = []
+        for row, result in zip(tokens, self._run(tokens, options)):
+            while True:
+                reply = self._sequences(result)[0]
+                # the cap reached (no end step), or an end likely enough: the reply stands
+                if len(reply) >= cap or end_probability(np.asarray(result.logits[0][-1]), ends) >= probability:
+                    break
+                result = self._run([row], {**options, min_key: len(reply) + 1})[0]
+            replies.append(reply)
+        return replies
 
     def log_likelihoods(self, inputs: list[str], replies: list[str]) -> list[float]:
         """As ``TransformersBackend.log_likelihoods``, by the engine's ``score_batch``."""
@@ -202,7 +237,7 @@ def translate_options(decoding: DecodingSettings, spec: FormatSpec) -> dict[str,
         "repetition_penalty": decoding.repetition_penalty,
     }
     if decoding.strategy == "greedy":
-        return {**options, "beam_size": 1}
+        return {**options, "beam_size": 1, "min_end_probability": decoding.min_end_probability}  # run_tokens' own
     if decoding.strategy == "beam":
         return {**options, "beam_size": decoding.num_beams, "length_penalty": decoding.length_penalty}
     if decoding.strategy == "sampling":

@@ -29,6 +29,8 @@ DECODING_PRESETS: dict[str, DecodingSettings] = {
     "greedy-norepeat3": replace(GREEDY, repetition_penalty=1.0),
     "greedy-norepeat3-penalty1.2": GREEDY,
     "greedy-norepeat3-penalty1.2-min10": replace(GREEDY, min_new_tokens=10),
+    "greedy-norepeat3-penalty1.2-end0.4": replace(GREEDY, min_end_probability=0.4),
+    "greedy-norepeat3-penalty1.2-end0.5": replace(GREEDY, min_end_probability=0.5),
     "beam4": replace(GREEDY, strategy="beam", num_beams=4, **_PLAIN),
     "beam4-norepeat3": replace(GREEDY, strategy="beam", num_beams=4, repetition_penalty=1.0),
     "beam4-norepeat3-penalty1.2-length2": replace(GREEDY, strategy="beam", num_beams=4, length_penalty=2.0),
