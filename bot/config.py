@@ -59,12 +59,18 @@ class DecodingSettings:
     contrastive_top_k: int = 4
     no_repeat_ngram_size: int = 3
     repetition_penalty: float = 1.2
+    no_repeat_earlier_ngram_size: int = 3
+    """n of the token n-grams of the bot's earlier replies in the dialogue that a reply may not repeat (a shorter
+    earlier reply is banned whole): whatever the strategy and backend, no reply comes twice. Small n also forbids
+    restating a fact in other words («Я работаю врачами» after «Я работаю врачом»)."""
 
     def __post_init__(self) -> None:
         if self.strategy not in DECODING_STRATEGIES:
             raise SettingsError(f"DECODING_STRATEGY must be one of {', '.join(DECODING_STRATEGIES)}, got {self.strategy!r}")
         if self.min_new_tokens < 1:
             raise SettingsError(f"MIN_NEW_TOKENS must be at least 1, got {self.min_new_tokens}")
+        if self.no_repeat_earlier_ngram_size < 1:
+            raise SettingsError(f"NO_REPEAT_EARLIER_NGRAM_SIZE must be at least 1, got {self.no_repeat_earlier_ngram_size}")
         if not 0 <= self.min_end_probability <= 1:
             raise SettingsError(f"MIN_END_PROBABILITY must be within 0..1, got {self.min_end_probability}")
 
@@ -174,6 +180,8 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | N
         contrastive_top_k=get("CONTRASTIVE_TOP_K", int, DecodingSettings.contrastive_top_k, low=1, high=100),
         no_repeat_ngram_size=get("NO_REPEAT_NGRAM_SIZE", int, DecodingSettings.no_repeat_ngram_size, low=0, high=10),
         repetition_penalty=get("REPETITION_PENALTY", float, DecodingSettings.repetition_penalty, low=1.0, high=5.0),
+        no_repeat_earlier_ngram_size=get("NO_REPEAT_EARLIER_NGRAM_SIZE", int, DecodingSettings.no_repeat_earlier_ngram_size,
+                                         low=1, high=64),
     )
     webhook_url = get("WEBHOOK_URL", str, None)
     bot_mode = get("BOT_MODE", str, Settings.bot_mode, choices=("polling", "webhook"))

@@ -31,6 +31,7 @@ def test_values_are_parsed():
             "CT2_COMPUTE_TYPE": "float32",
             "RERANK_CONSENSUS_WEIGHT": "2.5",
             "MIN_END_PROBABILITY": "0.4",
+            "NO_REPEAT_EARLIER_NGRAM_SIZE": "5",
         }
     )
     assert settings.selection.consensus_weight == 2.5 and load_settings({}).selection.consensus_weight == 0.0
@@ -40,6 +41,7 @@ def test_values_are_parsed():
     assert settings.decoding.to_generate_kwargs()["num_beams"] == 4
     assert settings.decoding.to_generate_kwargs()["length_penalty"] == 2.0
     assert settings.decoding.to_generate_kwargs()["min_new_tokens"] == 6
+    assert settings.decoding.no_repeat_earlier_ngram_size == 5
     assert settings.decoding.min_end_probability == 0.4  # greedy's own: not among beam search's arguments
     assert "min_end_probability" not in settings.decoding.to_generate_kwargs()
     assert replace(settings.decoding, strategy="greedy").describe()["min_end_probability"] == 0.4
@@ -57,6 +59,7 @@ def test_values_are_parsed():
         ({"DECODING_STRATEGY": "magic"}, "DECODING_STRATEGY"),
         ({"MIN_NEW_TOKENS": "0"}, "MIN_NEW_TOKENS"),
         ({"MIN_END_PROBABILITY": "1.5"}, "MIN_END_PROBABILITY"),
+        ({"NO_REPEAT_EARLIER_NGRAM_SIZE": "0"}, "NO_REPEAT_EARLIER_NGRAM_SIZE"),
         ({"CT2_COMPUTE_TYPE": "float16"}, "CT2_COMPUTE_TYPE"),  # no GPU: CPU types only
         ({"RERANK_CONSENSUS_WEIGHT": "-1"}, "RERANK_CONSENSUS_WEIGHT"),
         ({"ADMIN_IDS": "1,x"}, "ADMIN_IDS"),

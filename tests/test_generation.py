@@ -264,6 +264,28 @@ def test_the_end_is_forbidden_only_where_it_is_unlikely() -> None:
     assert torch.equal(EndOnlyWhenLikely([0, 1], 0.55)(torch.zeros(2, 4, dtype=torch.long), scores.clone())[1], scores[1])
 
 
+def test_earlier_replies_are_banned_by_their_n_grams_and_a_short_one_whole() -> None:
+    import torch
+
+    from bot.generation.reply_only import START, NoRepeatOfEarlier, earlier_ngrams
+
+    def numbers(text: str, add_special_tokens: bool = False) -> dict:  # a tokenizer of space-separated ids
+        return {"input_ids": [int(t) for t in text.split()]}
+
+    grams = earlier_ngrams(numbers, ["5", "1 2 3 4 5 6"], 4, eos=0)
+    assert grams[(START, 5)] == {0}  # shorter than 4 with its start and end: banned whole
+    assert grams[(START, 1, 2)] == {3} and grams[(2, 3, 4)] == {5} and grams[(4, 5, 6)] == {0}
+    processor = NoRepeatOfEarlier([grams], prompt_length=2)
+
+    def banned(reply: list[int]) -> set[int]:
+        scores = processor(torch.tensor([[9, 9, *reply]]), torch.zeros(1, 10))
+        return set(torch.nonzero(scores[0] == -float("inf")).flatten().tolist())
+
+    assert banned([5]) == {0}  # «5» may not end here: it would be the earlier reply again
+    assert banned([7, 5]) == set()  # a 5 elsewhere may end a reply
+    assert banned([1, 2]) == {3} and banned([8, 2, 3, 4]) == {5} and banned([8, 1, 2]) == set()
+
+
 def test_own_turns_are_every_other_turn_back_from_the_last_but_one() -> None:
     from dialogue import own_turns
 

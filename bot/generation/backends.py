@@ -25,16 +25,9 @@ from bot.generation.reply_only import NoRepeatOfEarlier, earlier_ngrams, reply_o
 from dialogue.format import FORMAT_FILE, FormatSpec, tokenizer_truncator
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
-DEFAULT_NO_REPEAT_EARLIER = 3
-"""n of the n-grams of the bot's earlier replies that a reply may not repeat, when NO_REPEAT_NGRAM_SIZE is 0."""
 
 ID_FILES = ("config.json", ADAPTER_CONFIG, BASE_FILE, KEPT_TOKENS_FILE)
 """Besides the weights, what makes a served model what it is (hashed into its id)."""
-
-
-def earlier_ngram_size(decoding: DecodingSettings) -> int:
-    """n of the n-grams of the bot's earlier replies that a reply may not repeat, in every backend."""
-    return decoding.no_repeat_ngram_size or DEFAULT_NO_REPEAT_EARLIER
 
 
 class Backend(Protocol):
@@ -132,10 +125,10 @@ class TransformersBackend:
         if causal:
             kwargs = reply_only(kwargs, reply_start)
         if earlier and any(earlier):
-            n = earlier_ngram_size(decoding)
+            n = decoding.no_repeat_earlier_ngram_size
             banned = [earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix,
                                      eos=self.tokenizer.eos_token_id) for replies in earlier]
-            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(NoRepeatOfEarlier(banned, n, reply_start))
+            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(NoRepeatOfEarlier(banned, reply_start))
         if end_probability := kwargs.pop("min_end_probability", 0):  # last: it judges what greedy picks from
             end_ids = self.model.generation_config.eos_token_id
             end_ids = [end_ids] if isinstance(end_ids, int) else end_ids

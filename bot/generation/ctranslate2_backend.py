@@ -33,7 +33,6 @@ from bot.generation.backends import (
     IGNORE,
     _check_local_dir,
     _local_model_id,
-    earlier_ngram_size,
     scored_replies,
     stop_token_ids,
 )
@@ -118,7 +117,7 @@ class CTranslate2Backend:
         tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
         options = {**decoding_options(self, decoding), "num_hypotheses": per_input}
         if earlier and any(earlier):
-            n = earlier_ngram_size(decoding)
+            n = decoding.no_repeat_earlier_ngram_size
             generated = [seq for row, replies in zip(tokens, earlier) for seq in self._keeping_out(row, replies, n, options)]
         else:
             generated = self.run_tokens(tokens, options)

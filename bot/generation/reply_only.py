@@ -48,13 +48,16 @@ START = -1
 
 
 def earlier_ngrams(tokenizer, replies: Sequence[str], n: int, *, prefix: str = "", eos: int | None = None) -> dict:
-    """``{(n-1 tokens): {next tokens}}`` of ``replies`` as the model writes them (``prefix`` + text + EOS)."""
+    """``{(tokens): {next tokens}}``: the n-grams of ``replies`` as the model writes them (``prefix`` + text +
+    EOS), each one's last token after the ones before it. A reply of fewer than n tokens is one n-gram from
+    ``START`` to its end, so that no earlier reply, however short, can come again whole."""
     grams: dict[tuple[int, ...], set[int]] = {}
     for reply in replies:
         ids = [START, *tokenizer(prefix + reply, add_special_tokens=False)["input_ids"]]
         ids += [eos] if eos is not None else []
-        for i in range(len(ids) - n + 1):
-            grams.setdefault(tuple(ids[i : i + n - 1]), set()).add(ids[i + n - 1])
+        size = min(n, len(ids))
+        for i in range(len(ids) - size + 1):
+            grams.setdefault(tuple(ids[i : i + size - 1]), set()).add(ids[i + size - 1])
     return grams
 
 
@@ -63,16 +66,16 @@ class NoRepeatOfEarlier(LogitsProcessor):
     beams and returned sequences of a request share it). Persona facts and the user's words stay free:
     the bot may use its persona again, in other words, but not say the same thing twice."""
 
-    def __init__(self, banned: Sequence[dict], n: int, prompt_length: int) -> None:
-        self.banned, self.n, self.prompt_length = list(banned), n, prompt_length
+    def __init__(self, banned: Sequence[dict], prompt_length: int) -> None:
+        self.banned, self.prompt_length = list(banned), prompt_length
+        self.context_lengths = [sorted({len(context) for context in grams}) for grams in self.banned]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         per_request = input_ids.shape[0] // len(self.banned)
         for row in range(input_ids.shape[0]):
-            grams = self.banned[row // per_request]
-            if not grams:
-                continue
+            grams, lengths = self.banned[row // per_request], self.context_lengths[row // per_request]
             reply = [START, *input_ids[row, self.prompt_length :].tolist()]
-            if len(reply) >= self.n - 1 and (tokens := grams.get(tuple(reply[len(reply) - self.n + 1 :]))):
-                scores[row, list(tokens)] = -float("inf")
+            for length in lengths:  # a short earlier reply's n-gram is shorter than the others
+                if length <= len(reply) and (tokens := grams.get(tuple(reply[len(reply) - length :]))):
+                    scores[row, list(tokens)] = -float("inf")
         return scores
