@@ -71,8 +71,8 @@ class DecodingSettings:
             raise SettingsError(f"DECODING_STRATEGY must be one of {', '.join(DECODING_STRATEGIES)}, got {self.strategy!r}")
         if self.min_new_tokens < 1:
             raise SettingsError(f"MIN_NEW_TOKENS must be at least 1, got {self.min_new_tokens}")
-        if self.no_repeat_earlier_ngram_size < 1:
-            raise SettingsError(f"NO_REPEAT_EARLIER_NGRAM_SIZE must be at least 1, got {self.no_repeat_earlier_ngram_size}")
+        if self.no_repeat_earlier_ngram_size < 2:  # 1 would ban every token said before, the end too
+            raise SettingsError(f"NO_REPEAT_EARLIER_NGRAM_SIZE must be at least 2, got {self.no_repeat_earlier_ngram_size}")
         if not 0 <= self.min_end_probability <= 1:
             raise SettingsError(f"MIN_END_PROBABILITY must be within 0..1, got {self.min_end_probability}")
 
@@ -183,7 +183,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | N
         no_repeat_ngram_size=get("NO_REPEAT_NGRAM_SIZE", int, DecodingSettings.no_repeat_ngram_size, low=0, high=10),
         repetition_penalty=get("REPETITION_PENALTY", float, DecodingSettings.repetition_penalty, low=1.0, high=5.0),
         no_repeat_earlier_ngram_size=get("NO_REPEAT_EARLIER_NGRAM_SIZE", int, DecodingSettings.no_repeat_earlier_ngram_size,
-                                         low=1, high=64),
+                                         low=2, high=64),
     )
     webhook_url = get("WEBHOOK_URL", str, None)
     bot_mode = get("BOT_MODE", str, Settings.bot_mode, choices=("polling", "webhook"))

@@ -59,7 +59,7 @@ def test_values_are_parsed():
         ({"DECODING_STRATEGY": "magic"}, "DECODING_STRATEGY"),
         ({"MIN_NEW_TOKENS": "0"}, "MIN_NEW_TOKENS"),
         ({"MIN_END_PROBABILITY": "1.5"}, "MIN_END_PROBABILITY"),
-        ({"NO_REPEAT_EARLIER_NGRAM_SIZE": "0"}, "NO_REPEAT_EARLIER_NGRAM_SIZE"),
+        ({"NO_REPEAT_EARLIER_NGRAM_SIZE": "1"}, "NO_REPEAT_EARLIER_NGRAM_SIZE"),
         ({"CT2_COMPUTE_TYPE": "float16"}, "CT2_COMPUTE_TYPE"),  # no GPU: CPU types only
         ({"RERANK_CONSENSUS_WEIGHT": "-1"}, "RERANK_CONSENSUS_WEIGHT"),
         ({"ADMIN_IDS": "1,x"}, "ADMIN_IDS"),

@@ -19,8 +19,8 @@ from bot.config import DecodingSettings
 from bot.generation.adapted import ADAPTER_CONFIG, KEPT_TOKENS_FILE, is_adapter_dir, load_adapted
 from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
-from bot.generation.reply_end import EndOnlyWhenLikely
 from bot.generation.errors import ModelLoadError
+from bot.generation.reply_end import EndOnlyWhenLikely
 from bot.generation.reply_only import NoRepeatOfEarlier, earlier_ngrams, reply_only
 from dialogue.format import FORMAT_FILE, FormatSpec, tokenizer_truncator
 
