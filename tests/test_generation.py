@@ -251,12 +251,12 @@ def test_the_end_is_forbidden_only_where_it_is_unlikely() -> None:
 
     import torch
 
-    from bot.generation.reply_end import EndOnlyWhenLikely, end_probability
+    from bot.generation.reply_end import EndOnlyWhenLikely, end_probabilities
 
     # Row 0: the end (ids 0 and 1) has 0.2 + 0.2 = 0.4; row 1: 0.3 + 0.3 = 0.6. The rest is token 2.
     probs = torch.tensor([[0.2, 0.2, 0.6], [0.3, 0.3, 0.4]])
     scores = torch.log(probs)
-    assert end_probability(scores[0].numpy(), [0, 1]) == pytest.approx(0.4)
+    assert end_probabilities(scores, torch.tensor([0, 1])).tolist() == pytest.approx([0.4, 0.6])
     processed = EndOnlyWhenLikely([0, 1], 0.5)(torch.zeros(2, 4, dtype=torch.long), scores.clone())
     assert processed[0, :2].tolist() == [-math.inf, -math.inf] and processed[0, 2] == scores[0, 2]
     assert torch.equal(processed[1], scores[1])  # likely enough: untouched

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from bot.config import CT2_COMPUTE_TYPES, DecodingSettings, Settings
 from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_tokenizer
@@ -37,7 +38,7 @@ from bot.generation.backends import (
     stop_token_ids,
 )
 from bot.generation.errors import GenerationError, ModelLoadError
-from bot.generation.reply_end import end_probability
+from bot.generation.reply_end import end_probabilities
 from bot.generation.reply_only import START, earlier_ngrams
 from dialogue.format import FormatSpec, words_only
 
@@ -189,14 +190,17 @@ class CTranslate2Backend:
         causal = self.format.is_causal
         min_key, cap = ("min_length", options["max_length"]) if causal else ("min_decoding_length",
                                                                           options["max_decoding_length"])
-        ends = self.tokenizer.convert_tokens_to_ids(list(self.stop_tokens)) if causal else [self.tokenizer.eos_token_id]
+        ends = torch.tensor(self.tokenizer.convert_tokens_to_ids(list(self.stop_tokens)) if causal
+                            else [self.tokenizer.eos_token_id])
         options = {**options, "return_logits_vocab": True}
         replies = []
         for row, result in zip(tokens, self._run(tokens, options)):
             while True:
                 reply = self._sequences(result)[0]
-                # the cap reached (no end step), or an end likely enough: the reply stands
-                if len(reply) >= cap or end_probability(np.asarray(result.logits[0][-1]), ends) >= probability:
+                if len(reply) >= cap:  # the cap reached: no end step to judge
+                    break
+                end_step = torch.as_tensor(np.asarray(result.logits[0][-1])).unsqueeze(0)
+                if end_probabilities(end_step, ends).item() >= probability:  # an end likely enough: it stands
                     break
                 result = self._run([row], {**options, min_key: len(reply) + 1})[0]
             replies.append(reply)

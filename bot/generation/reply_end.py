@@ -18,16 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from transformers import LogitsProcessor
 
 
-def end_probability(logits: np.ndarray, end_ids: Sequence[int]) -> float:
-    """The probability of any of ``end_ids`` under one step's ``logits`` (processed, as greedy picks from)."""
-    logits = np.asarray(logits, dtype=np.float64)
-    shifted = np.exp(logits - logits.max())
-    return float(shifted[list(end_ids)].sum() / shifted.sum())
+def end_probabilities(scores: torch.Tensor, end_ids: torch.Tensor) -> torch.Tensor:
+    """Per row of ``scores`` (batch x vocabulary, processed as greedy picks from them), the probability that the
+    next token is one of ``end_ids``."""
+    return torch.softmax(scores.float(), dim=-1)[:, end_ids.to(scores.device)].sum(-1)
 
 
 class EndOnlyWhenLikely(LogitsProcessor):
@@ -41,8 +39,7 @@ class EndOnlyWhenLikely(LogitsProcessor):
         self.probability = probability
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        ends = self.end_ids.to(scores.device)
-        unlikely = torch.softmax(scores.float(), dim=-1)[:, ends].sum(-1) < self.probability
+        unlikely = end_probabilities(scores, self.end_ids) < self.probability
         forbidden = torch.zeros_like(scores, dtype=torch.bool)
-        forbidden[:, ends] = unlikely.unsqueeze(1)
+        forbidden[:, self.end_ids.to(scores.device)] = unlikely.unsqueeze(1)
         return scores.masked_fill(forbidden, -float("inf"))
