@@ -261,3 +261,34 @@ def test_an_unknown_pretrain_stage_fails_before_any_work(tmp_path: Path, capsys:
     argv = ["ru_persona", "--set", "pretrain=no_such_stage", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path)]
     assert run.main(argv) == 2
     assert "unknown experiment 'no_such_stage'" in capsys.readouterr().err
+
+
+def test_replies_that_give_an_unlisted_name_are_left_out_of_the_train_split(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.data.dataset import prepare_dataset
+
+    data_dir, out = tmp_path / "data", tmp_path / "run"
+    tsv = data_dir / "ru_persona_chat" / "dialogues.tsv"
+    write_toloka_tsv(tsv)
+    tsv.write_text(tsv.read_text(encoding="utf-8").replace("Привет, хорошо.", "Привет, меня зовут Аня."), encoding="utf-8")
+    data, _ = prepare_dataset("h3", data_dir, seed=42)  # ru_persona's data, as training reads it
+    named = sum("меня зовут" in reply for reply in data["train"]["reply"])
+    assert 0 < named < len(data["train"])
+
+    argv = ["ru_persona", "--base-model", "scratch", "--max-steps", "2", "--data-dir", str(data_dir),
+            "--output-dir", str(out), "--torch-threads", "1", "--set", "drop_invented_names=true"]
+    assert run.main(argv + [x for pair in TINY for x in ("--set", pair)]) == 0
+    assert f"left out {named} train replies that give the speaker a name" in capsys.readouterr().out
+    assert json.loads((out / "model" / "experiment.json").read_text())["drop_invented_names"] is True
+
+
+def test_a_name_is_invented_only_where_the_persona_gives_none() -> None:
+    from training.data.names import gives_own_name, invents_a_name
+
+    said = ["Привет, меня зовут Аня", "Меня Аня зовут.", "Зовут меня Оля", "Моё имя Пётр", "My name is Bob"]
+    not_said = ["Как тебя зовут?", "Мою кошку зовут Муська", "Я работаю врачом", "А тебя как зовут?"]
+    assert [gives_own_name(text) for text in said + not_said] == [True] * len(said) + [False] * len(not_said)
+    assert invents_a_name(("Я работаю врачом.",), "Привет, меня зовут Аня")
+    assert not invents_a_name(("Меня зовут Аня.", "Я работаю врачом."), "Привет, меня зовут Аня")
+    assert not invents_a_name(("Я работаю врачом.",), "Привет, как тебя зовут?")

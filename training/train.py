@@ -25,6 +25,7 @@ from bot.generation.base_models import write_base_file
 from training.models.base import load_base
 from training.models.checkpoints import TRAINER_LOG, SaveRunFilesCallback, load_experiment, save_run_files
 from training.data.dataset import load_dataset_dict, to_model_inputs
+from training.data.names import invents_a_name
 from training.data.denoise import denoising_texts
 from training.probes.input_use import InputUseTrainer
 from training.experiments.config import ExperimentConfig
@@ -62,6 +63,12 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         hypothesis, data_dir, cache_dir=output_dir / "cache", seed=config.seed,
         max_dialogues_per_source=config.max_dialogues_per_source,
     )
+    if config.drop_invented_names:  # train only: validation and test stay what people wrote
+        kept = data["train"].filter(lambda persona, reply: not invents_a_name(persona, reply),
+                                    input_columns=["persona", "reply"], desc="drop invented names")
+        print(f"left out {len(data['train']) - len(kept)} train replies that give the speaker a name "
+              f"their persona does not have")
+        data["train"] = kept
 
     # 2. Tokenizer and model: pretrained, scratch (tokenizer trained on the train split) or the checkpoint.
     base = load_base(config, data["train"], format_name=hypothesis.format_name,

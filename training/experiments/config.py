@@ -74,6 +74,10 @@ class ExperimentConfig:
     """Only the last N utterances of the history go into the input."""
     max_dialogues_per_source: int | None = None
     """Cap per data source (quick runs); ``None`` reads everything."""
+    drop_invented_names: bool = False
+    """Leave out of the train split the replies in which the speaker gives a name their persona does not have
+    (the persona chat's workers introduce themselves; a bot taught so invents a name: ``training/data/names.py``).
+    Validation and test keep every row."""
     learning_rate: float = 5e-4
     """Peak learning rate."""
     optimizer: str = "adamw"

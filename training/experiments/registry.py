@@ -170,6 +170,15 @@ _EXPERIMENTS += (
     ),
 )
 
+_EXPERIMENTS += (
+    # Stage 2 again, without the replies that give the speaker a name (docs/model_recipe.md, session 14): held back
+    # from ending early, ru_persona_gemma and ru_mix_gemma introduce themselves by names no persona has.
+    dataclasses.replace(
+        _EXPERIMENTS[-1], name="ru_persona_gemma_unnamed", drop_invented_names=True,
+        description="As ru_persona_gemma, without the train replies that give the speaker a name their persona lacks.",
+    ),
+)
+
 EXPERIMENTS: dict[str, ExperimentConfig] = {e.name: e for e in _EXPERIMENTS}
 
 
