@@ -33,9 +33,10 @@ class DecodingSettings:
     """How replies are decoded (the `generate()` arguments)."""
 
     # Greedy with n-gram blocking and a repetition penalty (both on the reply only; the bot's earlier replies
-    # are kept out too): what the default model's test metrics and conversation checks were measured with, and
-    # the fastest (models/ru-persona-gemma/README.md). Contrastive search was best for the T5
-    # (models/ru-persona-t5/decoding.md). Sampling has its own settings: 🔄 regenerates by sampling.
+    # are kept out too) that ends a reply only where its end is at least even odds: what the default model's
+    # test metrics and conversation checks were measured with (models/ru-persona-gemma/README.md). Contrastive
+    # search was best for the T5 (models/ru-persona-t5/decoding.md). Sampling has its own settings: 🔄
+    # regenerates by sampling.
     strategy: str = "greedy"
     max_new_tokens: int = 40
     min_new_tokens: int = 1
@@ -44,12 +45,12 @@ class DecodingSettings:
     or asks back (test persona usage 0.56 -> 0.75, chrF++ 8.9 -> 12.4), but also invents («Меня зовут Аня»),
     distinct-2 falls under 0.3, and a fact it volunteered early cannot be said again when asked (the earlier-
     reply n-gram ban): not the default (docs/model_recipe.md, session 10)."""
-    min_end_probability: float = 0.0
-    """Greedy only: the reply ends only where its end is at least this likely (0.5: more likely than going on),
+    min_end_probability: float = 0.5
+    """Greedy only: the reply ends only where its end is at least this likely (0.5: at least as likely as going on),
     not wherever the end is merely the most likely next token (0, plain greedy, which stops after a short answer
-    while most of the probability goes on); ``bot.generation.reply_end``. At 0.5 the default model's test replies
-    grow from 5.1 to 8.8 words (chrF++ 8.9 -> 11.7, distinct-2 0.33 -> 0.35, F1 0.162 -> 0.159), but at a greeting it
-    volunteers its persona and invents a name: not the default (docs/model_recipe.md, session 13)."""
+    while most of the probability goes on); ``bot.generation.reply_end``. On the default model's 1,000 test rows,
+    0 -> 0.5: replies of 5.4 -> 8.4 words, chrF++ 9.3 -> 11.7, F1 0.164 -> 0.171, distinct-2 0.33 -> 0.36, persona
+    usage 0.50 -> 0.58; 0.6 rambles (docs/model_recipe.md, sessions 13 and 14)."""
     num_beams: int = 4
     length_penalty: float = 1.0
     """Beam search: hypotheses are ranked by their log-probability over (reply length ** length_penalty), so

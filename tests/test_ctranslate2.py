@@ -26,7 +26,7 @@ HISTORIES = [
     ["Какая у тебя любимая еда?", "Пицца и борщ."],
     ["Давай познакомимся, меня зовут Аня."],
 ]
-GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=10, min_new_tokens=1)
+GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=10, min_new_tokens=1, min_end_probability=0.0)  # plain greedy
 
 
 @pytest.fixture

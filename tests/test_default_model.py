@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.generation import build_generator
 from bot.generation.adapted import is_adapter_dir
 from training.evaluation.conversation_checks import PROBES, reflects
-from training.evaluation.predict import GREEDY
+from training.evaluation.predict import BOT_DEFAULT
 
 CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 SHIPPED = {"default": config.DEFAULT_MODEL_PATH, "t5": config.PROJECT_ROOT / "models" / "ru-persona-t5"}
@@ -36,8 +36,8 @@ def settings(request: pytest.FixtureRequest) -> Settings:
     if is_adapter_dir(path) and os.environ.get("PERSONA_BOT_REAL_BASE") != "1":
         pytest.skip(f"{path.name} needs its pretrained base (~1 GB, prepared once): set PERSONA_BOT_REAL_BASE=1")
     torch.manual_seed(0)
-    # Greedy: the same replies, hence the same share, on every run.
-    return Settings(model_path=str(path), decoding=GREEDY)
+    # The bot's default decoding, greedy: the same replies, hence the same share, on every run.
+    return Settings(model_path=str(path), decoding=BOT_DEFAULT)
 
 
 async def test_the_model_answers_in_russian(settings: Settings) -> None:
@@ -53,6 +53,6 @@ async def test_persona_probes(settings: Settings) -> None:
     hits = [reflects(reply, p.stems) for reply, p in zip(replies, PROBES)]
     for probe, reply, hit in zip(PROBES, replies, hits):
         print(f"\n[{'+' if hit else ' '}] {probe.persona[0]} | {probe.question} -> {reply}", end="")
-    print(f"\npersona probes reflected: {sum(hits)}/{len(hits)} = {sum(hits) / len(hits):.2f} (greedy)")
+    print(f"\npersona probes reflected: {sum(hits)}/{len(hits)} = {sum(hits) / len(hits):.2f} (the bot's default decoding)")
     # Russian text, or a number where one is the answer («Сколько тебе лет?» -> «20»).
     assert all(reply.strip() and (CYRILLIC.search(reply) or reply.strip().isdigit()) for reply in replies)

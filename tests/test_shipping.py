@@ -44,7 +44,8 @@ def run_model(tiny_model_dir: Path, tmp_path: Path) -> Path:
 
 def test_every_preset_is_valid_and_named_once() -> None:
     assert predict.DEFAULT_PRESET in predict.DECODING_PRESETS
-    assert predict.decoding_preset(predict.DEFAULT_PRESET) == predict.GREEDY == DecodingSettings()  # the bot's
+    assert predict.decoding_preset(predict.DEFAULT_PRESET) == predict.BOT_DEFAULT == DecodingSettings()  # the bot's
+    assert predict.GREEDY.min_end_probability == 0  # plain greedy
     strategies = {p.strategy for p in predict.DECODING_PRESETS.values()}
     assert strategies == {"greedy", "beam", "sampling", "contrastive"}
     assert predict.decoding_preset("contrastive-a0.6-k4").to_generate_kwargs()["contrastive_top_k"] == 4
@@ -147,6 +148,17 @@ def test_model_card_compares_with_baselines_and_decodings(run_model: Path) -> No
     card = render_model_card(run_model)
     assert "persona probes reflected 1/2 (50%)" in card and "(beam; `checks.json` has every reply)" in card
     assert "| Я врач. | Кем ты работаешь? | Врачом | yes |" in card
+    checks["decoding"] = {"strategy": "greedy", "min_end_probability": 0.5}
+    (run_model / "checks.json").write_text(json.dumps(checks, ensure_ascii=False), encoding="utf-8")
+    assert "(greedy, ending a reply only where its end is at least 0.5 likely;" in render_model_card(run_model)
+
+
+def test_the_card_of_a_second_stage_names_the_data_of_both(run_model: Path) -> None:
+    save_run_files(run_model, get_experiment("ru_persona_gemma_unnamed"), FormatSpec.load(run_model))
+    card = render_model_card(run_model)
+    first, second = card.index("Stage 1 (`ru_mix_gemma`), hypothesis `h5_causal`"), card.index("Stage 2 (`ru_persona_gemma_unnamed`)")
+    assert first < card.index("| cornell | 0.15 | CC0 1.0 |") < second  # the mix's licences bind the weights too
+    assert "replies that give the speaker a name their persona lacks left out" in card[second:]
 
 
 def test_context_gain_compares_each_input_with_a_different_one() -> None:

@@ -30,9 +30,9 @@ from bot.generation.factory import BACKEND_LOADERS, load_backend
 from bot.generation.selection import select_replies
 from dialogue.format import own_turns, words_only
 from training.evaluation.predict import (
+    BOT_DEFAULT,
     DECODING_PRESETS,
     DEFAULT_PRESET,
-    GREEDY,
     SAMPLING_SEED,
     build_inputs,
     decoding_preset,
@@ -104,7 +104,7 @@ Replier = Callable[[list[tuple[str, ...]], list[list[str]]], list[str]]
 """(personas, histories) -> one reply each, as the bot would give them."""
 
 
-def replier(backend, decoding: DecodingSettings = GREEDY, selection: SelectionSettings | None = None) -> Replier:  # noqa: ANN001
+def replier(backend, decoding: DecodingSettings = BOT_DEFAULT, selection: SelectionSettings | None = None) -> Replier:  # noqa: ANN001
     """The bot's replies: decoded once with the bot's earlier replies kept out, or selected from candidates."""
     def replies(personas: list[tuple[str, ...]], histories: list[list[str]]) -> list[str]:
         if selection is not None and selection.enabled:
@@ -146,7 +146,7 @@ def scripted_dialogues(replies: Replier) -> dict:
     return {"repeated_replies": repeats, "replies": total, "dialogues": dialogues}
 
 
-def run_checks(model_dir: Path, decoding: DecodingSettings = GREEDY, selection: SelectionSettings | None = None,
+def run_checks(model_dir: Path, decoding: DecodingSettings = BOT_DEFAULT, selection: SelectionSettings | None = None,
                out: Path | None = None, backend_name: str = "transformers") -> dict:
     """The checks with the bot's ``MODEL_BACKEND`` ``backend_name`` (loaded as the bot loads it), figures to ``out``."""
     backend = load_backend(Settings(model_path=str(model_dir), model_backend=backend_name, decoding=decoding))

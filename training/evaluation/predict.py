@@ -20,8 +20,10 @@ from bot.generation import TransformersBackend
 from dialogue.format import tokenizer_truncator
 from training.data import features
 
-GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=40, no_repeat_ngram_size=3, repetition_penalty=1.2)
-"""Deterministic decoding, so metrics are reproducible; n-gram blocking as the bot does."""
+GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=40, no_repeat_ngram_size=3, repetition_penalty=1.2,
+                          min_end_probability=0.0)
+"""Plain greedy (it ends a reply wherever the end is the most likely token), n-gram blocking as the bot does:
+deterministic, so metrics are reproducible; the bot's default until session 14."""
 
 _PLAIN = {"no_repeat_ngram_size": 0, "repetition_penalty": 1.0}
 DECODING_PRESETS: dict[str, DecodingSettings] = {
@@ -31,6 +33,7 @@ DECODING_PRESETS: dict[str, DecodingSettings] = {
     "greedy-norepeat3-penalty1.2-min10": replace(GREEDY, min_new_tokens=10),
     "greedy-norepeat3-penalty1.2-end0.4": replace(GREEDY, min_end_probability=0.4),
     "greedy-norepeat3-penalty1.2-end0.5": replace(GREEDY, min_end_probability=0.5),
+    "greedy-norepeat3-penalty1.2-end0.6": replace(GREEDY, min_end_probability=0.6),
     "beam4": replace(GREEDY, strategy="beam", num_beams=4, **_PLAIN),
     "beam4-norepeat3": replace(GREEDY, strategy="beam", num_beams=4, repetition_penalty=1.0),
     "beam4-norepeat3-penalty1.2-length2": replace(GREEDY, strategy="beam", num_beams=4, length_penalty=2.0),
@@ -41,7 +44,10 @@ DECODING_PRESETS: dict[str, DecodingSettings] = {
 
 Sampling and contrastive keep the bot's n-gram blocking and repetition penalty (its defaults).
 """
-DEFAULT_PRESET = "greedy-norepeat3-penalty1.2"  # = GREEDY = the bot's default decoding
+DEFAULT_PRESET = "greedy-norepeat3-penalty1.2-end0.5"
+"""The bot's default decoding (``DecodingSettings()``): greedy that ends a reply only where its end is at least
+even odds (docs/model_recipe.md, session 14)."""
+BOT_DEFAULT = DECODING_PRESETS[DEFAULT_PRESET]
 SAMPLING_SEED = 0
 """``torch.manual_seed`` before generating: sampled replies, hence their metrics, are reproducible."""
 
