@@ -33,8 +33,9 @@ RECIPE_NOTES = {
     "ru_persona_gemma": "the persona chat alone after the mix lowered the perplexity (31.1 to 29.6) and lengthened "
                         "the replies a little (5.1 to 5.6 words); the product checks barely moved, so it did not ship",
     "ru_persona_gemma_unnamed": "the persona chat alone after the mix, without the replies that give the speaker a name "
-                                "their persona lacks: with the bot's end threshold (MIN_END_PROBABILITY=0.5) it names "
-                                "itself in none of the 1,000 test replies where the first stage did in 21",
+                                "their persona lacks: with the bot's end threshold (MIN_END_PROBABILITY=0.5) it introduces "
+                                "itself by a name in about 6 of the 1,000 test replies, the same stage with those replies "
+                                "in about 60, the first stage about 60",
 }
 """Experiments whose recipe is argued in docs/model_recipe.md (the measured runs), in one sentence."""
 
