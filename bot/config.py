@@ -64,8 +64,10 @@ class DecodingSettings:
     repetition_penalty: float = 1.2
     no_repeat_earlier_ngram_size: int = 3
     """n of the token n-grams of the bot's earlier replies in the dialogue that a reply may not repeat (a shorter
-    earlier reply is banned whole): whatever the strategy and backend, no reply comes twice. Small n also forbids
-    restating a fact in other words («Я работаю врачами» after «Я работаю врачом»)."""
+    earlier reply is banned whole): whatever the strategy and backend, no reply comes twice. A persona fact's
+    n-grams are free while one earlier reply holds them, so a fact can be said once more when asked; beyond that,
+    small n bends a restated fact («Я работаю врачами» after «Я работаю врачом» twice; docs/model_recipe.md,
+    session 15)."""
 
     def __post_init__(self) -> None:
         if self.strategy not in DECODING_STRATEGIES:

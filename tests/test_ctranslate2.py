@@ -255,6 +255,10 @@ def _keep_out_of_earlier_replies(reference: TransformersBackend, fast: CTranslat
     kept_out = fast.generate(inputs, decoding, earlier)
     assert kept_out == reference.generate(inputs, decoding, earlier)
     assert [k != f for k, f in zip(kept_out, first)] == [bool(e) for e in earlier]
+    # The earlier reply a persona fact: its n-grams are free again, but for its end, in both backends alike.
+    freed = fast.generate(inputs, decoding, earlier, persona=earlier)
+    assert freed == reference.generate(inputs, decoding, earlier, persona=earlier)
+    assert freed != kept_out
     # Two-token replies, each told itself: only the n-gram of R's opening bans it, which CTranslate2 cannot
     # match by itself; it generates again with the opening suppressed (or R's own tokens, when the model wrote R
     # in other tokens than R's text encodes to: then transformers' ban misses it, and the replies differ)

@@ -24,6 +24,7 @@ EXPECTED = {
     "ru_mix_gemma_seq2seq": "h5",  # the Seq2Seq arm from the same base (T5Gemma 2 built from it)
     "ru_persona_gemma": "h4_causal",  # stage 2 of the CausalLM arm: its adapters on the persona chat alone
     "ru_persona_gemma_unnamed": "h4_causal",  # the same without the replies that give an unlisted name (shipped)
+    "ru_persona_gemma_unnamed_long": "h4_causal",  # the same, 1,000 steps instead of 400
 }
 
 
@@ -104,7 +105,8 @@ def test_cli_flags_override_the_registry() -> None:
 
 def test_pretrain_stages_are_registered_experiments_of_the_same_language_and_kind() -> None:
     staged = {name: e.pretrain for name, e in EXPERIMENTS.items() if e.pretrain}
-    assert staged == {"ru_persona_gemma": "ru_mix_gemma", "ru_persona_gemma_unnamed": "ru_mix_gemma"}
+    assert staged == {"ru_persona_gemma": "ru_mix_gemma", "ru_persona_gemma_unnamed": "ru_mix_gemma",
+                      "ru_persona_gemma_unnamed_long": "ru_mix_gemma"}
     staged.setdefault("ru_mix_cpu", "ru_mix_cpu_denoise")  # registered beside the CPU recipe (which skips it)
     for name, stage_name in staged.items():
         stage, later = HYPOTHESES[EXPERIMENTS[stage_name].hypothesis], HYPOTHESES[EXPERIMENTS[name].hypothesis]

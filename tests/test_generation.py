@@ -15,6 +15,7 @@ import pytest
 from bot.config import DecodingSettings, Settings
 from bot.generation import EmptyReply, GenerationError, GenerationTimeout, Generator, GeneratorClosed
 from bot.generation import ModelLoadError, TransformersBackend, build_generator
+from bot.generation.reply_only import repeats_earlier
 from dialogue.format import FORMAT_FILE
 
 PERSONA = ["Я люблю собак.", "Я работаю программистом."]
@@ -36,15 +37,15 @@ class Recording:
         self.model_id, self.format, self.tokenizer = inner.model_id, inner.format, inner.tokenizer
         self.batches: list[list[str]] = []
 
-    def generate(self, inputs: list[str], decoding: DecodingSettings, earlier=None) -> list[str]:  # noqa: ANN001
+    def generate(self, inputs: list[str], decoding: DecodingSettings, earlier=None, *, persona=None) -> list[str]:  # noqa: ANN001
         assert threading.current_thread() is not threading.main_thread()
         self.batches.append(inputs)
-        self.earlier = earlier
+        self.earlier, self.persona = earlier, persona
         time.sleep(self.sleep_s)
         if self.fail_once:
             self.fail_once = False
             raise RuntimeError("boom in the model")
-        return self.replies if self.replies is not None else self.inner.generate(inputs, decoding, earlier)
+        return self.replies if self.replies is not None else self.inner.generate(inputs, decoding, earlier, persona=persona)
 
 
 async def test_single_reply(backend) -> None:
@@ -286,6 +287,42 @@ def test_earlier_replies_are_banned_by_their_n_grams_and_a_short_one_whole() -> 
     assert banned([1, 2]) == {3} and banned([8, 2, 3, 4]) == {5} and banned([8, 1, 2]) == set()
 
 
+def test_the_persona_s_n_grams_are_free_once_but_an_earlier_reply_s_end_never() -> None:
+    from bot.generation.reply_only import START, earlier_ngrams
+
+    def numbers(text: str, add_special_tokens: bool = False) -> dict:
+        return {"input_ids": [int(t) for t in text.split()]}
+
+    grams = earlier_ngrams(numbers, ["1 2 3 4 5"], 3, eos=0, free=["1 2", "2 3 4"])
+    assert (START, 1) not in grams  # the fact «1 2» may open a reply again
+    assert (2, 3) not in grams  # «2 3 4» is a fact, inside a reply too
+    assert grams[(1, 2)] == {3} and grams[(3, 4)] == {5} and grams[(4, 5)] == {0}  # the rest, and the end
+    assert earlier_ngrams(numbers, ["2 3 4"], 3, eos=0, free=["2 3 4"]) == {(3, 4): {0}}  # a fact said alone
+    # said in two earlier replies, a fact is banned again: it must not answer every question
+    assert earlier_ngrams(numbers, ["2 3 4 5", "9 2 3 4"], 3, eos=0, free=["2 3 4"])[(2, 3)] == {4}
+    assert repeats_earlier("я живу в Казани", ["Привет!", "Я живу в Казани."])
+    assert not repeats_earlier("Я живу в Казани, а ты?", ["Я живу в Казани."])
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_persona_fact_said_before_may_open_a_reply_again_but_not_make_the_same_reply(
+        tiny_model_dir, tiny_causal_model_dir, causal) -> None:
+    """The bot said R before and R's opening is a persona fact: the reply may open with the fact again, but
+    without the fact even R's opening is banned; and told that R itself is a fact, the reply is still not R."""
+    from training.evaluation.predict import GREEDY
+
+    backend = TransformersBackend.load(str(tiny_causal_model_dir if causal else tiny_model_dir))
+    text = backend.format.build_input(["Я люблю читать."], ["Привет! Как дела?"])
+    [first] = backend.generate([text], GREEDY)
+    fact = " ".join(first.split()[:2])
+    [banned] = backend.generate([text], GREEDY, [[first]])
+    [free] = backend.generate([text], GREEDY, [[first]], persona=[[fact]])
+    assert free.startswith(fact) and not banned.startswith(fact)
+    assert not repeats_earlier(free, [first])
+    [whole] = backend.generate([text], GREEDY, [[first]], persona=[[first]])
+    assert not repeats_earlier(whole, [first])
+
+
 def test_own_turns_are_every_other_turn_back_from_the_last_but_one() -> None:
     from dialogue import own_turns
 
@@ -315,3 +352,4 @@ async def test_the_generator_hands_the_bots_earlier_replies_to_the_backend(backe
     async with Generator(recording, decoding=GREEDY) as generator:
         await generator.generate(PERSONA, history)
     assert recording.earlier == [["Привет, я Аня.", "Читаю книги."]]
+    assert recording.persona == [tuple(PERSONA)]

@@ -21,7 +21,7 @@ from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
 from bot.generation.errors import ModelLoadError
 from bot.generation.reply_end import EndOnlyWhenLikely
-from bot.generation.reply_only import NoRepeatOfEarlier, earlier_ngrams, reply_only
+from bot.generation.reply_only import NoRepeatOfEarlier, earlier_ngrams, repeats_earlier, reply_only
 from dialogue.format import FORMAT_FILE, FormatSpec, tokenizer_truncator
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -37,11 +37,12 @@ class Backend(Protocol):
     tokenizer: Any
     """Used by the dialogue format to truncate persona facts and utterances by tokens."""
 
-    def generate(self, inputs: list[str], decoding: DecodingSettings,
-                 earlier: Sequence[Sequence[str]] | None = None, *, per_input: int = 1) -> list[str]:
+    def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
+                 *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1) -> list[str]:
         """``per_input`` replies per input, grouped by input, in order (whitespace-stripped; may be empty;
         more than one needs sampling or a beam at least that wide). ``earlier``: per input, the bot's own
-        earlier replies in that dialogue, which the reply must not repeat (``NoRepeatOfEarlier``)."""
+        earlier replies in that dialogue, which the reply must not repeat (``NoRepeatOfEarlier``); ``persona``:
+        per input, the facts whose words the reply may use again though an earlier reply used them."""
         ...
 
     def log_likelihoods(self, inputs: list[str], replies: list[str]) -> list[float]:
@@ -104,8 +105,22 @@ class TransformersBackend:
             model.generation_config.eos_token_id = stop_token_ids(tokenizer, model.generation_config.eos_token_id)
         return cls(model=model, tokenizer=tokenizer, format=spec, model_id=model_id)
 
-    def generate(self, inputs: list[str], decoding: DecodingSettings,
-                 earlier: Sequence[Sequence[str]] | None = None, *, per_input: int = 1) -> list[str]:
+    def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
+                 *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1) -> list[str]:
+        replies = self._generate(inputs, decoding, earlier, persona, per_input)
+        if earlier and persona:
+            # The persona's n-grams are free, so a reply made of them could say an earlier reply again with other
+            # punctuation («Я живу в Казани» after «Я живу в Казани.»): such a row goes again under the full ban.
+            again = [i for i in range(len(inputs))
+                     if any(repeats_earlier(r, earlier[i]) for r in replies[i * per_input : (i + 1) * per_input])]
+            if again:
+                redone = self._generate([inputs[i] for i in again], decoding, [earlier[i] for i in again], None, per_input)
+                for k, i in enumerate(again):
+                    replies[i * per_input : (i + 1) * per_input] = redone[k * per_input : (k + 1) * per_input]
+        return replies
+
+    def _generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None,
+                  persona: Sequence[Sequence[str]] | None, per_input: int) -> list[str]:
         kwargs: dict[str, Any] = decoding.to_generate_kwargs()
         if per_input > 1:
             kwargs["num_return_sequences"] = per_input
@@ -127,7 +142,8 @@ class TransformersBackend:
         if earlier and any(earlier):
             n = decoding.no_repeat_earlier_ngram_size
             banned = [earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix,
-                                     eos=self.tokenizer.eos_token_id) for replies in earlier]
+                                     eos=self.tokenizer.eos_token_id, free=facts)
+                      for replies, facts in zip(earlier, persona or [()] * len(earlier), strict=True)]
             kwargs.setdefault("logits_processor", LogitsProcessorList()).append(NoRepeatOfEarlier(banned, reply_start))
         if end_probability := kwargs.pop("min_end_probability", 0):  # last: it judges what greedy picks from
             end_ids = self.model.generation_config.eos_token_id

@@ -39,8 +39,8 @@ from bot.generation.backends import (
 )
 from bot.generation.errors import GenerationError, ModelLoadError
 from bot.generation.reply_end import end_probabilities
-from bot.generation.reply_only import START, earlier_ngrams
-from dialogue.format import FormatSpec, words_only
+from bot.generation.reply_only import START, earlier_ngrams, repeats_earlier
+from dialogue.format import FormatSpec
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +110,8 @@ class CTranslate2Backend:
             stops = tuple(tokenizer.convert_ids_to_tokens(stop_token_ids(tokenizer, tokenizer.eos_token_id)))
         return cls(engine, tokenizer, spec, f"{source_id}+ct2-{compute_type}", compute_type, stops)
 
-    def generate(self, inputs: list[str], decoding: DecodingSettings,
-                 earlier: Sequence[Sequence[str]] | None = None, *, per_input: int = 1) -> list[str]:
+    def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
+                 *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1) -> list[str]:
         """As ``TransformersBackend.generate``; ``earlier`` (the bot's earlier replies per request) is kept out
         by ``_keeping_out``, one engine call per row that has any (a CausalLM's rows run one at a time anyway)."""
         encoded = self.tokenizer(inputs, truncation=True, max_length=self.format.max_source_tokens)["input_ids"]
@@ -119,14 +119,18 @@ class CTranslate2Backend:
         options = {**decoding_options(self, decoding), "num_hypotheses": per_input}
         if earlier and any(earlier):
             n = decoding.no_repeat_earlier_ngram_size
-            generated = [seq for row, replies in zip(tokens, earlier) for seq in self._keeping_out(row, replies, n, options)]
+            facts = persona or [()] * len(earlier)
+            generated = [seq for row, replies, free in zip(tokens, earlier, facts, strict=True)
+                         for seq in self._keeping_out(row, replies, n, options, free)]
         else:
             generated = self.run_tokens(tokens, options)
         replies = [self.tokenizer.convert_tokens_to_ids(r) for r in generated]
         return [text.strip() for text in self.tokenizer.batch_decode(replies, skip_special_tokens=True)]
 
-    def _keeping_out(self, row: list[str], replies: Sequence[str], n: int, options: dict[str, Any]) -> list[list[str]]:
-        """The engine on one row with the n-grams of ``replies`` banned as ``NoRepeatOfEarlier`` bans them.
+    def _keeping_out(self, row: list[str], replies: Sequence[str], n: int, options: dict[str, Any],
+                     free: Sequence[str] = ()) -> list[list[str]]:
+        """The engine on one row with the n-grams of ``replies`` banned as ``NoRepeatOfEarlier`` bans them (but
+        those of the persona's facts, ``free``).
 
         CTranslate2's ``suppress_sequences`` suppresses a sequence's last token after the others, matched against
         the tokens generated so far: that bans the n-grams inside a reply and at its end (EOS) exactly. An n-gram
@@ -135,7 +139,8 @@ class CTranslate2Backend:
         in the reply: the same as transformers unless the opening would also have come later in the reply. So is
         a result whose words are an earlier reply's in other tokens (the int8 model spelt «работаю» «работа» +
         «ю» to get round the ban), with its own opening suppressed; at most ``KEEP_OUT_ATTEMPTS`` engine calls."""
-        grams = earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix, eos=self.tokenizer.eos_token_id)
+        grams = earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix, eos=self.tokenizer.eos_token_id,
+                               free=free)
         as_tokens, eos = self.tokenizer.convert_ids_to_tokens, self.tokenizer.eos_token
         suppress, openings = [], []
         for context, following in grams.items():
@@ -144,7 +149,6 @@ class CTranslate2Backend:
                     openings.append(as_tokens([*context[1:], token]))
                 else:
                     suppress.append(as_tokens([*context, token]))
-        said = {words_only(reply) for reply in replies}
 
         def opens(sequence: list[str], opening: list[str]) -> bool:  # the end token is not in a result
             return sequence[: len(opening)] == opening or (opening[-1] == eos and sequence == opening[:-1])
@@ -154,7 +158,7 @@ class CTranslate2Backend:
             opened = [o for o in openings if any(opens(seq, o) for seq in generated)]
             # a reply shorter than an opening («Да» after «Да.»): its end is what gets suppressed
             opened += [seq[: n - 1] if len(seq) >= n - 1 else [*seq, eos] for seq in generated
-                       if words_only(self.tokenizer.convert_tokens_to_string(seq)) in said]
+                       if repeats_earlier(self.tokenizer.convert_tokens_to_string(seq), replies)]
             opened = [o for o in opened if o not in suppress]  # nothing new to suppress: the same result again
             if not opened:
                 break

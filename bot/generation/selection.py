@@ -127,7 +127,8 @@ def draw_candidates(backend, personas: Sequence[Sequence[str]], histories: Seque
     truncate = tokenizer_truncator(backend.tokenizer)
     inputs = [backend.format.build_input(p, h, truncate=truncate) for p, h in zip(personas, histories, strict=True)]
     plain = [backend.format.build_input([], h, truncate=truncate) for h in histories]
-    texts = backend.generate(inputs, candidate_decoding(decoding, n), [own_turns(h) for h in histories], per_input=n)
+    texts = backend.generate(inputs, candidate_decoding(decoding, n), [own_turns(h) for h in histories],
+                             persona=personas, per_input=n)
     if len(texts) != n * len(inputs):
         raise ValueError(f"backend returned {len(texts)} candidates for {len(inputs)} inputs x {n}")
     repeated = [i for i in range(len(inputs)) for _ in range(n)]

@@ -205,7 +205,7 @@ class Generator:
             return [(candidates[0].text if candidates else "", tuple(candidates)) for candidates in ranked]
         truncate = tokenizer_truncator(backend.tokenizer)
         inputs = [backend.format.build_input(r.persona, r.history, truncate=truncate) for r in batch]
-        texts = backend.generate(inputs, decoding, [own_turns(r.history) for r in batch])
+        texts = backend.generate(inputs, decoding, [own_turns(r.history) for r in batch], persona=[r.persona for r in batch])
         if len(texts) != len(inputs):
             raise GenerationError(f"backend returned {len(texts)} replies for {len(inputs)} inputs")
         return [(text.strip(), ()) for text in texts]

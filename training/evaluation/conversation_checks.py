@@ -110,7 +110,8 @@ def replier(backend, decoding: DecodingSettings = BOT_DEFAULT, selection: Select
         if selection is not None and selection.enabled:
             torch.manual_seed(SAMPLING_SEED)  # candidates are sampled: the same seed, the same figures
             return [c[0].text if c else "" for c in select_replies(backend, personas, histories, decoding, selection)]
-        return backend.generate(build_inputs(backend, personas, histories), decoding, [own_turns(h) for h in histories])
+        return backend.generate(build_inputs(backend, personas, histories), decoding, [own_turns(h) for h in histories],
+                                persona=personas)
     return replies
 
 

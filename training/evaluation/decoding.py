@@ -36,7 +36,8 @@ ENV_NAMES = {"strategy": "DECODING_STRATEGY", "min_new_tokens": "MIN_NEW_TOKENS"
              "min_end_probability": "MIN_END_PROBABILITY", "num_beams": "NUM_BEAMS",
              "length_penalty": "LENGTH_PENALTY", "top_p": "TOP_P", "top_k": "TOP_K",
              "temperature": "TEMPERATURE", "penalty_alpha": "PENALTY_ALPHA", "contrastive_top_k": "CONTRASTIVE_TOP_K",
-             "no_repeat_ngram_size": "NO_REPEAT_NGRAM_SIZE", "repetition_penalty": "REPETITION_PENALTY"}
+             "no_repeat_ngram_size": "NO_REPEAT_NGRAM_SIZE", "repetition_penalty": "REPETITION_PENALTY",
+             "no_repeat_earlier_ngram_size": "NO_REPEAT_EARLIER_NGRAM_SIZE"}
 """DecodingSettings field -> the bot's environment variable (bot/config.py load_settings)."""
 
 

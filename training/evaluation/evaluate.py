@@ -88,7 +88,8 @@ def generate_replies(backend, rows, decoding: DecodingSettings, *, batch_size: i
     inputs = predict.build_inputs(backend, list(rows["persona"]), list(rows["context"]))
     earlier = [own_turns(context) for context in rows["context"]]
     started = time.perf_counter()
-    replies = predict.generate(backend, inputs, batch_size=batch_size, decoding=decoding, earlier=earlier)
+    replies = predict.generate(backend, inputs, batch_size=batch_size, decoding=decoding, earlier=earlier,
+                               persona=list(rows["persona"]))
     return replies, (time.perf_counter() - started) / max(len(replies), 1)
 
 

@@ -73,15 +73,18 @@ def build_inputs(
 def generate(
     backend: TransformersBackend, inputs: Sequence[str], *, batch_size: int = 16, decoding: DecodingSettings = GREEDY,
     seed: int = SAMPLING_SEED, earlier: Sequence[Sequence[str]] | None = None,
+    persona: Sequence[Sequence[str]] | None = None,
 ) -> list[str]:
     """Replies to ``inputs`` in batches; ``earlier``: per input, the replying side's earlier turns, which the
-    reply must not repeat, as the bot's generator does (``dialogue.own_turns`` of each history)."""
+    reply must not repeat, as the bot's generator does (``dialogue.own_turns`` of each history); ``persona``:
+    per input, the facts whose words may come again."""
     torch.manual_seed(seed)  # only sampling draws random numbers; the same seed and batches give the same replies
     replies: list[str] = []
     for start in tqdm(range(0, len(inputs), batch_size), desc=f"replies ({decoding.strategy})", unit="batch",
                       disable=len(inputs) <= batch_size):
         stop = start + batch_size
-        replies += backend.generate(list(inputs[start:stop]), decoding, list(earlier[start:stop]) if earlier else None)
+        replies += backend.generate(list(inputs[start:stop]), decoding, list(earlier[start:stop]) if earlier else None,
+                                    persona=list(persona[start:stop]) if persona else None)
     return replies
 
 
