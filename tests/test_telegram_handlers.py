@@ -104,9 +104,9 @@ async def test_a_reply_is_kept_from_every_recent_reply_of_the_bot_not_only_those
     backend = tg.runtime.generator.backend
     generate, seen = backend.generate, []
 
-    def recording(inputs: list[str], decoding, earlier=None):  # noqa: ANN001
+    def recording(inputs: list[str], decoding, earlier=None, *, persona=None):  # noqa: ANN001
         seen.append(earlier)
-        return generate(inputs, decoding, earlier)
+        return generate(inputs, decoding, earlier, persona=persona)
 
     monkeypatch.setattr(backend, "generate", recording)
     replies = [(await chat_once(tg, ALICE, question))["text"]
@@ -318,11 +318,11 @@ async def test_pending_message_that_fails_again_after_restart_is_marked_lost_and
     backend = tg.runtime.generator.backend
     generate, calls = backend.generate, []
 
-    def fails_once(inputs: list[str], decoding, earlier=None):  # on the oldest pending message: Alice's
+    def fails_once(inputs: list[str], decoding, earlier=None, *, persona=None):  # on the oldest pending message: Alice's
         calls.append(inputs)
         if len(calls) == 1:
             raise RuntimeError("out of memory")
-        return generate(inputs, decoding, earlier)
+        return generate(inputs, decoding, earlier, persona=persona)
 
     monkeypatch.setattr(backend, "generate", fails_once)
     await answer_pending(tg.bot, tg.runtime.database, tg.runtime.chat)
