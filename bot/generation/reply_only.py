@@ -89,7 +89,8 @@ def repeats_earlier(reply: str, replies: Sequence[str]) -> bool:
 class NoRepeatOfEarlier(LogitsProcessor):
     """No n-gram of the bot's own earlier replies in this dialogue (one ``earlier_ngrams`` dict per request;
     beams and returned sequences of a request share it). The user's words stay free, and the persona's
-    (``earlier_ngrams``' ``free``): the bot may say a fact again, but not the same reply twice."""
+    (``earlier_ngrams``' ``free``, while one earlier reply holds them): the bot may say a fact once more, but
+    not the same reply twice."""
 
     def __init__(self, banned: Sequence[dict], prompt_length: int) -> None:
         self.banned, self.prompt_length = list(banned), prompt_length
