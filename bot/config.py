@@ -45,13 +45,12 @@ class DecodingSettings:
     or asks back (test persona usage 0.56 -> 0.75, chrF++ 8.9 -> 12.4), but also invents («Меня зовут Аня»),
     distinct-2 falls under 0.3, and a fact it volunteered early cannot be said again when asked (the earlier-
     reply n-gram ban): not the default (docs/model_recipe.md, session 10)."""
-    min_end_probability: float = 0.5
+    min_end_probability: float = 0.6
     """Greedy only: the reply ends only where its end is at least this likely (0.5: at least as likely as going on),
     not wherever the end is merely the most likely next token (0, plain greedy, which stops after a short answer
-    while most of the probability goes on); ``bot.generation.reply_end``. On session 14's model's 1,000 test rows,
-    0 -> 0.5: replies of 5.4 -> 8.4 words, chrF++ 9.3 -> 11.7, F1 0.164 -> 0.171, distinct-2 0.33 -> 0.36, persona
-    usage 0.50 -> 0.58, and 0.6 rambled (docs/model_recipe.md, sessions 13 and 14); on the shipped model's 200 validation
-    rows 0 -> 0.5 gives chrF++ 10.0 -> 12.9 (session 15)."""
+    while most of the probability goes on); ``bot.generation.reply_end``. On the shipped model's 200 validation rows
+    0 / 0.5 / 0.6 give replies of 5.7 / 9.5 / 10.7 words, chrF++ 10.0 / 12.9 / 13.2 at F1 0.174-0.175: 0.6 is that
+    comparison's pick (its ``decoding.md``); on session 13's model 0.6 rambled (docs/model_recipe.md, sessions 13-16)."""
     num_beams: int = 4
     length_penalty: float = 1.0
     """Beam search: hypotheses are ranked by their log-probability over (reply length ** length_penalty), so

@@ -44,9 +44,10 @@ DECODING_PRESETS: dict[str, DecodingSettings] = {
 
 Sampling and contrastive keep the bot's n-gram blocking and repetition penalty (its defaults).
 """
-DEFAULT_PRESET = "greedy-norepeat3-penalty1.2-end0.5"
+DEFAULT_PRESET = "greedy-norepeat3-penalty1.2-end0.6"
 """The bot's default decoding (``DecodingSettings()``): greedy that ends a reply only where its end is at least
-even odds (docs/model_recipe.md, session 14)."""
+0.6 likely, the shipped model's best preset on the validation split (its ``decoding.md``; docs/model_recipe.md,
+session 16)."""
 BOT_DEFAULT = DECODING_PRESETS[DEFAULT_PRESET]
 SAMPLING_SEED = 0
 """``torch.manual_seed`` before generating: sampled replies, hence their metrics, are reproducible."""
