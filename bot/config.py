@@ -63,11 +63,11 @@ class DecodingSettings:
     no_repeat_ngram_size: int = 3
     repetition_penalty: float = 1.2
     no_repeat_earlier_ngram_size: int = 3
-    """n of the token n-grams of the bot's earlier replies in the dialogue that a reply may not repeat (a shorter
-    earlier reply is banned whole): whatever the strategy and backend, no reply comes twice. A persona fact's
-    n-grams are free while one earlier reply holds them, so a fact can be said once more when asked; beyond that,
-    small n bends a restated fact («Я работаю врачами» after «Я работаю врачом» twice; docs/model_recipe.md,
-    session 15)."""
+    """n of the word n-grams of the bot's earlier replies in the dialogue that a reply may not repeat (a reply
+    of one word is banned whole; ``bot.generation.earlier_replies``): whatever the strategy and backend, no reply
+    comes twice. A banned word is banned in every case and split into tokens, so the model says another word, not
+    another spelling («врачем», «Пироги»). A persona fact's n-grams are free while one earlier reply holds them,
+    so a fact can be said once more when asked (docs/model_recipe.md, sessions 15 and 16)."""
 
     def __post_init__(self) -> None:
         if self.strategy not in DECODING_STRATEGIES:

@@ -15,7 +15,7 @@ import pytest
 from bot.config import DecodingSettings, Settings
 from bot.generation import EmptyReply, GenerationError, GenerationTimeout, Generator, GeneratorClosed
 from bot.generation import ModelLoadError, TransformersBackend, build_generator
-from bot.generation.reply_only import repeats_earlier
+from bot.generation.earlier_replies import repeats_earlier
 from dialogue.format import FORMAT_FILE
 
 PERSONA = ["Я люблю собак.", "Я работаю программистом."]
@@ -263,45 +263,6 @@ def test_the_end_is_forbidden_only_where_it_is_unlikely() -> None:
     assert torch.equal(processed[1], scores[1])  # likely enough: untouched
     # Each end token alone (0.3) is under the threshold; counted together they are not.
     assert torch.equal(EndOnlyWhenLikely([0, 1], 0.55)(torch.zeros(2, 4, dtype=torch.long), scores.clone())[1], scores[1])
-
-
-def test_earlier_replies_are_banned_by_their_n_grams_and_a_short_one_whole() -> None:
-    import torch
-
-    from bot.generation.reply_only import START, NoRepeatOfEarlier, earlier_ngrams
-
-    def numbers(text: str, add_special_tokens: bool = False) -> dict:  # a tokenizer of space-separated ids
-        return {"input_ids": [int(t) for t in text.split()]}
-
-    grams = earlier_ngrams(numbers, ["5", "1 2 3 4 5 6"], 4, eos=0)
-    assert grams[(START, 5)] == {0}  # shorter than 4 with its start and end: banned whole
-    assert grams[(START, 1, 2)] == {3} and grams[(2, 3, 4)] == {5} and grams[(4, 5, 6)] == {0}
-    processor = NoRepeatOfEarlier([grams], prompt_length=2)
-
-    def banned(reply: list[int]) -> set[int]:
-        scores = processor(torch.tensor([[9, 9, *reply]]), torch.zeros(1, 10))
-        return set(torch.nonzero(scores[0] == -float("inf")).flatten().tolist())
-
-    assert banned([5]) == {0}  # «5» may not end here: it would be the earlier reply again
-    assert banned([7, 5]) == set()  # a 5 elsewhere may end a reply
-    assert banned([1, 2]) == {3} and banned([8, 2, 3, 4]) == {5} and banned([8, 1, 2]) == set()
-
-
-def test_the_persona_s_n_grams_are_free_once_but_an_earlier_reply_s_end_never() -> None:
-    from bot.generation.reply_only import START, earlier_ngrams
-
-    def numbers(text: str, add_special_tokens: bool = False) -> dict:
-        return {"input_ids": [int(t) for t in text.split()]}
-
-    grams = earlier_ngrams(numbers, ["1 2 3 4 5"], 3, eos=0, free=["1 2", "2 3 4"])
-    assert (START, 1) not in grams  # the fact «1 2» may open a reply again
-    assert (2, 3) not in grams  # «2 3 4» is a fact, inside a reply too
-    assert grams[(1, 2)] == {3} and grams[(3, 4)] == {5} and grams[(4, 5)] == {0}  # the rest, and the end
-    assert earlier_ngrams(numbers, ["2 3 4"], 3, eos=0, free=["2 3 4"]) == {(3, 4): {0}}  # a fact said alone
-    # said in two earlier replies, a fact is banned again: it must not answer every question
-    assert earlier_ngrams(numbers, ["2 3 4 5", "9 2 3 4"], 3, eos=0, free=["2 3 4"])[(2, 3)] == {4}
-    assert repeats_earlier("я живу в Казани", ["Привет!", "Я живу в Казани."])
-    assert not repeats_earlier("Я живу в Казани, а ты?", ["Я живу в Казани."])
 
 
 @pytest.mark.parametrize("causal", [False, True])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +22,8 @@ from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
 from bot.generation.errors import ModelLoadError
 from bot.generation.reply_end import EndOnlyWhenLikely
-from bot.generation.reply_only import NoRepeatOfEarlier, earlier_ngrams, repeats_earlier, reply_only
+from bot.generation.earlier_replies import NoRepeatOfEarlier, TokenWords, earlier_ngrams, repeats_earlier
+from bot.generation.reply_only import reply_only
 from dialogue.format import FORMAT_FILE, FormatSpec, tokenizer_truncator
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -105,11 +107,16 @@ class TransformersBackend:
             model.generation_config.eos_token_id = stop_token_ids(tokenizer, model.generation_config.eos_token_id)
         return cls(model=model, tokenizer=tokenizer, format=spec, model_id=model_id)
 
+    @cached_property
+    def token_words(self) -> TokenWords:
+        """The tokenizer's tokens as parts of words, for the earlier-reply ban (built at its first use)."""
+        return TokenWords(self.tokenizer)
+
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1) -> list[str]:
         replies = self._generate(inputs, decoding, earlier, persona, per_input)
         if earlier and persona:
-            # The persona's n-grams are free, so a reply made of them could say an earlier reply again with other
+            # The persona's words are free, so a reply made of them could say an earlier reply again with other
             # punctuation («Я живу в Казани» after «Я живу в Казани.»): such a row goes again under the full ban.
             again = [i for i in range(len(inputs))
                      if any(repeats_earlier(r, earlier[i]) for r in replies[i * per_input : (i + 1) * per_input])]
@@ -141,10 +148,10 @@ class TransformersBackend:
             kwargs = reply_only(kwargs, reply_start)
         if earlier and any(earlier):
             n = decoding.no_repeat_earlier_ngram_size
-            banned = [earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix,
-                                     eos=self.tokenizer.eos_token_id, free=facts)
+            banned = [earlier_ngrams(replies, n, free=facts)
                       for replies, facts in zip(earlier, persona or [()] * len(earlier), strict=True)]
-            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(NoRepeatOfEarlier(banned, reply_start))
+            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(
+                NoRepeatOfEarlier(banned, reply_start, self.tokenizer, self.token_words))
         if end_probability := kwargs.pop("min_end_probability", 0):  # last: it judges what greedy picks from
             end_ids = self.model.generation_config.eos_token_id
             end_ids = [end_ids] if isinstance(end_ids, int) else end_ids

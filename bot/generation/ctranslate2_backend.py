@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +40,15 @@ from bot.generation.backends import (
 )
 from bot.generation.errors import GenerationError, ModelLoadError
 from bot.generation.reply_end import end_probabilities
-from bot.generation.reply_only import START, earlier_ngrams, repeats_earlier
+from bot.generation.earlier_replies import TokenWords, earlier_ngrams, repeats_earlier
 from dialogue.format import FormatSpec
 
 log = logging.getLogger(__name__)
 
 STAMP_FILE = "converted_from.json"
-KEEP_OUT_ATTEMPTS = 4
-"""Engine calls per reply at most to keep an earlier reply's opening, or its words, out (``_keeping_out``)."""
+KEEP_OUT_ATTEMPTS = 6
+"""Engine calls per reply at most to keep the earlier replies' word n-grams out (``_keeping_out``): one more
+for each step where greedy would take a banned word."""
 CACHE_ENV = "CTRANSLATE2_CACHE_DIR"
 
 
@@ -110,6 +112,11 @@ class CTranslate2Backend:
             stops = tuple(tokenizer.convert_ids_to_tokens(stop_token_ids(tokenizer, tokenizer.eos_token_id)))
         return cls(engine, tokenizer, spec, f"{source_id}+ct2-{compute_type}", compute_type, stops)
 
+    @cached_property
+    def token_words(self) -> TokenWords:
+        """The tokenizer's tokens as parts of words, for the earlier-reply ban (built at its first use)."""
+        return TokenWords(self.tokenizer)
+
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1) -> list[str]:
         """As ``TransformersBackend.generate``; ``earlier`` (the bot's earlier replies per request) is kept out
@@ -119,52 +126,51 @@ class CTranslate2Backend:
         options = {**decoding_options(self, decoding), "num_hypotheses": per_input}
         if earlier and any(earlier):
             n = decoding.no_repeat_earlier_ngram_size
-            facts = persona or [()] * len(earlier)
-            generated = [seq for row, replies, free in zip(tokens, earlier, facts, strict=True)
-                         for seq in self._keeping_out(row, replies, n, options, free)]
+            generated = []
+            for row, replies, free in zip(tokens, earlier, persona or [()] * len(earlier), strict=True):
+                results = self._keeping_out(row, replies, n, options, free)
+                if free and any(repeats_earlier(self._text(result), replies) for result in results):
+                    results = self._keeping_out(row, replies, n, options)  # as transformers: the full ban
+                generated += results
         else:
             generated = self.run_tokens(tokens, options)
-        replies = [self.tokenizer.convert_tokens_to_ids(r) for r in generated]
-        return [text.strip() for text in self.tokenizer.batch_decode(replies, skip_special_tokens=True)]
+        return [self._text(reply) for reply in generated]
+
+    def _text(self, reply: list[str]) -> str:
+        return self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(reply), skip_special_tokens=True).strip()
 
     def _keeping_out(self, row: list[str], replies: Sequence[str], n: int, options: dict[str, Any],
                      free: Sequence[str] = ()) -> list[list[str]]:
-        """The engine on one row with the n-grams of ``replies`` banned as ``NoRepeatOfEarlier`` bans them (but
-        those of the persona's facts, ``free``).
+        """The engine on one row with the word n-grams of ``replies`` banned as ``NoRepeatOfEarlier`` bans them
+        (but those of the persona's facts, ``free``).
 
-        CTranslate2's ``suppress_sequences`` suppresses a sequence's last token after the others, matched against
-        the tokens generated so far: that bans the n-grams inside a reply and at its end (EOS) exactly. An n-gram
-        that starts before a reply (an earlier reply's first n-1 tokens, its opening) cannot be matched there.
-        So a result that opens as an earlier reply did is generated again with that opening suppressed anywhere
-        in the reply: the same as transformers unless the opening would also have come later in the reply. So is
-        a result whose words are an earlier reply's in other tokens (the int8 model spelt «работаю» «работа» +
-        «ю» to get round the ban), with its own opening suppressed; at most ``KEEP_OUT_ATTEMPTS`` engine calls."""
-        grams = earlier_ngrams(self.tokenizer, replies, n, prefix=self.format.reply_prefix, eos=self.tokenizer.eos_token_id,
-                               free=free)
-        as_tokens, eos = self.tokenizer.convert_ids_to_tokens, self.tokenizer.eos_token
-        suppress, openings = [], []
-        for context, following in grams.items():
-            for token in sorted(following):  # START can only come first
-                if context[0] == START:
-                    openings.append(as_tokens([*context[1:], token]))
-                else:
-                    suppress.append(as_tokens([*context, token]))
-
-        def opens(sequence: list[str], opening: list[str]) -> bool:  # the end token is not in a result
-            return sequence[: len(opening)] == opening or (opening[-1] == eos and sequence == opening[:-1])
-
+        CTranslate2 has no logits processors; its ``suppress_sequences`` suppresses a sequence's last token
+        after the others, matched against the tokens generated so far. So each result is read again step by
+        step (``TokenWords.banned``), and where it took a banned token the row is generated again with every
+        token banned there suppressed after the reply's tokens up to that step: greedy's earlier steps stay
+        as they were, and each round goes on where the last one went wrong, as transformers does in one pass.
+        A sequence of one token (a banned first word) is suppressed anywhere in the reply, not only first.
+        At most ``KEEP_OUT_ATTEMPTS`` engine calls."""
+        grams = earlier_ngrams(replies, n, free=free)
+        lengths = sorted({len(context) for context in grams})
+        suppress: list[list[str]] = []
         for _ in range(KEEP_OUT_ATTEMPTS):
             generated = self.run_tokens([row], {**options, "suppress_sequences": suppress or None})
-            opened = [o for o in openings if any(opens(seq, o) for seq in generated)]
-            # a reply shorter than an opening («Да» after «Да.»): its end is what gets suppressed
-            opened += [seq[: n - 1] if len(seq) >= n - 1 else [*seq, eos] for seq in generated
-                       if repeats_earlier(self.tokenizer.convert_tokens_to_string(seq), replies)]
-            opened = [o for o in opened if o not in suppress]  # nothing new to suppress: the same result again
-            if not opened:
+            found = [s for reply in generated for s in self._first_banned(reply, grams, lengths) if s not in suppress]
+            if not found:
                 break
-            suppress += opened
-            openings = [o for o in openings if o not in opened]
+            suppress += found
         return generated
+
+    def _first_banned(self, reply: list[str], grams: dict, lengths: list[int]) -> list[list[str]]:
+        """Where ``reply`` (tokens) first took a token the ban forbids: each forbidden token there, after the
+        reply's tokens before it; nothing if it took none."""
+        ids = self.tokenizer.convert_tokens_to_ids(reply)
+        for step, token in enumerate(ids):
+            banned = self.token_words.banned(self.tokenizer.decode(ids[:step], skip_special_tokens=True), grams, lengths)
+            if token in banned:
+                return [[*reply[:step], forbidden] for forbidden in self.tokenizer.convert_ids_to_tokens(sorted(banned))]
+        return []
 
     def run_tokens(self, tokens: list[list[str]], options: dict[str, Any]) -> list[list[str]]:
         """The engine on tokenised inputs: ``num_hypotheses`` replies (as tokens) per input, grouped by input.

@@ -1,0 +1,122 @@
+"""The bot's earlier replies kept out of a new one, by their words.
+
+Until session 16 the ban was on the earlier replies' *token* n-grams, and a model gets round a token ban
+by spelling: «Пироги» for «пироги» (another token, the same word), «печ» + «ить», «врачем» for «врачом»;
+and after one reply ending «…, а ты?» every later one asked back «а тебя?», the comma, «а» and «ты» being
+a banned 3-gram wherever they came. Here the n-grams are of words (``words_only``: lower-cased,
+punctuation aside), and at each step a token is banned when the word it starts or goes on with could
+only become a banned word: its letters are a beginning of that word, in any case. The model has to
+choose another word, not another spelling of it, and «а ты» after other words is a new n-gram.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from transformers import LogitsProcessor
+
+from dialogue.format import words_only
+
+START = ""
+"""Stands before a reply's first word in the n-grams (no word is empty): a reply's opening counts too."""
+_LEAD = re.compile(r"(\W*)(\w*)")
+_WORD_END = re.compile(r"\w")
+
+
+def earlier_ngrams(replies: Sequence[str], n: int, *, free: Sequence[str] = ()) -> dict[tuple[str, ...], set[str]]:
+    """``{(words): {next words}}``: the word n-grams of ``replies`` after ``START``, each one's last word after
+    the ones before it. A reply of fewer than n - 1 words is one n-gram from ``START``, banned whole.
+
+    The n-grams of ``free`` (the persona's facts) are left out while one earlier reply holds them: a fact the bot
+    volunteered may be said once more when asked («Я живу в Казани»); said twice, it is banned, so that it does not
+    answer every question. A reply made of free n-grams could say an earlier reply again: the backends check
+    that with ``repeats_earlier`` and generate it again under the full ban."""
+    def ngrams(words: list[str], size: int) -> set[tuple[str, ...]]:
+        return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+    facts: set[tuple[str, ...]] = set()
+    for fact in free:  # as a reply's first words, and after others
+        words = words_only(fact).split()
+        facts |= ngrams([START, *words], n) | ngrams(words, n)
+    said = [[START, *words_only(reply).split()] for reply in replies]
+    holders = Counter(gram for words in said for gram in ngrams(words, n))  # how many earlier replies hold each
+    grams: dict[tuple[str, ...], set[str]] = {}
+    for words in said:
+        for gram in ngrams(words, min(n, len(words))) if len(words) > 1 else ():
+            if gram not in facts or holders[gram] > 1:
+                grams.setdefault(gram[:-1], set()).add(gram[-1])
+    return grams
+
+
+def repeats_earlier(reply: str, replies: Sequence[str]) -> bool:
+    """Whether ``reply`` says an earlier reply again, in its words (punctuation and case aside)."""
+    return words_only(reply) in {words_only(earlier) for earlier in replies}
+
+
+class TokenWords:
+    """What each token of a vocabulary does to the words of a text: the letters it adds (its leading word
+    characters, lower-cased) and whether they start a new word (a space or punctuation before them) or go on
+    with the word the text ends in. Built once per tokenizer, by decoding each token after a fixed one, so it
+    holds for any tokenizer (SentencePiece, byte-level BPE, WordPiece)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        anchor = tokenizer("a", add_special_tokens=False)["input_ids"][:1]
+        shown = tokenizer.decode(anchor)
+        texts = tokenizer.batch_decode([[*anchor, token] for token in range(len(tokenizer))], skip_special_tokens=True)
+        self.starting: dict[str, list[int]] = {}
+        """letters -> the tokens that start a new word with them"""
+        self.going_on: dict[str, list[int]] = {}
+        """letters -> the tokens that go on with the text's last word by them, if it ends in a word"""
+        for token, text in enumerate(texts):
+            before, letters = _LEAD.match(text[len(shown) :] if text.startswith(shown) else text).groups()
+            if letters:
+                (self.starting if before else self.going_on).setdefault(letters.lower(), []).append(token)
+
+    def banned(self, text: str, grams: dict[tuple[str, ...], set[str]], lengths: Sequence[int]) -> set[int]:
+        """The tokens that, after the reply ``text``, would begin a word banned by ``grams`` (contexts of
+        ``lengths`` words)."""
+        words = [START, *words_only(text).split()]
+        partial = words.pop() if len(words) > 1 and _WORD_END.match(text[-1:]) else ""  # the word may go on
+
+        def following(context: list[str]) -> set[str]:
+            return {word for length in lengths if length <= len(context)
+                    for word in grams.get(tuple(context[len(context) - length :]), ())}
+
+        tokens: set[int] = set()
+        for word in following(words + [partial] if partial else words):  # a new word after the last
+            for end in range(1, len(word) + 1):
+                tokens.update(self.starting.get(word[:end], ()))
+                if not partial:  # nothing to go on with: a token without a space starts a word too
+                    tokens.update(self.going_on.get(word[:end], ()))
+        for word in following(words) if partial else ():  # the last word going on
+            if word.startswith(partial):
+                for end in range(len(partial) + 1, len(word) + 1):
+                    tokens.update(self.going_on.get(word[len(partial) : end], ()))
+        return tokens
+
+
+class NoRepeatOfEarlier(LogitsProcessor):
+    """No word n-gram of the bot's own earlier replies in this dialogue (one ``earlier_ngrams`` dict per request;
+    beams and returned sequences of a request share it). The user's words stay free, and the persona's
+    (``earlier_ngrams``' ``free``, while one earlier reply holds them): the bot may say a fact once more, but
+    not the same reply twice."""
+
+    def __init__(self, banned: Sequence[dict], prompt_length: int, tokenizer: Any, words: TokenWords) -> None:
+        self.banned, self.prompt_length = list(banned), prompt_length
+        self.tokenizer, self.words = tokenizer, words
+        self.context_lengths = [sorted({len(context) for context in grams}) for grams in self.banned]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        per_request = input_ids.shape[0] // len(self.banned)
+        for row in range(input_ids.shape[0]):
+            request = row // per_request
+            if not self.banned[request]:
+                continue
+            text = self.tokenizer.decode(input_ids[row, self.prompt_length :].tolist(), skip_special_tokens=True)
+            if tokens := self.words.banned(text, self.banned[request], self.context_lengths[request]):
+                scores[row, sorted(tokens)] = -float("inf")
+        return scores

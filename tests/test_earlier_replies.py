@@ -1,0 +1,78 @@
+"""The earlier-reply ban by words: its n-grams, the persona's facts free once, and the tokens it bans."""
+
+from __future__ import annotations
+
+import torch
+
+from bot.generation.earlier_replies import START, NoRepeatOfEarlier, TokenWords, earlier_ngrams, repeats_earlier
+
+
+class Pieces:
+    """A tokenizer over a fixed list of pieces, decoded by joining them: the interface TokenWords reads."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+
+    def __len__(self) -> int:
+        return len(self.pieces)
+
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
+        return {"input_ids": [self.pieces.index(text)]}
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
+        return "".join(self.pieces[i] for i in ids)
+
+    def batch_decode(self, rows: list[list[int]], skip_special_tokens: bool = False) -> list[str]:
+        return [self.decode(row) for row in rows]
+
+
+PIECES = ["a", " Я", " я", " люблю", " печь", " пироги", " Пироги", " Пир", " пир", "оги", " пирожки", " п",
+          ",", " а", " ты", " т", " тебя", "?", " Да", ".", " живу", " в", " Казани", " книги", "ы"]
+ID = {piece: i for i, piece in enumerate(PIECES)}
+
+
+def test_earlier_replies_are_banned_by_their_word_n_grams_and_a_one_word_reply_whole() -> None:
+    grams = earlier_ngrams(["Да.", "Я люблю печь пироги!"], 3)
+    assert grams == {(START,): {"да"}, (START, "я"): {"люблю"}, ("я", "люблю"): {"печь"}, ("люблю", "печь"): {"пироги"}}
+    assert earlier_ngrams(["🙂"], 3) == {}  # no words: nothing to ban
+
+
+def test_the_persona_s_n_grams_are_free_once() -> None:
+    facts = ["Я живу в Казани."]
+    grams = earlier_ngrams(["Я живу в Казани, а ты?"], 3, free=facts)
+    assert (START, "я") not in grams and ("живу", "в") not in grams  # the fact may be said once more
+    assert grams[("в", "казани")] == {"а"} and grams[("казани", "а")] == {"ты"}  # the rest of the reply may not
+    # said in two earlier replies, a fact is banned again: it must not answer every question
+    twice = earlier_ngrams(["Я живу в Казани.", "Да, я живу в Казани."], 3, free=facts)
+    assert twice[("живу", "в")] == {"казани"}
+    assert repeats_earlier("я живу в Казани", ["Привет!", "Я живу в Казани."])
+    assert not repeats_earlier("Я живу в Казани, а ты?", ["Я живу в Казани."])
+
+
+def test_a_banned_word_is_banned_in_every_case_and_split_but_a_new_word_is_not() -> None:
+    words = TokenWords(Pieces(PIECES))
+    grams = earlier_ngrams(["Я люблю печь пироги.", "Я живу в Казани, а ты?"], 3)
+    lengths = sorted({len(context) for context in grams})
+
+    def banned(text: str) -> set[str]:
+        return {PIECES[i] for i in words.banned(text, grams, lengths)}
+
+    assert banned(" Я люблю печь") == {" пироги", " Пироги", " Пир", " пир", " п"}  # not « пирожки»
+    assert banned(" Я люблю печь Пир") == {"оги"}  # «Пир» may not go on to «Пироги»
+    assert banned(" Я люблю печь пирожки") == set()
+    assert banned(" Я живу в Казани, а") == {" ты", " т"}
+    assert banned(" Я люблю книги, а") == set()  # «а ты» after other words is a new n-gram
+    assert banned(" Я живу в Казани, а т") == {"ы"}
+    assert banned("") == set() and banned(" Я") == {" люблю", " живу"}  # «я» may still go on to «ясно»
+
+
+def test_the_processor_bans_per_request_after_the_prompt() -> None:
+    tokenizer = Pieces(PIECES)
+    grams = earlier_ngrams(["Я люблю печь пироги."], 3)
+    processor = NoRepeatOfEarlier([grams, {}], prompt_length=1, tokenizer=tokenizer, words=TokenWords(tokenizer))
+    prompt = ID[" а"]  # the prompt's words are not the reply's
+    rows = torch.tensor([[prompt, ID[" люблю"], ID[" печь"]], [prompt, ID[" люблю"], ID[" печь"]]])
+    scores = processor(rows, torch.zeros(2, len(PIECES)))
+    assert {PIECES[i] for i in torch.nonzero(scores[0] == -float("inf")).flatten().tolist()} == {
+        " пироги", " Пироги", " Пир", " пир", " п"}
+    assert not torch.isinf(scores[1]).any()  # the other request said nothing before
