@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from bot.config import DecodingSettings, SelectionSettings, Settings
+from bot.config import CT2_COMPUTE_TYPES, DecodingSettings, SelectionSettings, Settings
 from bot.generation.factory import BACKEND_LOADERS, load_backend
 from bot.generation.selection import select_replies
 from dialogue.format import own_turns, words_only
@@ -148,12 +148,16 @@ def scripted_dialogues(replies: Replier) -> dict:
 
 
 def run_checks(model_dir: Path, decoding: DecodingSettings = BOT_DEFAULT, selection: SelectionSettings | None = None,
-               out: Path | None = None, backend_name: str = "transformers") -> dict:
+               out: Path | None = None, backend_name: str = "transformers",
+               ct2_compute_type: str = Settings.ct2_compute_type) -> dict:
     """The checks with the bot's ``MODEL_BACKEND`` ``backend_name`` (loaded as the bot loads it), figures to ``out``."""
-    backend = load_backend(Settings(model_path=str(model_dir), model_backend=backend_name, decoding=decoding))
+    backend = load_backend(Settings(model_path=str(model_dir), model_backend=backend_name, decoding=decoding,
+                                    ct2_compute_type=ct2_compute_type))
     replies = replier(backend, decoding, selection)
     checks = {"decoding": decoding.describe(), "backend": backend_name, "persona_probes": persona_probes(replies),
               "repetition": scripted_dialogues(replies)}
+    if backend_name == "ctranslate2":
+        checks["ct2_compute_type"] = ct2_compute_type
     if selection is not None and selection.enabled:
         checks["selection"] = asdict(selection)
     (out or Path(model_dir) / CHECKS_FILE).write_text(json.dumps(checks, ensure_ascii=False, indent=1) + "\n",
@@ -178,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerank-repeat-penalty", type=float, default=SelectionSettings.repeat_penalty)
     parser.add_argument("--rerank-consensus-weight", type=float, default=SelectionSettings.consensus_weight)
     parser.add_argument("--backend", choices=sorted(BACKEND_LOADERS), default="transformers",
-                        help="the bot's MODEL_BACKEND to check (ctranslate2: int8, converted once beside the model)")
+                        help="the bot's MODEL_BACKEND to check (ctranslate2: converted once beside the model)")
+    parser.add_argument("--ct2-compute-type", choices=CT2_COMPUTE_TYPES, default=Settings.ct2_compute_type,
+                        help="with --backend ctranslate2: the bot's CT2_COMPUTE_TYPE (float32 gives transformers' replies)")
     parser.add_argument("--out", type=Path, help=f"where the figures go (default: MODEL_DIR/{CHECKS_FILE}; one model only)")
     args = parser.parse_args(argv)
     if args.out and len(args.model_dirs) > 1:
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                                   args.rerank_consensus_weight)
     for model_dir in args.model_dirs:
         checks = run_checks(model_dir, decoding_preset(args.decoding), selection=selection, out=args.out,
-                            backend_name=args.backend)
+                            backend_name=args.backend, ct2_compute_type=args.ct2_compute_type)
         if args.show:
             for row in checks["persona_probes"]["rows"]:
                 print(f"[{'+' if row['reflected'] else ' '}] {row['question']} -> {row['reply']}")

@@ -38,7 +38,8 @@ RECIPE_NOTES = {
                                 "in about 60, the first stage about 60",
     "ru_persona_gemma_unnamed_long": "the same stage 2.5 times as long (1,000 steps, 8,000 of the persona chat's 134,279 "
                                      "kept train replies): validation loss 3.276 to 3.215, and on the 1,000 test rows "
-                                     "F1 0.171 to 0.177, chrF++ 11.7 to 12.6, persona probes 21 to 23 of 25",
+                                     "F1 0.171 to 0.177, chrF++ 11.7 to 12.6, persona probes 21 to 23 of 25 (end threshold "
+                                     "0.5, the token ban of session 15)",
 }
 """Experiments whose recipe is argued in docs/model_recipe.md (the measured runs), in one sentence."""
 
