@@ -84,32 +84,26 @@ def test_the_checks_decode_with_the_preset_asked_for(tiny_model_dir: Path, tmp_p
     assert f"-> {out}" in capsys.readouterr().out
 
 
-def test_the_checks_run_through_the_ctranslate2_backend_too(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_the_checks_run_through_the_ctranslate2_backend_too(tiny_model_copy: Path, tmp_path: Path) -> None:
     """``--backend ctranslate2``: the bot's CTranslate2 backend (int8, converted beside a copy of the model) keeps
     the bot's earlier replies out as the transformers backend does: no scripted reply repeats an earlier one."""
-    import shutil
-
     pytest.importorskip("ctranslate2")
-    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "model", ignore=shutil.ignore_patterns("ctranslate2-*")))
     out = tmp_path / "checks_ct2.json"
-    assert main([str(model_dir), "--backend", "ctranslate2", "--out", str(out)]) == 0
+    assert main([str(tiny_model_copy), "--backend", "ctranslate2", "--out", str(out)]) == 0
     checks = json.loads(out.read_text())
-    assert checks["backend"] == "ctranslate2" and (model_dir / "ctranslate2-int8").is_dir()
+    assert checks["backend"] == "ctranslate2" and (tiny_model_copy / "ctranslate2-int8").is_dir()
     assert checks["repetition"]["replies"] == 80 and checks["repetition"]["repeated_replies"] == 0
 
 
-def test_ctranslate2_in_float32_gives_the_transformers_backends_probe_replies(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_ctranslate2_in_float32_gives_the_transformers_backends_probe_replies(tiny_model_copy: Path, tmp_path: Path) -> None:
     """``--ct2-compute-type float32``: the figures say which weights were checked; a probe (no earlier reply to keep
     out) gets the transformers backend's reply, and no scripted reply repeats an earlier one. (Where the earlier-reply
     ban bites, CTranslate2 bans by generating again and may differ: ``CTranslate2Backend._keeping_out``.)"""
-    import shutil
-
     pytest.importorskip("ctranslate2")
-    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "model", ignore=shutil.ignore_patterns("ctranslate2-*")))
     out = tmp_path / "checks_ct2.json"
-    assert main([str(model_dir), "--backend", "ctranslate2", "--ct2-compute-type", "float32", "--out", str(out)]) == 0
-    fast, reference = json.loads(out.read_text()), run_checks(model_dir, out=tmp_path / "checks.json")
-    assert fast["ct2_compute_type"] == "float32" and (model_dir / "ctranslate2-float32").is_dir()
+    assert main([str(tiny_model_copy), "--backend", "ctranslate2", "--ct2-compute-type", "float32", "--out", str(out)]) == 0
+    fast, reference = json.loads(out.read_text()), run_checks(tiny_model_copy, out=tmp_path / "checks.json")
+    assert fast["ct2_compute_type"] == "float32" and (tiny_model_copy / "ctranslate2-float32").is_dir()
     assert "ct2_compute_type" not in reference and fast["repetition"]["repeated_replies"] == 0
     assert [row["reply"] for row in fast["persona_probes"]["rows"]] == [
         row["reply"] for row in reference["persona_probes"]["rows"]]

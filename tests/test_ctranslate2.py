@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,12 +30,6 @@ GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=10, min_new_tokens=1
 
 
 @pytest.fixture
-def model_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
-    """A private copy: the conversion cache is written into the model directory."""
-    return Path(shutil.copytree(tiny_model_dir, tmp_path / "tiny", ignore=shutil.ignore_patterns("ctranslate2-*")))
-
-
-@pytest.fixture
 def gemma_adapter_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A CausalLM adapter directory over a tiny Gemma 3 base, prepared in a private cache."""
     from tests.tiny_gemma import build_tiny_adapter_dir, build_tiny_gemma_base
@@ -51,9 +44,9 @@ def _inputs(backend) -> list[str]:
     return [backend.format.build_input(PERSONA, h, truncate=truncate) for h in HISTORIES]
 
 
-def test_greedy_matches_transformers(model_dir: Path) -> None:
-    reference = TransformersBackend.load(str(model_dir), torch_threads=1)
-    fast = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+def test_greedy_matches_transformers(tiny_model_copy: Path) -> None:
+    reference = TransformersBackend.load(str(tiny_model_copy), torch_threads=1)
+    fast = CTranslate2Backend.load(str(tiny_model_copy), compute_type="float32", threads=1)
     inputs = _inputs(reference)
     expected = reference.generate(inputs, GREEDY)
     assert all(expected)
@@ -61,11 +54,11 @@ def test_greedy_matches_transformers(model_dir: Path) -> None:
     # Batching must not change a reply: one at a time gives the same texts.
     assert [fast.generate([text], GREEDY)[0] for text in inputs] == expected
     assert fast.model_id == f"{reference.model_id}+ct2-float32"
-    assert (model_dir / "ctranslate2-float32" / ct2.STAMP_FILE).is_file()
+    assert (tiny_model_copy / "ctranslate2-float32" / ct2.STAMP_FILE).is_file()
 
 
-def test_int8_runs_every_supported_strategy(model_dir: Path) -> None:
-    backend = CTranslate2Backend.load(str(model_dir), threads=1)
+def test_int8_runs_every_supported_strategy(tiny_model_copy: Path) -> None:
+    backend = CTranslate2Backend.load(str(tiny_model_copy), threads=1)
     assert backend.compute_type == "int8" and backend.model_id.endswith("+ct2-int8")
     inputs = _inputs(backend)
     for decoding in (GREEDY, replace(GREEDY, strategy="beam", num_beams=3), replace(GREEDY, strategy="sampling")):
@@ -73,41 +66,41 @@ def test_int8_runs_every_supported_strategy(model_dir: Path) -> None:
         assert len(replies) == len(inputs) and all(isinstance(r, str) and r for r in replies)
 
 
-def test_cache_is_reused_and_redone_when_weights_change(model_dir: Path) -> None:
-    first = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
-    weights = model_dir / "ctranslate2-float32" / "model.bin"
+def test_cache_is_reused_and_redone_when_weights_change(tiny_model_copy: Path) -> None:
+    first = CTranslate2Backend.load(str(tiny_model_copy), compute_type="float32", threads=1)
+    weights = tiny_model_copy / "ctranslate2-float32" / "model.bin"
     before = weights.stat()
-    second = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+    second = CTranslate2Backend.load(str(tiny_model_copy), compute_type="float32", threads=1)
     assert weights.stat().st_mtime_ns == before.st_mtime_ns and weights.stat().st_ino == before.st_ino
     assert second.model_id == first.model_id
 
     # New weights in the same directory (as after retraining): converted again, new replies.
-    model = TransformersBackend.load(str(model_dir)).model
+    model = TransformersBackend.load(str(tiny_model_copy)).model
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.5)
-    model.save_pretrained(model_dir, safe_serialization=True)
-    reference = TransformersBackend.load(str(model_dir), torch_threads=1)
-    third = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+    model.save_pretrained(tiny_model_copy, safe_serialization=True)
+    reference = TransformersBackend.load(str(tiny_model_copy), torch_threads=1)
+    third = CTranslate2Backend.load(str(tiny_model_copy), compute_type="float32", threads=1)
     assert third.model_id != first.model_id and third.model_id.startswith(reference.model_id)
     assert weights.stat().st_ino != before.st_ino
     inputs = _inputs(reference)
     assert third.generate(inputs, GREEDY) == reference.generate(inputs, GREEDY)
 
 
-def test_read_only_model_dir_caches_elsewhere(model_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_read_only_model_dir_caches_elsewhere(tiny_model_copy: Path, tmp_path: Path, monkeypatch) -> None:
     # Tests may run as root, where chmod does not stop writes: ask the OS question the backend asks.
-    monkeypatch.setattr(ct2.os, "access", lambda path, mode: Path(path) != model_dir)
+    monkeypatch.setattr(ct2.os, "access", lambda path, mode: Path(path) != tiny_model_copy)
     monkeypatch.setenv(ct2.CACHE_ENV, str(tmp_path / "cache"))
-    backend = CTranslate2Backend.load(str(model_dir), threads=1)
-    assert not list(model_dir.glob("ctranslate2-*"))
+    backend = CTranslate2Backend.load(str(tiny_model_copy), threads=1)
+    assert not list(tiny_model_copy.glob("ctranslate2-*"))
     [cached] = (tmp_path / "cache").iterdir()
     assert cached.name.endswith("-int8") and (cached / "model.bin").is_file()
     assert backend.generate(_inputs(backend)[:1], GREEDY)[0]
 
 
-async def test_generator_micro_batches_through_ctranslate2(model_dir: Path) -> None:
-    backend = CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1)
+async def test_generator_micro_batches_through_ctranslate2(tiny_model_copy: Path) -> None:
+    backend = CTranslate2Backend.load(str(tiny_model_copy), compute_type="float32", threads=1)
     async with Generator(backend, batch_max_size=8, batch_max_wait_ms=300, decoding=GREEDY) as generator:
         results = await asyncio.gather(*(generator.generate(PERSONA, h) for h in HISTORIES))
     assert [r.batch_size for r in results] == [len(HISTORIES)] * len(HISTORIES)
@@ -115,27 +108,27 @@ async def test_generator_micro_batches_through_ctranslate2(model_dir: Path) -> N
     assert {r.model_id for r in results} == {backend.model_id}
 
 
-async def test_settings_choose_the_backend(model_dir: Path) -> None:
-    settings = Settings(model_path=str(model_dir), model_backend="ctranslate2", torch_threads=1, decoding=GREEDY)
+async def test_settings_choose_the_backend(tiny_model_copy: Path) -> None:
+    settings = Settings(model_path=str(tiny_model_copy), model_backend="ctranslate2", torch_threads=1, decoding=GREEDY)
     async with build_generator(settings) as generator:
         result = await generator.generate(PERSONA, HISTORIES[0])
     assert result.text and result.model_id.endswith("+ct2-int8")
     async with build_generator(replace(settings, ct2_compute_type="float32")) as generator:  # CT2_COMPUTE_TYPE
         result = await generator.generate(PERSONA, HISTORIES[0])
-    assert result.text and result.model_id.endswith("+ct2-float32") and (model_dir / "ctranslate2-float32").is_dir()
+    assert result.text and result.model_id.endswith("+ct2-float32") and (tiny_model_copy / "ctranslate2-float32").is_dir()
 
 
-def test_unsupported_requests_are_clear_errors(model_dir: Path, tiny_causal_model_dir: Path) -> None:
+def test_unsupported_requests_are_clear_errors(tiny_model_copy: Path, tiny_causal_model_dir: Path) -> None:
     contrastive = replace(GREEDY, strategy="contrastive")
     with pytest.raises(ModelLoadError, match="contrastive is not available with MODEL_BACKEND=ctranslate2"):
-        build_generator(Settings(model_path=str(model_dir), model_backend="ctranslate2", decoding=contrastive))
+        build_generator(Settings(model_path=str(tiny_model_copy), model_backend="ctranslate2", decoding=contrastive))
     with pytest.raises(ModelLoadError, match="only for adapters over a registered base"):
         CTranslate2Backend.load(str(tiny_causal_model_dir))
     with pytest.raises(ModelLoadError, match="needs a local model directory"):
-        CTranslate2Backend.load(str(model_dir / "missing"))
+        CTranslate2Backend.load(str(tiny_model_copy / "missing"))
     with pytest.raises(ModelLoadError, match="compute type"):
-        CTranslate2Backend.load(str(model_dir), compute_type="float16")
-    backend = CTranslate2Backend.load(str(model_dir), threads=1)
+        CTranslate2Backend.load(str(tiny_model_copy), compute_type="float16")
+    backend = CTranslate2Backend.load(str(tiny_model_copy), threads=1)
     with pytest.raises(ct2.GenerationError, match="not available with CTranslate2"):
         backend.generate(_inputs(backend)[:1], contrastive)
 
@@ -160,13 +153,13 @@ def test_adapters_over_a_gemma_base_give_the_transformers_replies(gemma_adapter_
     assert (adapter_dir / "ctranslate2-float32" / ct2.STAMP_FILE).is_file()
 
 
-def test_reply_selection_scores_as_transformers_and_draws_candidates(model_dir: Path, gemma_adapter_dir: Path) -> None:
+def test_reply_selection_scores_as_transformers_and_draws_candidates(tiny_model_copy: Path, gemma_adapter_dir: Path) -> None:
     """Selection through CTranslate2: several sampled hypotheses per input, and candidate scores equal to
     the transformers backend's in float32, for the Seq2Seq T5 and a CausalLM Gemma adapter directory."""
     from bot.config import SelectionSettings
     from bot.generation.selection import select_replies
 
-    for directory in (model_dir, gemma_adapter_dir):
+    for directory in (tiny_model_copy, gemma_adapter_dir):
         reference = TransformersBackend.load(str(directory), torch_threads=1)
         fast = CTranslate2Backend.load(str(directory), compute_type="float32", threads=1)
         inputs = _inputs(reference)
@@ -179,10 +172,10 @@ def test_reply_selection_scores_as_transformers_and_draws_candidates(model_dir: 
 
 
 
-def _ending_early(model_dir: Path) -> tuple[TransformersBackend, CTranslate2Backend]:
+def _ending_early(tiny_model_copy: Path) -> tuple[TransformersBackend, CTranslate2Backend]:
     """Make the tiny model's end token about as likely as its favourite token, so that replies of many lengths
     compete (a random model otherwise never stops before the cap); both backends (CTranslate2 in float32) on it."""
-    backend = TransformersBackend.load(str(model_dir), torch_threads=1)
+    backend = TransformersBackend.load(str(tiny_model_copy), torch_threads=1)
     model, eos = backend.model, backend.tokenizer.eos_token_id
     with torch.no_grad():
         encoded = backend.tokenizer(_inputs(backend), return_tensors="pt", padding=True)
@@ -191,9 +184,9 @@ def _ending_early(model_dir: Path) -> tuple[TransformersBackend, CTranslate2Back
         favourite = torch.stack(steps).argmax(-1).flatten().bincount().argmax()
         head = model.get_output_embeddings().weight
         head[eos] = head[favourite] * 0.97
-    model.save_pretrained(model_dir)
-    return (TransformersBackend.load(str(model_dir), torch_threads=1),
-            CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1))
+    model.save_pretrained(tiny_model_copy)
+    return (TransformersBackend.load(str(tiny_model_copy), torch_threads=1),
+            CTranslate2Backend.load(str(tiny_model_copy), compute_type="float32", threads=1))
 
 
 def _same_replies(reference: TransformersBackend, fast: CTranslate2Backend, decoding: DecodingSettings) -> list[str]:
@@ -203,9 +196,9 @@ def _same_replies(reference: TransformersBackend, fast: CTranslate2Backend, deco
     return expected
 
 
-def test_beam_search_length_penalty_is_the_same_in_both_backends(model_dir: Path) -> None:
+def test_beam_search_length_penalty_is_the_same_in_both_backends(tiny_model_copy: Path) -> None:
     # Both engines rank a finished hypothesis by log-probability / (reply length ** LENGTH_PENALTY).
-    reference, fast = _ending_early(model_dir)
+    reference, fast = _ending_early(tiny_model_copy)
     words = {}
     for length_penalty in (0.0, 1.0, 3.0):
         beam = replace(GREEDY, strategy="beam", num_beams=3, max_new_tokens=12, length_penalty=length_penalty,
@@ -214,8 +207,8 @@ def test_beam_search_length_penalty_is_the_same_in_both_backends(model_dir: Path
     assert words[0.0] < words[1.0] <= words[3.0]  # the penalty is applied: longer replies win more often
 
 
-def test_a_minimum_reply_length_is_the_same_in_both_backends(model_dir: Path) -> None:
-    reference, fast = _ending_early(model_dir)
+def test_a_minimum_reply_length_is_the_same_in_both_backends(tiny_model_copy: Path) -> None:
+    reference, fast = _ending_early(tiny_model_copy)
     tokens = {}
     for min_new_tokens in (1, 8):
         replies = _same_replies(reference, fast, replace(GREEDY, max_new_tokens=12, min_new_tokens=min_new_tokens))
@@ -223,10 +216,10 @@ def test_a_minimum_reply_length_is_the_same_in_both_backends(model_dir: Path) ->
     assert min(tokens[1]) < 8 <= min(tokens[8])  # the end-prone model stops early unless held back
 
 
-def test_ending_only_when_likely_is_the_same_in_both_backends(model_dir: Path) -> None:
+def test_ending_only_when_likely_is_the_same_in_both_backends(tiny_model_copy: Path) -> None:
     """Greedy that ends only where the end is at least MIN_END_PROBABILITY likely: transformers by a logits
     processor, CTranslate2 by generating again; the same replies, each the plain greedy reply continued."""
-    reference, fast = _ending_early(model_dir)
+    reference, fast = _ending_early(tiny_model_copy)
     plain = replace(GREEDY, max_new_tokens=12)
     short = _same_replies(reference, fast, plain)
     longer = _same_replies(reference, fast, replace(plain, min_end_probability=0.5))
@@ -269,9 +262,9 @@ def _keep_out_of_earlier_replies(reference: TransformersBackend, fast: CTranslat
     assert all(words_only(a) != words_only(r) for a, r in zip(again, short))
 
 
-def test_earlier_replies_are_kept_out_as_transformers_keeps_them_out(model_dir: Path) -> None:
-    _keep_out_of_earlier_replies(TransformersBackend.load(str(model_dir), torch_threads=1),
-                                 CTranslate2Backend.load(str(model_dir), compute_type="float32", threads=1))
+def test_earlier_replies_are_kept_out_as_transformers_keeps_them_out(tiny_model_copy: Path) -> None:
+    _keep_out_of_earlier_replies(TransformersBackend.load(str(tiny_model_copy), torch_threads=1),
+                                 CTranslate2Backend.load(str(tiny_model_copy), compute_type="float32", threads=1))
 
 
 def test_earlier_replies_are_kept_out_of_a_gemma_adapters_replies(gemma_adapter_dir: Path) -> None:
