@@ -21,6 +21,7 @@ from bot.config import DecodingSettings, Settings
 from bot.generation import GenerationError, GenerationResult, GenerationTimeout, Generator
 from bot.storage.models import Dialogue, Message, Persona, User
 from bot.storage.repository import Repository
+from dialogue.memory import self_statements
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,26 @@ class ChatService:
             raise InvalidMessage(texts.NO_PERSONA)
         dialogue = await repo.active_dialogue(user, persona, chat_id)
         user_message = await repo.add_user_message(dialogue, text)  # committed: never lost
+        await repo.remember_facts(user, self_statements(text), user_message)
         return await self._answer(repo, persona, dialogue, user_message)
+
+    async def memory(self, repo: Repository, user: User, argument: str = "") -> str:
+        """/memory in every front end: the list of what the bot knows of the user (no argument), ``forget N``
+        (also ``delete N``, ``N``) or ``clear``; the text to show."""
+        words = argument.lower().split()
+        facts = await repo.user_facts(user.id)
+        if not words:
+            return texts.memory_card([f.text for f in facts])
+        if words in (["clear"], ["forget", "all"], ["очистить"], ["забыть", "всё"], ["забыть", "все"]):
+            return texts.MEMORY_FORGOT_ALL.format(count=await repo.forget_facts(user))
+        item = words[-1] if len(words) == 1 or words[0] in ("forget", "delete", "забыть", "удалить") else None
+        if item is None or len(words) > 2 or not item.isdigit():
+            return texts.MEMORY_BAD_COMMAND
+        if not 1 <= int(item) <= len(facts):
+            return texts.MEMORY_NO_ITEM.format(item=item, count=len(facts))
+        fact = facts[int(item) - 1]
+        await repo.forget_fact(user, fact.id)
+        return texts.MEMORY_FORGOT_ONE.format(text=fact.text)
 
     async def answer_pending(
         self, repo: Repository, platform: str | None = None, *, user: User | None = None
@@ -253,5 +273,7 @@ class ChatService:
     ) -> GenerationResult:
         """Generate the reply to ``user_message`` from the persona and the dialogue up to it."""
         history = await repo.history(dialogue, limit=self.generator.history_limit, upto=user_message)
+        known = [fact.text for fact in await repo.user_facts(dialogue.user_id)]
         await repo.release()  # no connection is held while the model works
-        return await self.generator.generate(persona.fact_texts, [m.text for m in history], decoding=decoding)
+        return await self.generator.generate(persona.fact_texts, [m.text for m in history], partner=known,
+                                             decoding=decoding)

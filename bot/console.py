@@ -81,6 +81,8 @@ class ConsoleChat:
                 persona = await repo.current_persona(user)
                 await repo.reset_dialogue(user, persona, CONSOLE_CHAT_ID)
                 self.say(texts.RESET_DONE)
+            elif command == "/memory":
+                self.say(await self.runtime.chat.memory(repo, user, argument))
             elif command == "/persona":
                 await self._persona(repo, user, argument.strip())
             elif command.startswith("/") and command not in ("/", "//"):

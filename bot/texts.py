@@ -38,6 +38,26 @@ PERSONA_WRITE_PROMPT = (
 )
 RESET_DONE = "Начинаем разговор заново — персона та же."
 
+# --- memory: what the bot knows of the user (/memory, both front ends) -----------------------
+MEMORY_EMPTY = (
+    "Я пока ничего о вас не знаю. Расскажите о себе — например, «Меня зовут Оля, я живу в Казани» — "
+    "и я это запомню."
+)
+MEMORY_HEADER = "Что я о вас знаю (помню во всех диалогах и с любой персоной):"
+MEMORY_USAGE = "Забыть пункт: /memory forget N; забыть всё: /memory clear."
+MEMORY_FORGOT_ONE = "Забыл: «{text}»."
+MEMORY_FORGOT_ALL = "Готово: я забыл всё, что знал о вас ({count})."
+MEMORY_NO_ITEM = "Пункта {item} нет: в списке {count}. Посмотреть список: /memory"
+MEMORY_BAD_COMMAND = "Не понял. /memory — список; /memory forget N — забыть пункт N; /memory clear — забыть всё."
+
+
+def memory_card(facts: list[str]) -> str:
+    """The numbered list /memory shows."""
+    if not facts:
+        return MEMORY_EMPTY
+    lines = [f"{number}. {fact}" for number, fact in enumerate(facts, 1)]
+    return "\n".join([MEMORY_HEADER, *lines, "", MEMORY_USAGE])
+
 
 def persona_card(title: str, facts: list[str]) -> str:
     return "\n".join([f"Персона: {title}", *(f"• {fact}" for fact in facts)])
@@ -62,6 +82,7 @@ CONSOLE_HELP = (
     "  /persona N      — выбрать персону номер N из этого списка\n"
     "  /persona new    — написать свою (факты по одному в строке, затем /done)\n"
     "  /reset          — начать разговор заново\n"
+    "  /memory         — что бот знает о вас (/memory forget N, /memory clear — забыть)\n"
     "  /quit           — выход"
 )
 CONSOLE_PRESETS_HEADER = "Готовые персоны:"
@@ -78,6 +99,7 @@ COMMANDS = {
     "start": "Начать и выбрать персону",
     "persona": "Текущая персона и выбор другой",
     "reset": "Начать диалог заново",
+    "memory": "Что бот знает обо мне",
     "help": "Что умеет бот",
     "export": "Скачать мои данные",
     "forget": "Удалить все мои данные",
@@ -93,6 +115,7 @@ HELP = (
     "Я отвечаю от лица выбранной персоны, помня наш разговор.\n\n"
     "/persona — текущая персона, выбор другой или своя персона\n"
     "/reset — начать диалог с этой персоной заново\n"
+    "/memory — что я о вас запомнил (и забыть это)\n"
     "/export — прислать все мои данные файлом JSON\n"
     "/forget — удалить все мои данные\n"
     "/help — эта справка\n\n"
@@ -133,8 +156,8 @@ SOMETHING_WRONG = "Что-то пошло не так. Попробуйте ещ
 # ---- privacy --------------------------------------------------------------------------------
 PRIVATE_ONLY = "Эта команда работает только в личном чате со мной — ваши данные не для группы."
 NOT_YOUR_BUTTON = "Эта кнопка не для вас."
-EXPORT_CAPTION = "Все ваши данные в этом боте: персоны, диалоги и оценки."
-FORGET_CONFIRM = "Удалить все ваши данные — персоны, диалоги и оценки? Это нельзя отменить."
+EXPORT_CAPTION = "Все ваши данные в этом боте: персоны, диалоги, что я о вас запомнил, и оценки."
+FORGET_CONFIRM = "Удалить все ваши данные — персоны, диалоги, что я о вас запомнил, и оценки? Это нельзя отменить."
 FORGET_YES = "Да, удалить всё"
 FORGET_NO = "Нет, оставить"
 FORGET_DONE = "Готово: все ваши данные удалены. Если напишете снова, начнём с чистого листа."

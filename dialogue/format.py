@@ -24,6 +24,7 @@ Formats (the hypotheses of the research):
   training appends the reply and EOS::
 
       Обо мне: fact1 fact2 ...
+      О собеседнике: partner1 partner2 ...   (a model trained with the partner's facts, when known)
       Собеседник: u1
       Я: u2
       ...
@@ -88,6 +89,9 @@ class FormatSpec:
     """Only the last N utterances of the history go into the input."""
     max_persona_facts: int | None = 10
     """At most this many persona facts go into the input."""
+    max_partner_facts: int = 0
+    """At most this many of the partner's facts (what the bot knows of the user, newest kept) go into the
+    input; 0 for a model that never saw them (they are left out)."""
     max_source_tokens: int = 256
     """Hard cap of the encoded input (the tokenizer truncates beyond it)."""
     max_target_tokens: int = 64
@@ -98,6 +102,8 @@ class FormatSpec:
     def __post_init__(self) -> None:
         if self.name not in FORMATS:
             raise ValueError(f"unknown dialogue format {self.name!r}; known: {sorted(FORMATS)}")
+        if self.max_partner_facts < 0:
+            raise ValueError(f"max_partner_facts must be >= 0, got {self.max_partner_facts!r}")
         for key in ("max_fact_tokens", "max_utterance_tokens", "max_history_turns", "max_persona_facts"):
             value = getattr(self, key)
             if value is not None and value < 1:
@@ -147,11 +153,16 @@ class FormatSpec:
         shuffle_persona: bool = False,
         shuffle_history: bool = False,
         rng: random.Random | None = None,
+        partner: Sequence[str] = (),
+        opening: str = "",
     ) -> str:
         """The model input for the reply that follows ``history`` (oldest first).
 
         ``shuffle_persona`` / ``shuffle_history`` are the training-time augmentations of
-        h1.1 / h2.1 and h1.2; pass a seeded ``rng`` for reproducibility.
+        h1.1 / h2.1 and h1.2; pass a seeded ``rng`` for reproducibility. ``partner``: the other speaker's
+        facts, used by a format and model that have them (``max_partner_facts``). ``opening``: the words the
+        reply must start with (``dialogue.grounding``), put after the prompt of a causal format; the model
+        goes on from them.
         """
         facts = [f for f in (clean_text(x) for x in persona) if f]
         if self.max_persona_facts is not None:
@@ -169,7 +180,14 @@ class FormatSpec:
             facts = [truncate(f, self.max_fact_tokens) for f in facts]
         if self.max_utterance_tokens is not None:
             turns = [truncate(u, self.max_utterance_tokens) for u in turns]
-        return FORMATS[self.name].render(facts, turns)
+        known = [f for f in (clean_text(x) for x in partner) if f][-self.max_partner_facts :] if self.max_partner_facts else []
+        if self.max_fact_tokens is not None:
+            known = [truncate(f, self.max_fact_tokens) for f in known]
+        text = FORMATS[self.name].render(facts, turns, known)
+        opening = clean_text(opening)
+        if opening and self.is_causal:
+            text += self.reply_prefix + opening
+        return text
 
     def build_target(self, reply: str, *, truncate: Truncator = whitespace_truncator) -> str:
         reply = clean_text(reply)
@@ -195,7 +213,8 @@ def clean_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Format:
-    render: Callable[[list[str], list[str]], str]
+    render: Callable[[list[str], list[str], list[str]], str]
+    """(persona facts, turns, partner facts) -> input; only ``chat_causal`` has a place for the partner's."""
     causal: bool = False
     reply_prefix: str = ""
     """Put before the reply when it is encoded after the prompt (``Я:`` is followed by a space in text)."""
@@ -203,25 +222,26 @@ class _Format:
     """The input contains ``MARKERS`` (a pretrained tokenizer gets them added as whole tokens)."""
 
 
-def _godel(facts: list[str], turns: list[str]) -> str:
+def _godel(facts: list[str], turns: list[str], partner: list[str]) -> str:
     return f"[CONTEXT] {SEPARATOR.join(turns)} [KNOWLEDGE] {' '.join(facts)}".replace("  ", " ").strip()
 
 
-def _concat(facts: list[str], turns: list[str]) -> str:
+def _concat(facts: list[str], turns: list[str], partner: list[str] = ()) -> str:
     return f"[PERSONA] {' '.join(facts)} [DIALOGUE] {SEPARATOR.join(turns)}".replace("  ", " ").strip()
 
 
-def _concat_causal(facts: list[str], turns: list[str]) -> str:
+def _concat_causal(facts: list[str], turns: list[str], partner: list[str]) -> str:
     # The reply follows a separator, exactly as every earlier turn did.
     return _concat(facts, turns) + SEPARATOR.rstrip() + " "
 
 
-CHAT_PERSONA, CHAT_OTHER, CHAT_SELF = "Обо мне:", "Собеседник:", "Я:"
+CHAT_PERSONA, CHAT_PARTNER, CHAT_OTHER, CHAT_SELF = "Обо мне:", "О собеседнике:", "Собеседник:", "Я:"
 
 
-def _chat_causal(facts: list[str], turns: list[str]) -> str:
+def _chat_causal(facts: list[str], turns: list[str], partner: list[str]) -> str:
     # The last turn of the history is the other speaker's; the speakers alternate backwards from it.
     lines = [f"{CHAT_PERSONA} {' '.join(facts)}"] if facts else []
+    lines += [f"{CHAT_PARTNER} {' '.join(partner)}"] if partner else []
     lines += [f"{CHAT_OTHER if (len(turns) - i) % 2 else CHAT_SELF} {turn}" for i, turn in enumerate(turns)]
     return "\n".join(lines + [CHAT_SELF])
 

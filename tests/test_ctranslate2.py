@@ -158,6 +158,7 @@ def test_reply_selection_scores_as_transformers_and_draws_candidates(tiny_model_
     the transformers backend's in float32, for the Seq2Seq T5 and a CausalLM Gemma adapter directory."""
     from bot.config import SelectionSettings
     from bot.generation.selection import select_replies
+    from bot.generation.turns import Turn
 
     for directory in (tiny_model_copy, gemma_adapter_dir):
         reference = TransformersBackend.load(str(directory), torch_threads=1)
@@ -167,7 +168,7 @@ def test_reply_selection_scores_as_transformers_and_draws_candidates(tiny_model_
         assert fast.log_likelihoods(inputs, replies) == pytest.approx(reference.log_likelihoods(inputs, replies), abs=1e-3)
         sampled = fast.generate(inputs, replace(GREEDY, strategy="sampling"), per_input=3)
         assert len(sampled) == 3 * len(inputs)
-        ranked = select_replies(fast, [PERSONA] * len(HISTORIES), HISTORIES, GREEDY, SelectionSettings(candidates=3))
+        ranked = select_replies(fast, [Turn(tuple(PERSONA), tuple(h)) for h in HISTORIES], GREEDY, SelectionSettings(candidates=3))
         assert all(1 <= len(candidates) <= 3 for candidates in ranked)
 
 

@@ -12,6 +12,7 @@ import torch
 
 from bot.config import DecodingSettings, SelectionSettings
 from bot.generation import Generator, TransformersBackend
+from bot.generation.turns import Turn
 from bot.generation.selection import DUPLICATE_RATIO, Drawn, consensus, rank, select_replies, similarity
 from tests.telegram_harness import telegram_harness
 
@@ -47,7 +48,7 @@ def test_log_likelihood_is_the_models_own_mean_token_log_probability(backend: Tr
 def test_candidates_come_ranked_and_are_deterministic_with_a_seed(backend: TransformersBackend) -> None:
     def run():
         torch.manual_seed(0)
-        return select_replies(backend, [PERSONA] * 2, HISTORIES, SAMPLING, SELECTION)
+        return select_replies(backend, [Turn(tuple(PERSONA), tuple(h)) for h in HISTORIES], SAMPLING, SELECTION)
 
     first, second = run(), run()
     assert first == second

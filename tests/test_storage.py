@@ -21,7 +21,7 @@ from bot.storage.database import BUSY_TIMEOUT_MS
 from bot.storage.repository import Repository
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TABLES = {"users", "personas", "persona_facts", "dialogues", "messages", "feedback", "alembic_version"}
+TABLES = {"users", "personas", "persona_facts", "dialogues", "messages", "feedback", "user_facts", "alembic_version"}
 DECODING = {"strategy": "greedy", "max_new_tokens": 40}
 
 

@@ -32,7 +32,8 @@ from dataclasses import asdict, dataclass, replace
 from sacrebleu.metrics import CHRF
 
 from bot.config import DecodingSettings, SelectionSettings
-from dialogue.format import clean_text, own_turns, tokenizer_truncator
+from bot.generation.turns import Turn, compose, model_inputs
+from dialogue.format import clean_text, own_turns
 
 DUPLICATE_RATIO = 0.8
 """A candidate this similar (difflib ratio) to an earlier bot reply or to the user's message is a near-duplicate."""
@@ -120,25 +121,20 @@ class Drawn:
         return rank(self.texts[:n], self.with_persona[:n], self.without_persona[:n], history, settings)
 
 
-def draw_candidates(backend, personas: Sequence[Sequence[str]], histories: Sequence[Sequence[str]],
-                    decoding: DecodingSettings, n: int) -> list[Drawn]:
-    """``n`` candidates per request (persona facts + history, oldest first) from one batched generate call,
+def draw_candidates(backend, turns: Sequence[Turn], decoding: DecodingSettings, n: int) -> list[Drawn]:
+    """``n`` candidates per turn from one batched generate call, as the bot sends them (``turns.compose``),
     scored in one batched call with and without the persona. Runs on the generator's worker thread."""
-    truncate = tokenizer_truncator(backend.tokenizer)
-    inputs = [backend.format.build_input(p, h, truncate=truncate) for p, h in zip(personas, histories, strict=True)]
-    plain = [backend.format.build_input([], h, truncate=truncate) for h in histories]
-    texts = backend.generate(inputs, candidate_decoding(decoding, n), [own_turns(h) for h in histories],
-                             persona=personas, per_input=n)
-    if len(texts) != n * len(inputs):
-        raise ValueError(f"backend returned {len(texts)} candidates for {len(inputs)} inputs x {n}")
+    texts = compose(backend, turns, candidate_decoding(decoding, n), per_input=n)
+    inputs = model_inputs(backend, turns)
+    plain = model_inputs(backend, [replace(t, persona=()) for t in turns])
     repeated = [i for i in range(len(inputs)) for _ in range(n)]
     scores = backend.log_likelihoods([inputs[i] for i in repeated] + [plain[i] for i in repeated], texts + texts)
     return [Drawn(texts[i * n : (i + 1) * n], scores[i * n : (i + 1) * n], scores[len(texts) + i * n : len(texts) + (i + 1) * n])
             for i in range(len(inputs))]
 
 
-def select_replies(backend, personas: Sequence[Sequence[str]], histories: Sequence[Sequence[str]],
-                   decoding: DecodingSettings, settings: SelectionSettings) -> list[list[Candidate]]:
-    """Ranked candidates for each request, best first (what the ``Generator`` sends and keeps for 🔄)."""
-    drawn = draw_candidates(backend, personas, histories, decoding, settings.candidates)
-    return [d.ranked(history, settings) for d, history in zip(drawn, histories)]
+def select_replies(backend, turns: Sequence[Turn], decoding: DecodingSettings,
+                   settings: SelectionSettings) -> list[list[Candidate]]:
+    """Ranked candidates for each turn, best first (what the ``Generator`` sends and keeps for 🔄)."""
+    drawn = draw_candidates(backend, turns, decoding, settings.candidates)
+    return [d.ranked(turn.history, settings) for d, turn in zip(drawn, turns)]

@@ -21,7 +21,7 @@ from bot.config import DecodingSettings, SelectionSettings
 from bot.generation.backends import Backend
 from bot.generation.errors import EmptyReply, GenerationError, GenerationTimeout, GeneratorClosed
 from bot.generation.selection import Candidate, candidate_decoding, select_replies
-from dialogue.format import own_turns, tokenizer_truncator
+from bot.generation.turns import Turn, compose
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,7 @@ class GenerationResult:
 
 @dataclass
 class _Request:
-    persona: tuple[str, ...]
-    history: tuple[str, ...]
+    turn: Turn
     decoding: DecodingSettings
     future: asyncio.Future[GenerationResult]
     started: float = field(default_factory=time.monotonic)
@@ -101,9 +100,11 @@ class Generator:
         self._batcher = asyncio.create_task(self._run(), name="generator-batcher")
 
     async def generate(
-        self, persona: Sequence[str], history: Sequence[str], *, decoding: DecodingSettings | None = None
+        self, persona: Sequence[str], history: Sequence[str], *, partner: Sequence[str] = (),
+        decoding: DecodingSettings | None = None,
     ) -> GenerationResult:
-        """The reply to ``history`` (oldest first) in the voice of ``persona``.
+        """The reply to ``history`` (oldest first) in the voice of ``persona``; ``partner``: what the bot knows
+        of the user (their facts, newest last).
 
         Raises ``GenerationTimeout``, ``EmptyReply``, ``GeneratorClosed`` or ``GenerationError``.
         """
@@ -112,7 +113,8 @@ class Generator:
         future: asyncio.Future[GenerationResult] = asyncio.get_running_loop().create_future()
         self._inflight.add(future)
         future.add_done_callback(self._inflight.discard)
-        self._queue.put_nowait(_Request(tuple(persona), tuple(history), decoding or self.default_decoding, future))
+        turn = Turn(tuple(persona), tuple(history), tuple(partner))
+        self._queue.put_nowait(_Request(turn, decoding or self.default_decoding, future))
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await future
@@ -198,17 +200,11 @@ class Generator:
     def _generate_batch(self, batch: list[_Request], decoding: DecodingSettings) -> list[tuple[str, tuple[Candidate, ...]]]:
         """Runs on the worker thread. Inputs are built here too: a fast tokenizer must not be
         used from two threads at once ("Already borrowed")."""
-        backend = self.backend
+        turns = [r.turn for r in batch]
         if self.selection.enabled:
-            ranked = select_replies(backend, [r.persona for r in batch], [r.history for r in batch], decoding,
-                                    self.selection)
+            ranked = select_replies(self.backend, turns, decoding, self.selection)
             return [(candidates[0].text if candidates else "", tuple(candidates)) for candidates in ranked]
-        truncate = tokenizer_truncator(backend.tokenizer)
-        inputs = [backend.format.build_input(r.persona, r.history, truncate=truncate) for r in batch]
-        texts = backend.generate(inputs, decoding, [own_turns(r.history) for r in batch], persona=[r.persona for r in batch])
-        if len(texts) != len(inputs):
-            raise GenerationError(f"backend returned {len(texts)} replies for {len(inputs)} inputs")
-        return [(text.strip(), ()) for text in texts]
+        return [(text, ()) for text in compose(self.backend, turns, decoding)]
 
 
 def _settle(

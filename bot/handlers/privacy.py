@@ -1,6 +1,7 @@
-"""/export sends the user's own data as a JSON document; /forget deletes it after a confirmation.
+"""/export sends the user's own data as a JSON document; /forget deletes it after a confirmation;
+/memory lists what the bot knows of the user and forgets an item or all (``ChatService.memory``).
 
-Both work in private chats only: a group must never see someone's data.
+All three work in private chats only: a group must never see someone's data.
 """
 
 from __future__ import annotations
@@ -8,11 +9,12 @@ from __future__ import annotations
 import json
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot import texts
+from bot.chat import ChatService
 from bot.storage.models import User
 from bot.storage.repository import Repository
 from bot.telegram.addressing import is_private
@@ -24,6 +26,10 @@ async def export(message: Message, repo: Repository, user: User) -> None:
     payload = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
     document = BufferedInputFile(payload, filename="persona-bot-export.json")
     await message.answer_document(document, caption=texts.EXPORT_CAPTION, parse_mode=None)
+
+
+async def memory(message: Message, command: CommandObject, chat: ChatService, repo: Repository, user: User) -> None:
+    await message.answer(await chat.memory(repo, user, command.args or ""), parse_mode=None)
 
 
 async def forget(message: Message) -> None:
@@ -57,6 +63,7 @@ def build_router() -> Router:
     private = F.chat.type == "private"
     router.message.register(export, Command("export"), private)
     router.message.register(forget, Command("forget"), private)
-    router.message.register(private_only, Command("export", "forget"))
+    router.message.register(memory, Command("memory"), private)
+    router.message.register(private_only, Command("export", "forget", "memory"))
     router.callback_query.register(forget_answer, ForgetCallback.filter())
     return router

@@ -19,6 +19,7 @@ ROLES = ("user", "bot")
 # user messages: pending -> answered | failed | lost; bot messages are always "sent"
 MESSAGE_STATUSES = ("pending", "answered", "failed", "lost", "sent")
 FEEDBACK_KINDS = ("up", "down", "regenerate")
+FACT_SLOTS = ("name", "age", "city", "job", "family", "pets", "likes", "plans", "other")  # dialogue.memory.SLOTS
 
 
 def utc_now() -> datetime:
@@ -158,6 +159,22 @@ class Message(Base):
 
     dialogue: Mapped[Dialogue] = relationship(lazy="raise")
     reply_to: Mapped[Message | None] = relationship(remote_side=[id], lazy="raise")
+
+
+class UserFact(Base):
+    """Something a user said about themself, remembered across dialogues, personas and restarts
+    (``dialogue.memory``); the user sees and deletes these with /memory."""
+
+    __tablename__ = "user_facts"
+    __table_args__ = (_one_of("slot", FACT_SLOTS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    slot: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    """When it was last said: the newest fact wins."""
+    source_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
 
 
 class Feedback(Base):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import FEEDBACK_KINDS, Dialogue, Feedback, Message, Persona, User
+from bot.storage.models import FEEDBACK_KINDS, Dialogue, Feedback, Message, Persona, User, UserFact
 
 
 async def export_user(session: AsyncSession, user_id: int) -> dict[str, Any]:
@@ -31,6 +31,7 @@ async def export_user(session: AsyncSession, user_id: int) -> dict[str, Any]:
     for message in messages:
         by_dialogue[message.dialogue_id].append(_message(message))
     feedback = await session.scalars(select(Feedback).where(Feedback.user_id == user_id).order_by(Feedback.id))
+    facts = await session.scalars(select(UserFact).where(UserFact.user_id == user_id).order_by(UserFact.created_at, UserFact.id))
     return {
         "exported_at": _iso(datetime.now(timezone.utc)),
         "user": {
@@ -56,6 +57,7 @@ async def export_user(session: AsyncSession, user_id: int) -> dict[str, Any]:
             }
             for d in dialogues
         ],
+        "memory": [{"id": f.id, "slot": f.slot, "text": f.text, "created_at": _iso(f.created_at)} for f in facts],
         "feedback": [
             {"id": f.id, "message_id": f.message_id, "kind": f.kind, "created_at": _iso(f.created_at)} for f in feedback
         ],

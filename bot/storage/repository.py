@@ -26,9 +26,12 @@ from bot.personas import PresetPersona
 from bot.storage import reports
 from bot.storage.database import WRITE_LOCK, WRITING
 from bot.storage.models import FEEDBACK_KINDS, PLATFORMS, Dialogue, Feedback, Message, Persona, PersonaFact, User
-from bot.storage.models import utc_now
+from bot.storage.models import UserFact, utc_now
+from dialogue.memory import Fact, remember
 
 MAX_ERROR_CHARS = 500
+MAX_USER_FACTS = 50
+"""What the bot keeps of one user at most; the oldest facts go first."""
 _PRESETS = select(Persona).where(Persona.preset_key.is_not(None))
 
 
@@ -272,6 +275,44 @@ class Repository:
                 self.session.add(feedback)
             feedback.kind, feedback.created_at = kind, utc_now()
         return feedback
+
+    # -- what the bot knows of the user --------------------------------------------------
+
+    async def user_facts(self, user_id: int) -> list[UserFact]:
+        """The user's remembered facts, oldest first."""
+        query = select(UserFact).where(UserFact.user_id == user_id).order_by(UserFact.created_at, UserFact.id)
+        return list(await self.session.scalars(query))
+
+    async def remember_facts(self, user: User, told: list[Fact], source: Message | None = None) -> list[UserFact]:
+        """Add the facts the user just ``told``, each replacing what it makes out of date (``dialogue.memory``);
+        commits. Returns the user's facts, oldest first."""
+        if not told:
+            return await self.user_facts(user.id)
+        async with self.transaction():
+            rows = await self.user_facts(user.id)
+            kept, _ = remember([Fact(r.text, r.slot) for r in rows], told)
+            kept = kept[-MAX_USER_FACTS:]
+            new = [fact for fact in dict.fromkeys(told) if fact in kept]
+            for row in rows:
+                fact = Fact(row.text, row.slot)
+                if fact not in kept or fact in new:  # out of date, or said again: stored anew as the newest
+                    await self.session.delete(row)
+            source_id = _row_id(source) if source is not None else None
+            self.session.add_all(UserFact(user_id=user.id, slot=f.slot, text=f.text, source_message_id=source_id)
+                                 for f in new)
+        return await self.user_facts(user.id)
+
+    async def forget_fact(self, user: User, fact_id: int) -> bool:
+        """Delete one of the user's own facts; False if they have none with that id. Commits."""
+        async with self.transaction():
+            result = await self.session.execute(delete(UserFact).where(UserFact.id == fact_id, UserFact.user_id == user.id))
+        return result.rowcount > 0
+
+    async def forget_facts(self, user: User) -> int:
+        """Delete everything the bot knows of the user; how many facts went. Commits."""
+        async with self.transaction():
+            result = await self.session.execute(delete(UserFact).where(UserFact.user_id == user.id))
+        return result.rowcount
 
     # -- privacy and reports --------------------------------------------------------------
 

@@ -1,6 +1,6 @@
-"""``python -m training.evaluation.conversation_checks MODEL_DIR...``: does a model talk from its persona, without repeating itself?
+"""``python -m training.evaluation.conversation_checks MODEL_DIR...``: does a model talk from its persona, without repeating itself, and hold a conversation?
 
-Two checks that reference metrics miss (a constant sentence scores F1 0.126 on the test split):
+Checks that reference metrics miss (a constant sentence scores F1 0.126 on the test split):
 
 * **Persona probes**: 10 personas of 3-5 facts, 2-3 questions each (25 in all) whose answer is one of
   the facts; a reply reflects the fact when it contains one of the fact's stems.
@@ -8,6 +8,9 @@ Two checks that reference metrics miss (a constant sentence scores F1 0.126 on t
   replies go into the history, and its earlier replies are passed as the Generator passes them (a
   reply may not repeat their n-grams); a reply that repeats an earlier reply of the same dialogue
   (the same words, case and punctuation aside) counts.
+* **Conversation** (``training.evaluation.conversation``), through the bot's own path (ChatService, memory,
+  Generator): consistency with the persona and with itself, memory of the user in the dialogue and after
+  ``/reset``, goodbyes, the ask-back rate and echoes.
 
 Replies come from the bot's own backend (transformers, or ``--backend ctranslate2``) with the directory's
 format, greedy (reproducible; ``--decoding`` for another preset), or with reply
@@ -18,6 +21,7 @@ selection (``--rerank N``: N sampled candidates, seeded, ranked as the bot ranks
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,15 +30,18 @@ from pathlib import Path
 import torch
 
 from bot.config import CT2_COMPUTE_TYPES, DecodingSettings, SelectionSettings, Settings
+from bot.generation import Generator
 from bot.generation.factory import BACKEND_LOADERS, load_backend
 from bot.generation.selection import select_replies
+from bot.generation.turns import Turn
 from dialogue.format import own_turns, words_only
+from training.evaluation.conversation import run_conversations
 from training.evaluation.predict import (
     BOT_DEFAULT,
     DECODING_PRESETS,
     DEFAULT_PRESET,
     SAMPLING_SEED,
-    build_inputs,
+    replies_to,
     decoding_preset,
 )
 
@@ -109,9 +116,9 @@ def replier(backend, decoding: DecodingSettings = BOT_DEFAULT, selection: Select
     def replies(personas: list[tuple[str, ...]], histories: list[list[str]]) -> list[str]:
         if selection is not None and selection.enabled:
             torch.manual_seed(SAMPLING_SEED)  # candidates are sampled: the same seed, the same figures
-            return [c[0].text if c else "" for c in select_replies(backend, personas, histories, decoding, selection)]
-        return backend.generate(build_inputs(backend, personas, histories), decoding, [own_turns(h) for h in histories],
-                                persona=personas)
+            turns = [Turn(tuple(p), tuple(h)) for p, h in zip(personas, histories, strict=True)]
+            return [c[0].text if c else "" for c in select_replies(backend, turns, decoding, selection)]
+        return replies_to(backend, personas, histories, decoding=decoding, batch_size=max(len(personas), 1))
     return replies
 
 
@@ -156,6 +163,8 @@ def run_checks(model_dir: Path, decoding: DecodingSettings = BOT_DEFAULT, select
     replies = replier(backend, decoding, selection)
     checks = {"decoding": decoding.describe(), "backend": backend_name, "persona_probes": persona_probes(replies),
               "repetition": scripted_dialogues(replies)}
+    generator = Generator(backend, decoding=decoding, selection=selection)
+    checks["conversation"] = asyncio.run(run_conversations(generator))
     if backend_name == "ctranslate2":
         checks["ct2_compute_type"] = ct2_compute_type
     if selection is not None and selection.enabled:
@@ -167,8 +176,15 @@ def run_checks(model_dir: Path, decoding: DecodingSettings = BOT_DEFAULT, select
 
 def summary(checks: dict) -> str:
     probes, repetition = checks["persona_probes"], checks["repetition"]
-    return (f"persona probes reflected {probes['reflected']}/{probes['probes']} ({probes['share']:.0%}); "
+    text = (f"persona probes reflected {probes['reflected']}/{probes['probes']} ({probes['share']:.0%}); "
             f"scripted dialogues: {repetition['repeated_replies']}/{repetition['replies']} replies repeat an earlier one")
+    if talk := checks.get("conversation"):
+        c, m, f, t = talk["consistency"], talk["memory"], talk["farewells"], talk["turn_taking"]
+        text += (f"; consistency {c['consistent']}/{c['questions']} ({c['share']:.0%}); memory {m['recalled']}/{m['probes']}"
+                 f" ({m['share']:.0%}), after /reset {m['recalled_after_reset']}/{m['probes']}; goodbyes answered"
+                 f" {f['answered']}/{f['farewells']}; ask-back {t['ask_back']}/{t['replies']} ({t['ask_back_rate']:.1%});"
+                 f" echoes {t['echoes']}")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +217,14 @@ def main(argv: list[str] | None = None) -> int:
                 print("---", " ".join(dialogue["persona"]))
                 for turn in dialogue["turns"]:
                     print(f"  > {turn['user']}\n  {'R' if turn['repeat'] else ' '} {turn['bot']}")
+            talk = checks["conversation"]
+            for row in talk["consistency"]["rows"]:
+                print(f"[{'+' if row['consistent'] else ' '}] {' '.join(row['persona'])} | {row['question']} -> {row['reply']}")
+            for row in talk["memory"]["rows"]:
+                print(f"[{'+' if row['recalled'] else ' '}{'+' if row['recalled_after_reset'] else ' '}] {row['told']} ..."
+                      f" {row['question']} -> {row['reply']} | after /reset: {row['reply_after_reset']}")
+            for row in talk["farewells"]["rows"]:
+                print(f"[{'+' if row['goodbye'] else ' '}] {row['message']} -> {row['reply']}")
         print(f"{model_dir}: {summary(checks)} -> {args.out or model_dir / CHECKS_FILE}")
     return 0
 

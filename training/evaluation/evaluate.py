@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bot.config import DecodingSettings
 from bot.generation.errors import ModelLoadError
-from dialogue.format import clean_text, own_turns
+from dialogue.format import clean_text
 from training.evaluation import predict, report
 from training.evaluation.baselines import BASELINES, fit_baseline
 from training.models.checkpoints import load_experiment
@@ -85,11 +85,9 @@ def model_decoding(backend, preset: str) -> DecodingSettings:
 
 def generate_replies(backend, rows, decoding: DecodingSettings, *, batch_size: int = 16) -> tuple[list[str], float]:
     """Replies to ``rows`` (persona, context) as the bot would give them, and seconds per reply."""
-    inputs = predict.build_inputs(backend, list(rows["persona"]), list(rows["context"]))
-    earlier = [own_turns(context) for context in rows["context"]]
     started = time.perf_counter()
-    replies = predict.generate(backend, inputs, batch_size=batch_size, decoding=decoding, earlier=earlier,
-                               persona=list(rows["persona"]))
+    replies = predict.replies_to(backend, list(rows["persona"]), list(rows["context"]), batch_size=batch_size,
+                                 decoding=decoding)
     return replies, (time.perf_counter() - started) / max(len(replies), 1)
 
 

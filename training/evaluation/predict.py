@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from bot.config import DecodingSettings
 from bot.generation import TransformersBackend
+from bot.generation.turns import Turn, compose
 from dialogue.format import tokenizer_truncator
 from training.data import features
 
@@ -86,6 +87,23 @@ def generate(
         stop = start + batch_size
         replies += backend.generate(list(inputs[start:stop]), decoding, list(earlier[start:stop]) if earlier else None,
                                     persona=list(persona[start:stop]) if persona else None)
+    return replies
+
+
+def replies_to(
+    backend, personas: Sequence[Sequence[str]], contexts: Sequence[Sequence[str]], *, batch_size: int = 16,
+    decoding: DecodingSettings = GREEDY, seed: int = SAMPLING_SEED, partners: Sequence[Sequence[str]] | None = None,
+) -> list[str]:
+    """The bot's replies to each (persona, context), in batches, composed as the Generator composes them
+    (``bot.generation.turns.compose``: the opening the facts settle, turn-taking, earlier replies kept out);
+    ``partners``: per row, what the bot knows of the other speaker."""
+    torch.manual_seed(seed)
+    turns = [Turn(tuple(p), tuple(c), tuple(partners[i]) if partners else ())
+             for i, (p, c) in enumerate(zip(personas, contexts, strict=True))]
+    replies: list[str] = []
+    for start in tqdm(range(0, len(turns), batch_size), desc=f"replies ({decoding.strategy})", unit="batch",
+                      disable=len(turns) <= batch_size):
+        replies += compose(backend, turns[start : start + batch_size], decoding)
     return replies
 
 

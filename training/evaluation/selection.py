@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from bot.config import SelectionSettings
 from bot.generation.errors import ModelLoadError
 from bot.generation.selection import draw_candidates
+from bot.generation.turns import Turn
 from training import DEFAULT_DATA_DIR
 from training.data.sources import DataFormatError
 from training.evaluation import predict
@@ -52,7 +53,8 @@ def compare_selection(backend, rows, language: str, *, sizes, weights, penalties
     drawn, started = [], time.perf_counter()
     for start in tqdm(range(0, len(rows), batch_size), desc=f"candidates x{max(sizes)}", unit="batch"):
         stop = start + batch_size
-        drawn += draw_candidates(backend, personas[start:stop], contexts[start:stop], decoding, max(sizes))
+        turns = [Turn(tuple(p), tuple(c)) for p, c in zip(personas[start:stop], contexts[start:stop], strict=True)]
+        drawn += draw_candidates(backend, turns, decoding, max(sizes))
     seconds = (time.perf_counter() - started) / max(len(rows), 1)
     for n, weight, penalty, mu in itertools.product(sizes, weights, penalties, consensus_weights):
         settings = SelectionSettings(n, weight, penalty, mu)

@@ -1,0 +1,125 @@
+"""One turn of the conversation: from persona, history and what the bot knows of the user to the reply sent.
+
+The backends turn model inputs into text; this module decides what goes around that, the same for the
+Generator, reply selection, the evaluation and the conversation checks:
+
+* the reply's opening where the facts settle it (``dialogue.grounding``): a yes/no answer that agrees with the
+  persona, the user's fact said back when asked, «Пока!» to a goodbye;
+* the user's facts in the input (``FormatSpec.max_partner_facts``);
+* turn-taking: a question back («А ты?», «А у тебя?») only where a person would ask one, rarely (``ask_back_allowed``);
+  never the user's own message said back (an echo is generated again with it kept out); a reply the token limit
+  cut mid-sentence ends at its last full sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.config import DecodingSettings
+from dialogue.format import own_turns, tokenizer_truncator, words_only
+from dialogue.grounding import join_opening, last_question, reply_opening
+
+ASK_BACK = re.compile(
+    r"(?:^|(?<=[,.!?…;:)(]))\s*(?:а|и|ну а)\s+(?:как\s+|что\s+|чем\s+|где\s+|кем\s+)?(?:у\s+)?"
+    r"(?:ты|тебя|тебе|вы|вас|вам|твой|твоя|твои|ваш|ваши)\b[^.!?…]*\?+[)\s]*",
+    re.IGNORECASE,
+)
+"""A question back: a clause opening with «а» and «ты» (or «у тебя», «вы»…), ending in «?»."""
+ASK_BACK_EVERY = 10
+"""A question back at most once in this many of the bot's replies (people ask back in about one reply of
+twenty in the persona chat), and only after a message that asks nothing."""
+_SENTENCE_END = re.compile(r"[.!?…)]+(?=\s|$)")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one reply is made from."""
+
+    persona: tuple[str, ...]
+    history: tuple[str, ...]
+    """Oldest first; the user's message last."""
+    partner: tuple[str, ...] = ()
+    """What the bot knows of the user: their facts, first person, newest last."""
+
+    @property
+    def opening(self) -> str:
+        return reply_opening(self.persona, self.history, self.partner)
+
+
+def asks_back(text: str) -> bool:
+    return bool(ASK_BACK.search(text))
+
+
+def ask_back_allowed(history: Sequence[str]) -> bool:
+    """A question back is what people do after a message that tells and asks nothing, and not often."""
+    if not history or last_question(history[-1]) is not None or asks_back(history[-1]):
+        return False
+    return not any(asks_back(reply) for reply in own_turns(history)[-(ASK_BACK_EVERY - 1) :])
+
+
+def without_ask_back(text: str) -> str:
+    """``text`` without its questions back; unchanged if nothing else would be left."""
+    kept = ASK_BACK.sub(". ", text)
+    kept = re.sub(r"([,;:]|[.!?…)])\s*\.", lambda m: "." if m.group(1) in ",;:" else m.group(1), kept)
+    kept = re.sub(r"\s+", " ", kept).strip().lstrip(". ")
+    return kept if re.search(r"\w", kept) else text
+
+
+def at_sentence_end(text: str) -> str:
+    """``text`` up to its last full sentence (it was cut by the token limit), or whole if it has none."""
+    ends = list(_SENTENCE_END.finditer(text))
+    return text[: ends[-1].end()].strip() if ends else text
+
+
+def is_echo(reply: str, message: str) -> bool:
+    """Whether ``reply`` is the user's ``message`` said back (its words, case and punctuation aside)."""
+    said = words_only(message)
+    return len(said.split()) >= 2 and words_only(reply) == said
+
+
+def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_input: int = 1) -> list[str]:
+    """``per_input`` replies per turn, grouped by turn, as the bot sends them."""
+    openings = [turn.opening if backend.format.is_causal else "" for turn in turns]
+    inputs = model_inputs(backend, turns, openings)
+    earlier = [list(own_turns(t.history)) for t in turns]
+    many = {"per_input": per_input} if per_input > 1 else {}
+    texts = backend.generate(inputs, decoding, earlier, persona=[t.persona for t in turns], **many)
+    if len(texts) != len(inputs) * per_input:
+        raise ValueError(f"backend returned {len(texts)} replies for {len(inputs)} inputs x {per_input}")
+    # An echo goes again, with the user's message kept out as if the bot had said it before.
+    echoed = sorted({k // per_input for k, text in enumerate(texts)
+                     if is_echo(join_opening(openings[k // per_input], text), turns[k // per_input].history[-1])})
+    if echoed:
+        again = backend.generate([inputs[i] for i in echoed], decoding,
+                                 [earlier[i] + [turns[i].history[-1]] for i in echoed],
+                                 persona=[turns[i].persona for i in echoed], **many)
+        for k, i in enumerate(echoed):
+            texts[i * per_input : (i + 1) * per_input] = again[k * per_input : (k + 1) * per_input]
+    limit = decoding.max_new_tokens or backend.format.max_target_tokens
+    return [finish(openings[k // per_input], text, turns[k // per_input].history, _at_limit(backend, text, limit))
+            for k, text in enumerate(texts)]
+
+
+def model_inputs(backend, turns: Sequence[Turn], openings: Sequence[str] | None = None) -> list[str]:
+    """The model input of each turn (with its opening, if given)."""
+    truncate = tokenizer_truncator(backend.tokenizer)
+    openings = openings or [""] * len(turns)
+    return [backend.format.build_input(t.persona, t.history, truncate=truncate, partner=t.partner, opening=o)
+            for t, o in zip(turns, openings, strict=True)]
+
+
+def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = False) -> str:
+    """The reply sent: the opening and the model's words, ended at a sentence if the limit ``cut`` it, with
+    no question back where a person would not ask one."""
+    reply = join_opening(opening, continuation)
+    if cut:
+        reply = at_sentence_end(reply)
+    if not ask_back_allowed(history):
+        reply = without_ask_back(reply)
+    return reply.strip()
+
+
+def _at_limit(backend, text: str, limit: int) -> bool:
+    return len(backend.tokenizer(text, add_special_tokens=False)["input_ids"]) >= limit - 1

@@ -1,0 +1,155 @@
+"""What a speaker says about themself, as facts a persona is made of, and how newer facts replace older ones.
+
+The bot learns the user's facts from their messages (``self_statements``) and keeps them per user; they go
+into the model input as the partner's persona (``FormatSpec.build_input(partner=…)``), the persona chat's
+other profile in training. The bot's own earlier replies are read the same way, so that what it invented
+where its persona is silent is kept to (``dialogue.grounding``).
+
+A fact is the speaker's own first-person sentence («Я переехал в Казань.»), tagged with what it is about
+(``SLOTS``). Some slots hold one value (a person has one name, age, city, job): a newer fact replaces the
+older one. In the others a newer fact replaces an older one about the same things («У меня больше нет
+собаки» replaces «У меня есть собака»).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from dialogue.russian import FIRST_PERSON, content_lemmas, is_negative, lemma, parse, sentences, words
+
+SLOTS = ("name", "age", "city", "job", "family", "pets", "likes", "plans", "other")
+SINGLE_VALUED = frozenset({"name", "age", "city", "job"})
+MAX_FACT_CHARS = 200
+"""A longer sentence is a story, not a fact: it is not remembered (a long self-description still gives its
+short sentences)."""
+MIN_FACT_WORDS = 2
+MAX_FACTS_PER_MESSAGE = 10
+"""A message telling more is a self-description: its first facts are kept."""
+
+_SLOT_LEMMAS = {
+    "name": {"звать", "имя", "зваться"},
+    "age": {"год", "возраст", "лето"},
+    "city": {"жить", "переехать", "переезжать", "город", "родиться", "проживать", "живать"},
+    "job": {"работать", "работа", "профессия", "должность", "трудиться", "учиться", "студент", "студентка",
+            "школьник", "пенсионер", "пенсионерка", "безработный", "специальность"},
+    "family": {"муж", "жена", "сын", "дочь", "дочка", "ребенок", "дети", "брат", "сестра", "мама", "папа", "мать",
+               "отец", "семья", "замужем", "женатый", "жениться", "развестись", "внук", "внучка", "бабушка",
+               "дедушка", "родитель", "парень", "девушка", "холостой", "замуж"},
+    "pets": {"собака", "кошка", "кот", "пес", "щенок", "котенок", "попугай", "хомяк", "рыбка", "животное",
+             "питомец", "черепаха", "кролик", "лошадь", "морской", "свинка", "крыса", "змея"},
+    "likes": {"любить", "нравиться", "обожать", "увлекаться", "хобби", "интересоваться", "фанат", "слушать",
+              "читать", "играть", "заниматься", "смотреть", "коллекционировать", "рисовать", "петь"},
+    "plans": {"собираться", "планировать", "хотеть", "мечтать", "будущий", "скоро", "завтра", "поехать",
+              "поступать", "поступить", "план", "цель"},
+}
+_GENERIC = frozenset({"любить", "нравиться", "обожать", "увлекаться", "заниматься", "хотеть", "собираться",
+                      "планировать", "мечтать", "жить", "работать", "играть", "слушать", "смотреть", "читать"})
+"""Verbs many facts share: sharing one of them alone does not make two facts about the same thing."""
+_CLAUSE = re.compile(r",\s*(?=(?:а|и|но)?\s*(?:я|у меня|мне|меня|мой|моя|мои|моё)\b)", re.IGNORECASE)
+_ASK_BACK_TAIL = re.compile(r"[,.!;]?\s*(?:а|и)\s+(?:у\s+)?(?:ты|тебя|тебе|вы|вас|вам)\b[^.!?]*\?+\s*$", re.IGNORECASE)
+_PRIORITY = ("name", "age", "city", "pets", "family", "job", "plans", "likes")
+_NOT_ABOUT_SELF = re.compile(r"^(а|и|но|ну)?\s*(ты|вы|у тебя|у вас|тебе|вам)\b", re.IGNORECASE)
+_HEDGES = frozenset({"наверное", "может", "возможно", "кажется", "если", "бы", "думаю"})
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One thing a speaker said about themself."""
+
+    text: str
+    """Their sentence, trimmed, first person («Я живу в Казани.»)."""
+    slot: str
+    """What it is about: one of ``SLOTS``."""
+
+    @property
+    def about(self) -> frozenset[str]:
+        return content_lemmas(self.text)
+
+
+def classify(sentence: str) -> str:
+    """The slot of a first-person sentence (``other`` when no cue says)."""
+    found = words(sentence)
+    lemmas = {lemma(w) for w in found}
+    if re.search(r"\bмне\s+\d{1,3}\b", sentence.lower()) or (lemmas & {"год", "лето"} and any(w.isdigit() for w in found)):
+        return "age"
+    for slot in _PRIORITY:
+        if lemmas & _SLOT_LEMMAS[slot]:
+            if slot == "age":
+                continue  # «год» without a number is not an age
+            return slot
+    if _is_identity(found):
+        return "job"
+    return "other"
+
+
+def _is_identity(found: list[str]) -> bool:
+    """«Я врач», «я студент»: «я» and a noun in the nominative, no verb."""
+    if found[:1] in (["а"], ["и"], ["ну"]):
+        found = found[1:]
+    if len(found) < 2 or found[0] != "я":
+        return False
+    tags = [parse(w).tag for w in found[1:]]
+    return any("NOUN" in t and "nomn" in t and "Name" not in t for t in tags) and not any("VERB" in t for t in tags)
+
+
+def is_self_statement(sentence: str) -> bool:
+    """A declarative sentence about its speaker: first person, not a question, not a hedge or a wish for the
+    other («Я думаю, ты прав»), not about the listener."""
+    if sentence.rstrip().endswith("?") or _NOT_ABOUT_SELF.match(sentence.strip()):
+        return False
+    found = words(sentence)
+    if len(found) < MIN_FACT_WORDS or len(sentence) > MAX_FACT_CHARS or set(found) & _HEDGES:
+        return False
+    if not set(found[:4]) & FIRST_PERSON:  # «я», «меня», «мне», «у меня», «мой …» open a statement about oneself
+        return False
+    if any(w in ("ты", "тебя", "тебе", "вы", "вас", "вам") for w in found):
+        return False  # «Я тоже тебя люблю», «Мне с тобой интересно»: about the two of them
+    return bool(content_lemmas(sentence))
+
+
+def self_statements(text: str) -> list[Fact]:
+    """The facts a message states about its author, in order (see ``is_self_statement``)."""
+    facts: list[Fact] = []
+    for sentence in sentences(text):
+        if len(sentence) > 2 * MAX_FACT_CHARS:
+            continue
+        # «Мне 25 лет, я живу в Москве» is two facts; «Я врач, а ты?» is one and a question back.
+        for clause in _CLAUSE.split(_ASK_BACK_TAIL.sub("", sentence)):
+            clause = clause.strip(" -–—,;")
+            if is_self_statement(clause):
+                facts.append(Fact(_as_fact(clause), classify(clause)))
+    return list(dict.fromkeys(facts))[:MAX_FACTS_PER_MESSAGE]
+
+
+def _as_fact(sentence: str) -> str:
+    sentence = re.sub(r"^(а|и|ну|кстати|вообще-то|вообще|да|нет|ну да)\b[,\s]*", "", sentence, flags=re.IGNORECASE)
+    sentence = sentence[:1].upper() + sentence[1:]
+    return sentence if sentence[-1:] in ".!…)" else sentence + "."
+
+
+def replaces(new: Fact, old: Fact) -> bool:
+    """Whether ``new`` makes ``old`` out of date: the same single-valued slot, or the same things said of
+    («У меня больше нет собаки» and «У меня есть собака»), or the same words again."""
+    if new.slot == old.slot and new.slot in SINGLE_VALUED:
+        return True
+    shared = new.about & old.about
+    if not shared:
+        return False
+    if not shared - _GENERIC:  # «Я люблю футбол» and «Я люблю книги» share «любить» only: both stand
+        return new.about == old.about
+    if new.slot == old.slot and new.slot != "other":
+        return True
+    return new.about == old.about or is_negative(new.text) != is_negative(old.text) and len(shared) >= 1
+
+
+def remember(known: Sequence[Fact], told: Iterable[Fact]) -> tuple[list[Fact], list[Fact]]:
+    """``known`` with the ``told`` facts added, newest last: (kept, dropped). A fact told replaces what it
+    makes out of date (``replaces``); a fact said again moves to the end."""
+    kept, dropped = list(known), []
+    for fact in told:
+        stale = [old for old in kept if replaces(fact, old)]
+        dropped += [old for old in stale if old.text != fact.text]
+        kept = [old for old in kept if old not in stale] + [fact]
+    return kept, dropped

@@ -1,0 +1,207 @@
+"""Holding a conversation: what the user says of themself is remembered per user (real SQLite, the real
+console and dispatcher), the persona settles yes/no answers, and turn-taking rules shape the reply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot import texts
+from bot.generation.turns import ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, without_ask_back
+from bot.storage.database import Database
+from bot.storage.repository import Repository
+from dialogue.format import FormatSpec
+from dialogue.grounding import NO, YES, is_farewell, reply_opening, settle
+from dialogue.memory import Fact, remember, self_statements
+from dialogue.russian import to_first_person, to_second_person
+from tests.test_console import rows, run_chat
+from tests.telegram_harness import Harness, telegram_harness
+
+ALICE, BOB, GROUP = 101, 202, -5005
+
+
+# --- what a message says of its author ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("message", "facts"), [
+    ("Привет! Меня зовут Олег. Мне 25 лет, я живу в Москве.",
+     [("Меня зовут Олег.", "name"), ("Мне 25 лет.", "age"), ("Я живу в Москве.", "city")]),
+    ("Я работаю врачом, а ты?", [("Я работаю врачом.", "job")]),
+    ("У меня есть кот Барсик", [("У меня есть кот Барсик.", "pets")]),
+    ("А ты где живёшь?", []),
+    ("Я думаю, ты прав", []),
+    ("Я тоже тебя люблю", []),
+    ("Как дела?", []),
+    ("Я студент.", [("Я студент.", "job")]),
+    ("Скоро я поеду в отпуск на море", [("Скоро я поеду в отпуск на море.", "plans")]),
+])
+def test_self_statements(message: str, facts: list[tuple[str, str]]) -> None:
+    assert [(f.text, f.slot) for f in self_statements(message)] == facts
+
+
+def test_a_long_self_description_gives_its_short_facts_only() -> None:
+    story = "Я живу в Омске. " + "Я вчера долго-долго шёл по очень длинной улице, " * 90 + "и устал. У меня есть сын."
+    assert len(story) > 4000
+    assert [f.text for f in self_statements(story)] == ["Я живу в Омске.", "У меня есть сын."]
+
+
+def test_the_newest_fact_replaces_what_it_makes_out_of_date() -> None:
+    known, _ = remember([], self_statements("Меня зовут Олег. Я живу в Москве. У меня есть собака. Я люблю футбол."))
+    known, dropped = remember(known, self_statements("Я переехал в Казань. У меня больше нет собаки. Я люблю книги."))
+    assert [f.text for f in known] == ["Меня зовут Олег.", "Я люблю футбол.", "Я переехал в Казань.",
+                                      "У меня больше нет собаки.", "Я люблю книги."]
+    assert [f.text for f in dropped] == ["Я живу в Москве.", "У меня есть собака."]
+    again, _ = remember(known, [Fact("Меня зовут Олег.", "name")])
+    assert again[-1].text == "Меня зовут Олег." and len(again) == len(known)  # said again: now the newest
+
+
+def test_person_is_swapped_both_ways() -> None:
+    assert to_second_person("Я живу в Казани и люблю мою собаку.") == "Ты живёшь в Казани и любишь твою собаку."
+    assert to_first_person("Ты работаешь учителем?") == "Я работаю учителем?"
+
+
+# --- answers the facts settle ------------------------------------------------------------------------
+
+PERSONA = ["Я работаю учителем.", "У меня нет детей.", "Я не пью алкоголь.", "Я живу в Казани.",
+           "У меня есть кошка.", "Я ненавижу футбол."]
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("У тебя есть дети?", False), ("Есть ли у тебя дети?", False), ("Ты пьёшь алкоголь?", False),
+    ("Ты живёшь в Казани?", True), ("Ты живёшь в Москве?", False), ("Ты учитель?", True),
+    ("А ты врач?", False), ("Скажи, у тебя есть кошка?", True), ("Ты любишь футбол?", False),
+    ("Ты ненавидишь футбол?", True), ("Ты любишь собак?", None), ("Ты куришь?", None),
+])
+def test_the_persona_settles_yes_no_questions_in_both_polarities(question: str, answer: bool | None) -> None:
+    assert settle(question, PERSONA) is answer
+
+
+def test_the_reply_opening() -> None:
+    user = ["Меня зовут Олег.", "Я живу в Москве.", "У меня есть собака."]
+    assert reply_opening(PERSONA, ["У тебя есть дети?"], user) == NO
+    assert reply_opening(PERSONA, ["Привет! Как дела?", "Привет!", "А кошка у тебя есть?"], user) == YES
+    assert reply_opening(PERSONA, ["Как меня зовут?"], user) == "Тебя зовут Олег."
+    assert reply_opening(PERSONA, ["Где я живу?"], user) == "Ты живёшь в Москве."
+    assert reply_opening(PERSONA, ["У меня есть собака?"], user) == YES
+    assert reply_opening(PERSONA, ["Как меня зовут?"], []) == ""  # nothing known: the model's own answer
+    assert reply_opening(PERSONA, ["Кем ты работаешь?"], user) == ""  # the persona is in the input already
+    # What the bot said earlier, where its persona is silent, it keeps to.
+    assert reply_opening(["Я люблю рисовать."], ["Где ты живёшь?", "Я живу в Самаре.", "Ты живёшь в Москве?"]) == NO
+    assert reply_opening(["Я люблю рисовать."], ["Как тебя зовут?", "Меня зовут Аня.", "Напомни, как тебя зовут?"]) \
+        == "Меня зовут Аня."
+    assert reply_opening(PERSONA, ["Ну ладно, мне пора. Пока!"]) == "Пока!"
+
+
+@pytest.mark.parametrize(("message", "farewell"), [
+    ("Пока!", True), ("Ну ладно, мне пора.", True), ("Спокойной ночи", True), ("Пока-пока", True),
+    ("Пока не знаю", False), ("Я пока работаю", False), ("Привет", False),
+])
+def test_farewells(message: str, farewell: bool) -> None:
+    assert is_farewell(message) is farewell
+
+
+# --- turn-taking --------------------------------------------------------------------------------------
+
+def test_a_question_back_goes_unless_a_person_would_ask_one() -> None:
+    assert without_ask_back("Я работаю учителем, а ты?") == "Я работаю учителем."
+    assert without_ask_back("Я люблю печь пироги, а ты? Я живу в Казани") == "Я люблю печь пироги. Я живу в Казани"
+    assert without_ask_back("Да, у меня кошка. А у тебя есть животные?") == "Да, у меня кошка."
+    assert without_ask_back("А ты?") == "А ты?"  # nothing else to say
+    assert without_ask_back("Привет, как дела? Чем занимаешься?") == "Привет, как дела? Чем занимаешься?"
+    assert not ask_back_allowed(["Кем ты работаешь?"])  # a question is answered, not returned
+    assert ask_back_allowed(["Я работаю врачом."])
+    assert not ask_back_allowed(["Привет", "Я учитель, а ты?", "Я работаю врачом."])  # one asked back lately
+    assert finish("", "Я учитель, а ты?", ["Кем ты работаешь?"]) == "Я учитель."
+    assert asks_back("Хорошо. А у тебя как дела?") and not asks_back("А я люблю кошек.")
+
+
+def test_echoes_and_cut_replies() -> None:
+    assert is_echo("Привет, как дела?", "Привет! Как дела?") and not is_echo("Привет!", "Привет!")
+    assert at_sentence_end("Я люблю кошек. И ещё я гуляю с собакой в парке и") == "Я люблю кошек."
+    assert finish("", "Я люблю кошек. И ещё я гуляю с", ["Что любишь?"], cut=True) == "Я люблю кошек."
+    assert finish("Нет,", "у меня нет детей.", ["У тебя есть дети?"]) == "Нет, у меня нет детей."
+
+
+def test_the_partner_line_and_the_opening_in_the_input() -> None:
+    spec = FormatSpec(name="chat_causal", max_partner_facts=2)
+    text = spec.build_input(["Я учитель."], ["Как меня зовут?"], partner=["Я Оля.", "Меня зовут Олег.", "Я врач."],
+                            opening="Тебя зовут Олег.")
+    assert text == "Обо мне: Я учитель.\nО собеседнике: Меня зовут Олег. Я врач.\nСобеседник: Как меня зовут?\nЯ: Тебя зовут Олег."
+    untrained = FormatSpec(name="chat_causal")  # a model that never saw the partner's facts: left out
+    assert "О собеседнике" not in untrained.build_input(["Я учитель."], ["Привет"], partner=["Я Оля."])
+
+
+# --- stored per user ------------------------------------------------------------------------------------
+
+async def test_facts_are_stored_per_user_newest_winning_and_exported_and_erased(tmp_path: Path) -> None:
+    database = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        async with database.session() as session:
+            repo = Repository(session)
+            anna = await repo.get_or_create_user("console", "anna")
+            boris = await repo.get_or_create_user("console", "boris")
+            await repo.remember_facts(anna, self_statements("Меня зовут Анна. Я живу в Москве."))
+            await repo.remember_facts(boris, self_statements("Меня зовут Борис."))
+            facts = await repo.remember_facts(anna, self_statements("Я переехала в Казань."))
+            assert [f.text for f in facts] == ["Меня зовут Анна.", "Я переехала в Казань."]
+            assert [f.text for f in await repo.user_facts(boris.id)] == ["Меня зовут Борис."]
+            assert not await repo.forget_fact(boris, facts[0].id)  # not his to delete
+            assert [m["text"] for m in (await repo.export_user(anna))["memory"]] == ["Меня зовут Анна.", "Я переехала в Казань."]
+            await repo.delete_user(anna)
+            assert await repo.user_facts(facts[0].user_id) == []
+            assert await repo.forget_facts(boris) == 1
+    finally:
+        await database.close()
+
+
+# --- /memory in both front ends ---------------------------------------------------------------------------
+
+def test_console_memory_survives_reset_and_restart_and_is_answered_back(tiny_causal_model_dir, tmp_path):
+    db = tmp_path / "bot.sqlite3"
+    first = run_chat(tiny_causal_model_dir, db, ["Привет! Меня зовут Олег, я живу в Омске.", "/reset", "Как меня зовут?",
+                                                 "/memory"], "chat", "--user", "oleg")
+    assert first.returncode == 0, first.stderr
+    replies = [line for line in first.stdout.splitlines() if line.startswith("Бот: ")]
+    assert replies[1].startswith("Бот: Тебя зовут Олег.")  # after /reset: a new dialogue, the same user
+    assert "1. Меня зовут Олег." in first.stdout and "2. Я живу в Омске." in first.stdout
+    again = run_chat(tiny_causal_model_dir, db, ["Как меня зовут?", "/memory forget 2", "/memory", "/memory forget 7",
+                                                 "/memory clear", "/memory"], "chat", "--user", "oleg")
+    assert again.returncode == 0, again.stderr
+    out = again.stdout
+    assert "Бот: Тебя зовут Олег." in out  # after a restart
+    assert texts.MEMORY_FORGOT_ONE.format(text="Я живу в Омске.") in out
+    assert texts.MEMORY_NO_ITEM.format(item=7, count=1) in out
+    assert texts.MEMORY_EMPTY in out.split(texts.MEMORY_FORGOT_ALL.format(count=1))[1]
+    assert rows(db, "SELECT count(*) FROM user_facts") == [(0,)]
+    other = run_chat(tiny_causal_model_dir, db, ["/memory"], "chat", "--user", "someone-else")
+    assert texts.MEMORY_EMPTY in other.stdout and "Олег" not in other.stdout
+
+
+@pytest.fixture
+async def tg(tmp_path: Path, tiny_model_dir: Path):
+    async with telegram_harness(tmp_path, tiny_model_dir) as harness:
+        yield harness
+
+
+async def test_telegram_memory_lists_forgets_and_never_leaks(tg: Harness) -> None:
+    await tg.say(ALICE, "Меня зовут Алиса. У меня есть собака Жучка.")
+    await tg.say(ALICE, "/memory")
+    assert tg.last_text(ALICE) == texts.memory_card(["Меня зовут Алиса.", "У меня есть собака Жучка."])
+    await tg.say(BOB, "/memory")
+    assert tg.last_text(BOB) == texts.MEMORY_EMPTY  # Bob never sees Alice's facts
+    await tg.say(BOB, "Как зовут Алису? Что ты о ней знаешь?")
+    assert "Жучк" not in tg.last_text(BOB)
+    await tg.say(ALICE, "/memory", chat_id=GROUP)
+    assert tg.last_text(GROUP) == texts.PRIVATE_ONLY
+    await tg.say(ALICE, "/memory forget 1")
+    assert tg.last_text(ALICE) == texts.MEMORY_FORGOT_ONE.format(text="Меня зовут Алиса.")
+    await tg.say(ALICE, "/memory что-то")
+    assert tg.last_text(ALICE) == texts.MEMORY_BAD_COMMAND
+    await tg.say(ALICE, "У меня больше нет собаки.")  # taken back: replaces the dog
+    await tg.say(ALICE, "/memory")
+    assert tg.last_text(ALICE) == texts.memory_card(["У меня больше нет собаки."])
+    await tg.say(ALICE, "/memory clear")
+    assert tg.last_text(ALICE) == texts.MEMORY_FORGOT_ALL.format(count=1)
+    async with tg.repo() as repo:
+        assert await repo.session.scalar(text("SELECT count(*) FROM user_facts")) == 0

@@ -1,0 +1,244 @@
+"""Conversation checks through the bot's own path: does it hold a conversation as a person would?
+
+Every message travels as a user's does: ``ChatService.reply`` on a real (temporary) SQLite database, the
+user's facts remembered from their messages, the ``Generator`` composing the reply. Each check is one user
+of the bot with their own persona, so the Generator batches them as it batches concurrent users.
+
+* **Consistency**: yes/no questions whose answer the persona settles (both polarities, varied wording), and
+  questions about what the bot said earlier in the dialogue; a reply is consistent when it answers as the
+  facts say («да» / «нет», or a negation in its first sentence).
+* **Memory**: a fact told, small talk, then asked back; the reply holds the fact. Then ``/reset`` and the
+  same question again (the fact survives a new dialogue).
+* **Turn-taking**: over every reply of these checks, the share that asks back («А ты?»), the replies that
+  say the user's message back (echoes), and whether a goodbye is answered with a goodbye.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.chat import ChatService
+from bot.config import Settings
+from bot.generation import Generator
+from bot.generation.turns import asks_back, is_echo
+from bot.personas import load_presets
+from bot.storage.database import Database
+from bot.storage.repository import Repository
+from dialogue.russian import is_negative, sentences, words
+
+
+@dataclass(frozen=True)
+class Consistency:
+    persona: tuple[str, ...]
+    question: str
+    yes: bool
+    """The answer the persona (or the bot's earlier reply in ``before``) settles."""
+    before: tuple[str, ...] = ()
+    """Earlier turns of the user's, answered by the bot first (a question whose answer the bot makes up)."""
+
+
+def _c(persona: tuple[str, ...], *items: tuple[str, bool]) -> list[Consistency]:
+    return [Consistency(persona, question, yes) for question, yes in items]
+
+
+VEGAN_TEACHER = ("Я работаю учителем.", "Я не ем мясо.", "У меня нет детей.")
+CONSISTENCY: list[Consistency] = [
+    *_c(VEGAN_TEACHER, ("Ты ешь мясо?", False), ("У тебя есть дети?", False), ("Ты работаешь учителем?", True),
+        ("Есть ли у тебя дети?", False)),
+    *_c(("Я не пью алкоголь.", "Я живу в Казани.", "У меня есть кошка."),
+        ("Ты пьёшь алкоголь?", False), ("Ты живёшь в Казани?", True), ("Ты живёшь в Москве?", False),
+        ("А у тебя есть кошка?", True)),
+    *_c(("Я ненавижу футбол.", "Я программист.", "У меня есть собака."),
+        ("Ты любишь футбол?", False), ("Ты программист?", True), ("Скажи, у тебя есть собака?", True)),
+    *_c(("Я никогда не был за границей.", "Я люблю рыбалку.", "Я водитель."),
+        ("Ты был за границей?", False), ("Ты любишь рыбалку?", True), ("Ты работаешь водителем?", True),
+        ("Ты врач?", False)),
+    *_c(("Я не умею плавать.", "Я студентка.", "Я живу в Сочи."),
+        ("Ты умеешь плавать?", False), ("Ты живёшь в Сочи?", True), ("Ты живёшь в Петербурге?", False)),
+    *_c(("Я не курю.", "Я работаю врачом.", "Я женат."),
+        ("Ты куришь?", False), ("Ты работаешь врачом?", True), ("Ты женат?", True)),
+    *_c(("У меня нет машины.", "Я люблю читать.", "Я живу в деревне."),
+        ("У тебя есть машина?", False), ("Ты любишь читать?", True), ("Ты живёшь в деревне?", True)),
+    *_c(("Я боюсь высоты.", "Я не люблю кофе.", "У меня есть брат."),
+        ("Ты любишь кофе?", False), ("У тебя есть брат?", True), ("Ты боишься высоты?", True)),
+    *_c(("Я играю на гитаре.", "Я не смотрю телевизор.", "Я живу один."),
+        ("Ты играешь на гитаре?", True), ("Ты смотришь телевизор?", False)),
+    *_c(("У меня нет домашних животных.", "Я повар.", "Я люблю путешествовать."),
+        ("У тебя есть домашние животные?", False), ("Ты повар?", True), ("Ты любишь путешествовать?", True)),
+    *_c(("Я не замужем.", "Я работаю в банке.", "У меня есть сын."),
+        ("Ты замужем?", False), ("Ты работаешь в банке?", True), ("У тебя есть сын?", True)),
+    *_c(("Я не умею готовить.", "Я люблю собак.", "Я пенсионер."),
+        ("Ты умеешь готовить?", False), ("Ты любишь собак?", True), ("Ты пенсионер?", True)),
+    *_c(("Я не играю в компьютерные игры.", "Я занимаюсь бегом.", "Я живу в Москве."),
+        ("Ты играешь в компьютерные игры?", False), ("Ты занимаешься бегом?", True),
+        ("Ты живёшь в Новосибирске?", False)),
+    *_c(("Я веган.", "Я не люблю зиму.", "У меня две кошки."),
+        ("Ты любишь зиму?", False), ("У тебя есть кошки?", True)),
+    *_c(("Я не верю в гороскопы.", "Я работаю парикмахером.", "У меня нет сестры."),
+        ("Ты веришь в гороскопы?", False), ("Ты парикмахер?", True), ("У тебя есть сестра?", False)),
+    # What the bot said earlier in the dialogue, where its persona is silent.
+    Consistency(("Я люблю рисовать.",), "Ты живёшь в Москве?", False, ("Где ты живёшь?",)),
+    Consistency(("Я люблю рисовать.",), "У тебя есть кошка?", False, ("У тебя есть собака?",)),
+]
+"""48 questions over 16 personas (24 answered «no»): 46 settled by a persona fact, 2 by the bot's own earlier reply."""
+
+_YES = re.compile(r"^\W*(да|ага|угу|конечно|естественно|разумеется|ещё бы|еще бы|yes)\b", re.IGNORECASE)
+_NO = re.compile(r"^\W*(нет|неа|не-а|никогда|no)\b", re.IGNORECASE)
+
+
+def answers_yes(reply: str) -> bool | None:
+    """The reply's answer: its first word if it is a yes or a no, else the polarity of its first sentence."""
+    if _YES.match(reply):
+        return True
+    if _NO.match(reply):
+        return False
+    first = sentences(reply)[:1]
+    return None if not first else not is_negative(first[0])
+
+
+@dataclass(frozen=True)
+class MemoryProbe:
+    told: str
+    question: str
+    stems: frozenset[str]
+
+
+def _m(told: str, question: str, *stems: str) -> MemoryProbe:
+    return MemoryProbe(told, question, frozenset(stems))
+
+
+MEMORY: list[MemoryProbe] = [
+    _m("Меня зовут Олег.", "Как меня зовут?", "олег"),
+    _m("Привет, я Марина, мне 30 лет.", "Сколько мне лет?", "30", "тридцат"),
+    _m("Я живу в Новосибирске.", "Где я живу?", "новосибирск"),
+    _m("Я работаю электриком.", "Кем я работаю?", "электрик"),
+    _m("У меня есть хомяк Бублик.", "Как зовут моего хомяка?", "бублик"),
+    _m("Я люблю играть в шахматы.", "Во что я люблю играть?", "шахмат"),
+    _m("Скоро я поеду в отпуск в Турцию.", "Куда я собираюсь поехать?", "турци"),
+    _m("У меня трое детей.", "Сколько у меня детей?", "трое", "три", "3"),
+    _m("Меня зовут Света, я живу в Омске.", "Ты помнишь, как меня зовут?", "свет"),
+    _m("Я переехал в Казань в прошлом году.", "В каком городе я живу?", "казан"),
+    _m("Я работаю медсестрой в больнице.", "Где я работаю?", "медсестр", "больниц"),
+    _m("Моя любимая группа — Кино.", "Какая моя любимая группа?", "кино"),
+    _m("У меня есть собака.", "У меня есть собака?", "да"),
+    _m("Я учусь в университете на юриста.", "На кого я учусь?", "юрист"),
+]
+"""14 facts told, asked back after two turns of small talk."""
+SMALL_TALK = ("Как у тебя дела?", "Что делаешь сегодня?")
+MEMORY_PERSONA = ("Я работаю библиотекарем.", "Я люблю читать книги.", "Я живу в Петербурге.")
+FAREWELLS = ("Ну ладно, мне пора. Пока!", "Спасибо за беседу, до свидания!", "Всё, я спать. Спокойной ночи!",
+             "Пока-пока!", "Мне надо идти, до встречи!")
+GOODBYE_WORDS = re.compile(r"пока|до свидания|до встречи|до завтра|спокойной ночи|увидимся|счастливо|всего (доброго|хорошего)"
+                           r"|удачи|сладких снов|доброй ночи|бывай", re.IGNORECASE)
+
+
+def reflects(reply: str, stems: frozenset[str]) -> bool:
+    found = " ".join(words(reply))
+    return any(stem in found for stem in stems)
+
+
+class Conversations:
+    """Users of one ChatService on a temporary database: ``say`` is a user's message as the bot gets it."""
+
+    def __init__(self, chat: ChatService, database: Database) -> None:
+        self.chat, self.database = chat, database
+        self.exchanges: list[tuple[str, str]] = []
+        """Every (message, reply) of the checks, for the turn-taking figures."""
+
+    async def user(self, name: str, persona: Sequence[str]):
+        async with self.database.session() as session:
+            repo = Repository(session)
+            user = await self.chat.ensure_user(repo, "console", name, name)
+            created = await repo.create_persona(user, "check", list(persona))
+            await repo.set_current_persona(user, created)
+            return user
+
+    async def say(self, user, text: str) -> str:
+        async with self.database.session() as session:
+            reply = (await self.chat.reply(Repository(session), user, 0, text)).text
+        self.exchanges.append((text, reply))
+        return reply
+
+    async def reset(self, user) -> None:
+        async with self.database.session() as session:
+            repo = Repository(session)
+            await repo.reset_dialogue(user, await repo.current_persona(user), 0)
+
+
+async def _consistency(talk: Conversations) -> dict:
+    async def one(index: int, item: Consistency) -> dict:
+        user = await talk.user(f"consistency-{index}", item.persona)
+        earlier = [(q, await talk.say(user, q)) for q in item.before]
+        reply = await talk.say(user, item.question)
+        said = answers_yes(reply)
+        return {"persona": list(item.persona), "before": earlier, "question": item.question, "expected": item.yes,
+                "reply": reply, "consistent": said == item.yes}
+
+    rows = await asyncio.gather(*(one(i, item) for i, item in enumerate(CONSISTENCY)))
+    hits = sum(row["consistent"] for row in rows)
+    return {"consistent": hits, "questions": len(rows), "share": hits / len(rows), "rows": rows}
+
+
+async def _memory(talk: Conversations) -> dict:
+    async def one(index: int, probe: MemoryProbe) -> dict:
+        user = await talk.user(f"memory-{index}", MEMORY_PERSONA)
+        await talk.say(user, probe.told)
+        for line in SMALL_TALK:
+            await talk.say(user, line)
+        reply = await talk.say(user, probe.question)
+        await talk.reset(user)
+        after_reset = await talk.say(user, probe.question)
+        return {"told": probe.told, "question": probe.question, "reply": reply, "recalled": reflects(reply, probe.stems),
+                "reply_after_reset": after_reset, "recalled_after_reset": reflects(after_reset, probe.stems)}
+
+    rows = await asyncio.gather(*(one(i, probe) for i, probe in enumerate(MEMORY)))
+    hits = sum(row["recalled"] for row in rows)
+    kept = sum(row["recalled_after_reset"] for row in rows)
+    return {"recalled": hits, "probes": len(rows), "share": hits / len(rows), "recalled_after_reset": kept, "rows": rows}
+
+
+async def _farewells(talk: Conversations) -> dict:
+    async def one(index: int, goodbye: str) -> dict:
+        user = await talk.user(f"farewell-{index}", MEMORY_PERSONA)
+        await talk.say(user, "Привет! Как дела?")
+        reply = await talk.say(user, goodbye)
+        return {"message": goodbye, "reply": reply, "goodbye": bool(GOODBYE_WORDS.search(reply))}
+
+    rows = await asyncio.gather(*(one(i, g) for i, g in enumerate(FAREWELLS)))
+    return {"answered": sum(r["goodbye"] for r in rows), "farewells": len(rows), "rows": rows}
+
+
+def turn_taking(exchanges: Sequence[tuple[str, str]]) -> dict:
+    """The ask-back rate and the echoes over (message, reply) pairs."""
+    asked = sum(asks_back(reply) for _, reply in exchanges)
+    echoes = [{"message": m, "reply": r} for m, r in exchanges if is_echo(r, m)]
+    return {"replies": len(exchanges), "ask_back": asked, "ask_back_rate": asked / max(len(exchanges), 1),
+            "echoes": len(echoes), "echo_rows": echoes}
+
+
+def people_ask_back_rate(utterances: Sequence[str]) -> float:
+    """The share of people's utterances (the persona chat's) that ask back."""
+    return sum(asks_back(u) for u in utterances) / max(len(utterances), 1)
+
+
+async def run_conversations(generator: Generator, settings: Settings | None = None) -> dict:
+    """All three checks with ``generator`` (started here, closed at the end) on a temporary database."""
+    settings = settings or Settings()
+    with tempfile.TemporaryDirectory() as folder:
+        database = await Database.open(Path(folder) / "checks.sqlite3")
+        try:
+            async with database.session() as session:
+                await Repository(session).sync_presets(load_presets())
+            async with generator:
+                talk = Conversations(ChatService(generator, settings), database)
+                result = {"consistency": await _consistency(talk), "memory": await _memory(talk),
+                          "farewells": await _farewells(talk)}
+                result["turn_taking"] = turn_taking(talk.exchanges)
+                return result
+        finally:
+            await database.close()
