@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 from dialogue.format import own_turns
-from dialogue.memory import SINGLE_VALUED, Fact, _GENERIC, classify, self_statements
+from dialogue.memory import SINGLE_VALUED, Fact, GENERIC_LEMMAS, classify, self_statements
 from dialogue.russian import (
     FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, lemma, sentences, to_first_person, to_second_person,
     words,
@@ -47,6 +47,11 @@ _QUESTION_SLOTS = {
     "likes": {"любить", "нравиться", "хобби", "увлекаться", "обожать", "любимый"},
     "plans": {"собираться", "планировать", "план", "мечтать", "хотеть"},
 }
+_QUESTION_CUES = frozenset({"звать", "имя", "город", "возраст", "год", "работа", "профессия", "помнить", "знать",
+                            "напомнить", "сказать", "говорить"})
+"""Words of a question that say what kind of fact it asks for, not which one."""
+_MEMORY_LEAD = re.compile(r"^\W*(а\s+)?(ты\s+)?(помнишь|знаешь|не забыл[аи]?|напомни|скажи)\b[,\s]*", re.IGNORECASE)
+"""«Ты помнишь, как меня зовут?» asks what «Как меня зовут?» asks."""
 _ALL_ABOUT = re.compile(r"(что|чего)\s+(ты\s+)?(знаешь|помнишь|запомнил\w*)\s+(обо|про|о)\s+(мне|меня)", re.IGNORECASE)
 
 
@@ -62,9 +67,9 @@ def last_question(message: str) -> str | None:
 
 
 def is_yes_no(question: str) -> bool:
-    """A question answered by yes or no: no question word, no «или» between choices."""
+    """A question answered by yes or no: no question word (in any form: «в каком городе»), no «или»."""
     found = words(question)
-    return bool(found) and not (set(found) & WH_WORDS) and "или" not in found
+    return bool(found) and not ({lemma(w) for w in found} | set(found)) & WH_WORDS and "или" not in found
 
 
 def addressee(question: str) -> str | None:
@@ -91,6 +96,12 @@ def settle(question: str, facts: Sequence[str]) -> bool | None:
     only a common verb: «Ты любишь кошек?» is not settled by «Я люблю собак»); the answer is yes when the
     fact and the question agree in polarity («Я не курю» settles «Ты куришь?» with no). A single-valued
     slot settles a question about another value: «Я живу в Казани» answers «Ты живёшь в Москве?» with no."""
+    found = settling_fact(question, facts)
+    return None if found is None else found[0]
+
+
+def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | None:
+    """``settle``'s answer and the fact that gives it."""
     asked = to_first_person(question)
     about = content_lemmas(asked)
     if not about:
@@ -99,7 +110,7 @@ def settle(question: str, facts: Sequence[str]) -> bool | None:
     best: tuple[float, str] | None = None
     for fact in facts:
         shared = about & content_lemmas(fact)
-        if not shared - _GENERIC:
+        if not shared - GENERIC_LEMMAS:
             continue
         fact_slot = classify(fact)
         if slot != fact_slot and "other" not in (slot, fact_slot):
@@ -108,20 +119,25 @@ def settle(question: str, facts: Sequence[str]) -> bool | None:
         if best is None or coverage > best[0]:
             best = (coverage, fact)
     if best is not None:
-        return is_negative(best[1]) == is_negative(asked)
+        return is_negative(best[1]) == is_negative(asked), best[1]
     if slot in SINGLE_VALUED and not is_negative(asked):
-        if any(classify(fact) == slot and not is_negative(fact) for fact in facts):
-            return False  # another value of a single-valued slot
+        for fact in facts:
+            if classify(fact) == slot and not is_negative(fact):
+                return False, fact  # another value of a single-valued slot
     return None
 
 
 def recall(question: str, facts: Sequence[str]) -> str | None:
-    """The fact of ``facts`` that a wh-question asks for, by its slot, newest first."""
-    slot = question_slot(to_first_person(question))
-    if slot is None:
-        return None
+    """The fact of ``facts`` that a wh-question asks for: the one sharing most of what it is about
+    («Как зовут моего хомяка?» -> «У меня есть хомяк Бублик.»), else the newest of its slot."""
+    asked = to_first_person(question)
+    about = content_lemmas(asked) - GENERIC_LEMMAS - _QUESTION_CUES
+    scored = [(len(about & content_lemmas(fact)), i) for i, fact in enumerate(facts)]
+    if scored and max(scored)[0] > 0:
+        return facts[max(scored)[1]]
+    slot = question_slot(asked)
     for fact in reversed(facts):
-        if classify(fact) == slot:
+        if slot is not None and classify(fact) == slot:
             return fact
     return None
 
@@ -137,6 +153,7 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
         return GOODBYE if is_farewell(message) else ""
     if _ALL_ABOUT.search(question):
         return to_second_person(" ".join(partner[-3:])) if partner else ""
+    question = _MEMORY_LEAD.sub("", question) or question
     about = addressee(question)
     if about == "bot":
         invented = [f.text for reply in own_turns(history) for f in self_statements(reply)]
@@ -148,8 +165,11 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
         return ""
     if about == "user":
         if is_yes_no(question):
-            answer = settle(question, partner)
-            return "" if answer is None else YES if answer else NO
+            found = settling_fact(question, partner)
+            if found is None:
+                return ""
+            said = to_second_person(found[1])
+            return f"{YES if found[0] else NO} {said[:1].lower()}{said[1:]}"
         if (fact := recall(question, partner)) is not None:
             return to_second_person(fact)
     return ""

@@ -83,7 +83,7 @@ def test_the_reply_opening() -> None:
     assert reply_opening(PERSONA, ["Привет! Как дела?", "Привет!", "А кошка у тебя есть?"], user) == YES
     assert reply_opening(PERSONA, ["Как меня зовут?"], user) == "Тебя зовут Олег."
     assert reply_opening(PERSONA, ["Где я живу?"], user) == "Ты живёшь в Москве."
-    assert reply_opening(PERSONA, ["У меня есть собака?"], user) == YES
+    assert reply_opening(PERSONA, ["Ты помнишь, у меня есть собака?"], user) == "Да, у тебя есть собака."
     assert reply_opening(PERSONA, ["Как меня зовут?"], []) == ""  # nothing known: the model's own answer
     assert reply_opening(PERSONA, ["Кем ты работаешь?"], user) == ""  # the persona is in the input already
     # What the bot said earlier, where its persona is silent, it keeps to.

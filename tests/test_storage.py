@@ -67,7 +67,7 @@ async def test_open_migrates_an_empty_file_to_head(tmp_path: Path):
     await database.close()
     assert table_names(path) == TABLES
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
 
 
 def test_alembic_command_line_upgrade_check_downgrade(tmp_path: Path):

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.config import DecodingSettings
+from bot.generation.earlier_replies import repeats_earlier
 from dialogue.format import own_turns, tokenizer_truncator, words_only
-from dialogue.grounding import join_opening, last_question, reply_opening
+from dialogue.grounding import is_farewell, join_opening, last_question, reply_opening
+from dialogue.russian import sentences
 
 ASK_BACK = re.compile(
     r"(?:^|(?<=[,.!?…;:)(]))\s*(?:а|и|ну а)\s+(?:как\s+|что\s+|чем\s+|где\s+|кем\s+)?(?:у\s+)?"
@@ -30,6 +32,9 @@ ASK_BACK = re.compile(
 ASK_BACK_EVERY = 10
 """A question back at most once in this many of the bot's replies (people ask back in about one reply of
 twenty in the persona chat), and only after a message that asks nothing."""
+KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн|увидимся|до (встречи|завтра|свидания)|счастлив|спокойной|"
+                        r"добр|сладких", re.IGNORECASE)
+"""What a goodbye may add: a wish or a thank-you, not a new topic."""
 _SENTENCE_END = re.compile(r"[.!?…)]+(?=\s|$)")
 
 
@@ -54,7 +59,7 @@ def asks_back(text: str) -> bool:
 
 def ask_back_allowed(history: Sequence[str]) -> bool:
     """A question back is what people do after a message that tells and asks nothing, and not often."""
-    if not history or last_question(history[-1]) is not None or asks_back(history[-1]):
+    if not history or last_question(history[-1]) is not None or asks_back(history[-1]) or is_farewell(history[-1]):
         return False
     return not any(asks_back(reply) for reply in own_turns(history)[-(ASK_BACK_EVERY - 1) :])
 
@@ -112,12 +117,21 @@ def model_inputs(backend, turns: Sequence[Turn], openings: Sequence[str] | None 
 
 def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = False) -> str:
     """The reply sent: the opening and the model's words, ended at a sentence if the limit ``cut`` it, with
-    no question back where a person would not ask one."""
+    no question back where a person would not ask one (unless without it the reply would say an earlier one
+    again). After an opening that is a whole sentence (a fact said back, a goodbye) the model adds at most
+    one sentence; after a goodbye only a kind word («Пока! Хорошего вечера!»)."""
+    if opening[-1:] in ".!":
+        more = sentences(continuation)[:1]
+        if is_farewell(history[-1]) and not (more and KIND_WORDS.search(more[0]) and "?" not in more[0]):
+            more = []
+        continuation = " ".join(more)
     reply = join_opening(opening, continuation)
     if cut:
         reply = at_sentence_end(reply)
     if not ask_back_allowed(history):
-        reply = without_ask_back(reply)
+        trimmed = without_ask_back(reply)
+        if not repeats_earlier(trimmed, own_turns(history)):
+            reply = trimmed
     return reply.strip()
 
 

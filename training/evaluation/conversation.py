@@ -22,14 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.chat import ChatService
+from bot.chat import ChatService, ReplyFailed
 from bot.config import Settings
 from bot.generation import Generator
 from bot.generation.turns import asks_back, is_echo
 from bot.personas import load_presets
 from bot.storage.database import Database
 from bot.storage.repository import Repository
-from dialogue.russian import is_negative, sentences, words
+from dialogue.memory import GENERIC_LEMMAS
+from dialogue.russian import STOP_LEMMAS, content_lemmas, is_negative, sentences, words
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,27 @@ CONSISTENCY: list[Consistency] = [
         ("Ты любишь зиму?", False), ("У тебя есть кошки?", True)),
     *_c(("Я не верю в гороскопы.", "Я работаю парикмахером.", "У меня нет сестры."),
         ("Ты веришь в гороскопы?", False), ("Ты парикмахер?", True), ("У тебя есть сестра?", False)),
-    # What the bot said earlier in the dialogue, where its persona is silent.
-    Consistency(("Я люблю рисовать.",), "Ты живёшь в Москве?", False, ("Где ты живёшь?",)),
-    Consistency(("Я люблю рисовать.",), "У тебя есть кошка?", False, ("У тебя есть собака?",)),
+    *_c(("Я люблю рисовать.", "Я не ем сладкое."), ("Ты ешь сладкое?", False), ("Ты любишь рисовать?", True)),
 ]
-"""48 questions over 16 personas (24 answered «no»): 46 settled by a persona fact, 2 by the bot's own earlier reply."""
+"""48 questions over 16 personas (23 answered «no»), each settled by a persona fact."""
+
+
+@dataclass(frozen=True)
+class Invented:
+    """A question the persona does not answer, asked again after small talk: the bot keeps to what it said."""
+
+    persona: tuple[str, ...]
+    question: str
+    again: str
+
+
+INVENTED = [
+    Invented(("Я люблю рисовать.",), "Где ты живёшь?", "Напомни, где ты живёшь?"),
+    Invented(("Я работаю почтальоном.",), "Как тебя зовут?", "Ещё раз, как тебя зовут?"),
+    Invented(("Я люблю гулять.",), "Сколько тебе лет?", "А сколько тебе лет, говоришь?"),
+    Invented(("Я играю в теннис.",), "Какая у тебя любимая еда?", "Напомни, какая у тебя любимая еда?"),
+]
+"""The second answer must share what the first said (its content words, not only «жить» or «звать»)."""
 
 _YES = re.compile(r"^\W*(да|ага|угу|конечно|естественно|разумеется|ещё бы|еще бы|yes)\b", re.IGNORECASE)
 _NO = re.compile(r"^\W*(нет|неа|не-а|никогда|no)\b", re.IGNORECASE)
@@ -159,8 +176,12 @@ class Conversations:
             return user
 
     async def say(self, user, text: str) -> str:
+        """The bot's reply to ``text``; "" if it could not give one (the user would have seen an apology)."""
         async with self.database.session() as session:
-            reply = (await self.chat.reply(Repository(session), user, 0, text)).text
+            try:
+                reply = (await self.chat.reply(Repository(session), user, 0, text)).text
+            except ReplyFailed:
+                reply = ""
         self.exchanges.append((text, reply))
         return reply
 
@@ -173,13 +194,23 @@ class Conversations:
 async def _consistency(talk: Conversations) -> dict:
     async def one(index: int, item: Consistency) -> dict:
         user = await talk.user(f"consistency-{index}", item.persona)
-        earlier = [(q, await talk.say(user, q)) for q in item.before]
+        earlier = [{"user": q, "bot": await talk.say(user, q)} for q in item.before]
         reply = await talk.say(user, item.question)
         said = answers_yes(reply)
         return {"persona": list(item.persona), "before": earlier, "question": item.question, "expected": item.yes,
                 "reply": reply, "consistent": said == item.yes}
 
-    rows = await asyncio.gather(*(one(i, item) for i, item in enumerate(CONSISTENCY)))
+    async def invented(index: int, item: Invented) -> dict:
+        user = await talk.user(f"invented-{index}", item.persona)
+        first = await talk.say(user, item.question)
+        await talk.say(user, SMALL_TALK[0])
+        again = await talk.say(user, item.again)
+        kept = bool((content_lemmas(first) & content_lemmas(again)) - GENERIC_LEMMAS - STOP_LEMMAS - {"звать", "год", "любимый", "еда"})
+        return {"persona": list(item.persona), "before": [{"user": item.question, "bot": first}], "question": item.again,
+                "expected": "the same as before", "reply": again, "consistent": kept}
+
+    rows = await asyncio.gather(*(one(i, item) for i, item in enumerate(CONSISTENCY)),
+                                *(invented(i, item) for i, item in enumerate(INVENTED)))
     hits = sum(row["consistent"] for row in rows)
     return {"consistent": hits, "questions": len(rows), "share": hits / len(rows), "rows": rows}
 
