@@ -205,3 +205,8 @@ async def test_telegram_memory_lists_forgets_and_never_leaks(tg: Harness) -> Non
     assert tg.last_text(ALICE) == texts.MEMORY_FORGOT_ALL.format(count=1)
     async with tg.repo() as repo:
         assert await repo.session.scalar(text("SELECT count(*) FROM user_facts")) == 0
+
+
+def test_without_an_opening_the_model_says_as_much_as_it_wants() -> None:
+    assert finish("", "Я работаю врачом. А у меня есть собака.", ["Что делал вчера?"]) == \
+        "Я работаю врачом. А у меня есть собака."

@@ -120,7 +120,7 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     no question back where a person would not ask one (unless without it the reply would say an earlier one
     again). After an opening that is a whole sentence (a fact said back, a goodbye) the model adds at most
     one sentence; after a goodbye only a kind word («Пока! Хорошего вечера!»)."""
-    if opening[-1:] in ".!":
+    if opening.endswith((".", "!")):
         more = sentences(continuation)[:1]
         if is_farewell(history[-1]) and not (more and KIND_WORDS.search(more[0]) and "?" not in more[0]):
             more = []
