@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 from dialogue.format import own_turns
-from dialogue.memory import SINGLE_VALUED, Fact, GENERIC_LEMMAS, classify, self_statements
+from dialogue.memory import SINGLE_VALUED, GENERIC_LEMMAS, classify, self_statements
 from dialogue.russian import (
     FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, lemma, sentences, to_first_person, to_second_person,
     words,
@@ -29,7 +29,7 @@ from dialogue.russian import (
 
 YES, NO, GOODBYE = "Да,", "Нет,", "Пока!"
 WH_WORDS = frozenset({"кто", "что", "где", "когда", "как", "какой", "какая", "какое", "какие", "каких", "каким",
-                      "почему", "зачем", "сколько", "куда", "откуда", "чем", "кем", "чей", "чья", "чьё", "чем",
+                      "почему", "зачем", "сколько", "куда", "откуда", "чем", "кем", "чей", "чья", "чьё",
                       "кого", "кому", "чему", "каков", "какую", "какого", "какой-то", "отчего"})
 _FAREWELL = re.compile(
     r"(^|[\s,.!])(до свидания|до встречи|до завтра|спокойной ночи|всего доброго|всего хорошего|бывай|увидимся|"

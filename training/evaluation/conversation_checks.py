@@ -34,7 +34,7 @@ from bot.generation import Generator
 from bot.generation.factory import BACKEND_LOADERS, load_backend
 from bot.generation.selection import select_replies
 from bot.generation.turns import Turn
-from dialogue.format import own_turns, words_only
+from dialogue.format import words_only
 from training.evaluation.conversation import run_conversations
 from training.evaluation.predict import (
     BOT_DEFAULT,
