@@ -61,11 +61,11 @@ def test_evaluate_rejects_an_unknown_preset(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_sampling_is_reproducible(backend: TransformersBackend) -> None:
-    inputs = predict.build_inputs(backend, ROWS["persona"], ROWS["context"]) * 3
+    personas, contexts = list(ROWS["persona"]) * 3, list(ROWS["context"]) * 3
     sampling = predict.decoding_preset("sampling-p0.9-t0.8")
-    first = predict.generate(backend, inputs, decoding=sampling, batch_size=4)
-    assert predict.generate(backend, inputs, decoding=sampling, batch_size=4) == first
-    assert predict.generate(backend, inputs, decoding=sampling, batch_size=4, seed=1) != first
+    first = predict.replies_to(backend, personas, contexts, decoding=sampling, batch_size=4)
+    assert predict.replies_to(backend, personas, contexts, decoding=sampling, batch_size=4) == first
+    assert predict.replies_to(backend, personas, contexts, decoding=sampling, batch_size=4, seed=1) != first
 
 
 def test_decoding_comparison_table(backend: TransformersBackend, tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_export_fp16_fits_loads_as_float32_and_answers(run_model: Path, tmp_path
     assert "float16" in (dest / "README.md").read_text()
     backend = TransformersBackend.load(str(dest))
     assert backend.model.dtype == torch.float32
-    assert backend.generate(predict.build_inputs(backend, [["Я врач."]], [["Привет!"]]), predict.GREEDY)[0]
+    assert predict.replies_to(backend, [["Я врач."]], [["Привет!"]], decoding=predict.GREEDY)[0]
 
 
 def test_export_refuses_too_big_weights_and_foreign_directories(run_model: Path, tmp_path: Path) -> None:

@@ -18,7 +18,6 @@ from tqdm.auto import tqdm
 from bot.config import DecodingSettings
 from bot.generation import TransformersBackend
 from bot.generation.turns import Turn, compose
-from dialogue.format import tokenizer_truncator
 from training.data import features
 
 GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=40, no_repeat_ngram_size=3, repetition_penalty=1.2,
@@ -63,31 +62,6 @@ def decoding_preset(name: str) -> DecodingSettings:
 
 def load_backend(model_dir: Path) -> TransformersBackend:
     return TransformersBackend.load(str(model_dir))
-
-
-def build_inputs(
-    backend: TransformersBackend, personas: Sequence[Sequence[str]], contexts: Sequence[Sequence[str]]
-) -> list[str]:
-    truncate = tokenizer_truncator(backend.tokenizer)
-    return [backend.format.build_input(p, c, truncate=truncate) for p, c in zip(personas, contexts)]
-
-
-def generate(
-    backend: TransformersBackend, inputs: Sequence[str], *, batch_size: int = 16, decoding: DecodingSettings = GREEDY,
-    seed: int = SAMPLING_SEED, earlier: Sequence[Sequence[str]] | None = None,
-    persona: Sequence[Sequence[str]] | None = None,
-) -> list[str]:
-    """Replies to ``inputs`` in batches; ``earlier``: per input, the replying side's earlier turns, which the
-    reply must not repeat, as the bot's generator does (``dialogue.own_turns`` of each history); ``persona``:
-    per input, the facts whose words may come again."""
-    torch.manual_seed(seed)  # only sampling draws random numbers; the same seed and batches give the same replies
-    replies: list[str] = []
-    for start in tqdm(range(0, len(inputs), batch_size), desc=f"replies ({decoding.strategy})", unit="batch",
-                      disable=len(inputs) <= batch_size):
-        stop = start + batch_size
-        replies += backend.generate(list(inputs[start:stop]), decoding, list(earlier[start:stop]) if earlier else None,
-                                    persona=list(persona[start:stop]) if persona else None)
-    return replies
 
 
 def replies_to(
