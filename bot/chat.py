@@ -173,6 +173,14 @@ class ChatService:
         await repo.remember_facts(user, self_statements(text), user_message)
         return await self._answer(repo, persona, dialogue, user_message)
 
+    async def reset(self, repo: Repository, user: User, chat_id: int) -> str:
+        """/reset in every front end: the current persona's dialogue in this chat starts anew; the text to show."""
+        persona = await repo.current_persona(user)
+        if persona is None:
+            return texts.NO_PERSONA
+        await repo.reset_dialogue(user, persona, chat_id)
+        return texts.RESET_DONE
+
     async def memory(self, repo: Repository, user: User, argument: str = "") -> str:
         """/memory in every front end: the list of what the bot knows of the user (no argument), ``forget N``
         (also ``delete N``, ``N``) or ``clear``; the text to show."""

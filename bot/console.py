@@ -17,7 +17,7 @@ from typing import TextIO
 
 from bot import texts
 from bot.chat import InvalidMessage, ReplyFailed
-from bot.personas import PersonaError, validate_facts
+from bot.flow import ChoiceError, add_facts, chosen_persona, command_of, form_command, form_opening, is_form_command
 from bot.runtime import Runtime
 from bot.storage.repository import Repository
 
@@ -30,7 +30,7 @@ class ConsoleChat:
         self.user_name = user_name or getpass.getuser()
         self.stdin, self.stdout = stdin, stdout
         self.interactive = stdin.isatty()
-        self.collecting: list[str] | None = None  # persona facts being typed after `/persona new`
+        self.collecting: tuple[str, ...] | None = None  # the persona form's facts, while it is open (`/persona new`)
         self._next_line: str | None = None  # a command read ahead while joining typed lines
 
     def say(self, text: str) -> None:
@@ -68,23 +68,23 @@ class ConsoleChat:
     async def handle(self, line: str) -> bool:
         """Handle one line; False means quit."""
         command, _, argument = line.strip().partition(" ")
+        if command == "/quit":
+            return False
         async with self.runtime.database.session() as session:
             repo = Repository(session)
             user = await self.runtime.chat.ensure_user(repo, "console", self.user_name, self.user_name)
             if self.collecting is not None:
-                await self._collect_fact(repo, user, line)
-            elif command == "/quit":
-                return False
+                await self._form(repo, user, line)
             elif command == "/help":
                 self.say(texts.CONSOLE_HELP)
             elif command == "/reset":
-                persona = await repo.current_persona(user)
-                await repo.reset_dialogue(user, persona, CONSOLE_CHAT_ID)
-                self.say(texts.RESET_DONE)
+                self.say(await self.runtime.chat.reset(repo, user, CONSOLE_CHAT_ID))
             elif command == "/memory":
                 self.say(await self.runtime.chat.memory(repo, user, argument))
             elif command == "/persona":
                 await self._persona(repo, user, argument.strip())
+            elif command in ("/done", "/cancel"):
+                self.say(texts.NOTHING_TO_FINISH)
             elif command.startswith("/") and command not in ("/", "//"):
                 self.say(texts.UNKNOWN_COMMAND.format(command=command))
             elif line.strip():
@@ -128,7 +128,6 @@ class ConsoleChat:
 
     async def _persona(self, repo: Repository, user, argument: str) -> None:
         choices = await self.runtime.chat.persona_choices(repo, user)
-        numbered = choices.numbered
         if not argument:
             current = choices.current
             self.say(texts.persona_card(current.title, current.fact_texts) if current else texts.NO_PERSONA)
@@ -138,30 +137,23 @@ class ConsoleChat:
                     self.say(texts.CONSOLE_OWN_HEADER)
                 self.say(f"  {number}. {label}")
             self.say(texts.CONSOLE_PERSONA_USAGE)
-        elif argument == "new":
-            self.collecting = []
-            self.say(texts.PERSONA_WRITE_PROMPT)
-        elif argument.isdigit() and 1 <= int(argument) <= len(numbered):
-            persona = numbered[int(argument) - 1]
+        elif argument.lower() == "new":
+            self.collecting = ()
+            self.say(form_opening())
+        else:
+            try:
+                persona = chosen_persona(choices, argument)
+            except ChoiceError as error:
+                self.say(str(error))
+                return
             await repo.set_current_persona(user, persona)  # resumes its own dialogue
             self.say(texts.persona_chosen(persona.title, persona.fact_texts))
-        else:
-            self.say(texts.CONSOLE_PERSONA_USAGE)
 
-    async def _collect_fact(self, repo: Repository, user, line: str) -> None:
-        command = line.strip()
-        if command == "/cancel":
-            self.collecting = None
-            self.say(texts.PERSONA_CANCELLED)
-        elif command == "/done":
-            try:
-                facts = validate_facts(self.collecting)
-            except PersonaError as exc:
-                self.say(f"[!] {exc}")
-                return
-            self.collecting = None
-            persona = await repo.create_persona(user, texts.CUSTOM_PERSONA_TITLE, facts)
-            await repo.set_current_persona(user, persona)
-            self.say(texts.persona_chosen(persona.title, persona.fact_texts))
-        elif command:
-            self.collecting.append(command)
+    async def _form(self, repo: Repository, user, line: str) -> None:
+        """A line while the persona form is open: facts, or a command the form answers (``bot.flow``)."""
+        if is_form_command(line):
+            step = await form_command(repo, user, self.collecting, command_of(line))
+        else:
+            step = add_facts(self.collecting, line)
+        self.collecting = None if step.closed else step.facts
+        self.say(step.text)

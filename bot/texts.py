@@ -38,6 +38,32 @@ PERSONA_WRITE_PROMPT = (
 )
 RESET_DONE = "Начинаем разговор заново — персона та же."
 
+# --- the persona form and persona numbers (bot/flow.py, both front ends) ------------------------
+CUSTOM_LIMITS = "Фактов — от 1 до {max_facts}, каждый от {min_chars} до {max_chars} символов."
+CUSTOM_ACCEPTED = "Принято. Фактов: {count} из {max_facts}. Добавьте ещё или отправьте /done."
+CUSTOM_ACCEPTED_FULL = "Принято. Фактов: {count} из {max_facts} — больше нельзя. /done — сохранить, /cancel — выйти."
+CUSTOM_REJECTED = (
+    "{error}\nЭто сообщение не добавлено; фактов пока: {count} из {max_facts}. "
+    "Исправьте и пришлите снова, /done — сохранить то, что есть, /cancel — выйти."
+)
+CUSTOM_TOO_MANY = "Слишком много фактов: в сообщении {lines}, а добавить можно ещё {left}."
+CUSTOM_FULL = "Фактов уже {max_facts} — больше нельзя."
+CUSTOM_NEED_TEXT = "Пришлите факты текстом, по одному в строке. /done — закончить, /cancel — отменить."
+CUSTOM_NOTHING_YET = "Пока нет ни одного факта. Напишите хотя бы один или отправьте /cancel."
+FORM_STATUS = "Вы пишете свою персону: фактов {count} из {max_facts}."
+FORM_HELP = (
+    "Пишите факты о персоне по одному в строке, например «Я работаю учителем.»\n"
+    "/done — сохранить персону и говорить от её лица\n"
+    "/cancel — выйти, ничего не меняя"
+)
+FORM_FINISH_FIRST = "Команда {command} сработает после: /done — сохранить, /cancel — выйти."
+PERSONA_NOT_A_NUMBER = (
+    "«{argument}» — не номер персоны. /persona — список, /persona N — выбрать номер от 1 до {count}, "
+    "/persona new — написать свою."
+)
+PERSONA_NO_NUMBER = "Персоны с номером {number} нет: есть номера от 1 до {count}. Список — /persona."
+NOTHING_TO_FINISH = "Сейчас нечего завершать или отменять. Своя персона — через /persona."
+
 # --- memory: what the bot knows of the user (/memory, both front ends) -----------------------
 MEMORY_EMPTY = (
     "Я пока ничего о вас не знаю. Расскажите о себе — например, «Меня зовут Оля, я живу в Казани» — "
@@ -129,12 +155,6 @@ NOT_ALLOWED = "Извините, этот бот пока доступен то�
 PERSONA_PICK = "Выберите другую персону или напишите свою:"
 PERSONA_CUSTOM_BUTTON = "✍️ Написать свою"
 PERSONA_NOT_FOUND = "Эта персона недоступна. Откройте /persona и выберите снова."
-CUSTOM_LIMITS = "Фактов — от 1 до {max_facts}, каждый от {min_chars} до {max_chars} символов."
-CUSTOM_ACCEPTED = "Принято. Фактов: {count} из {max_facts}. Добавьте ещё или отправьте /done."
-CUSTOM_REJECTED = "{error}\nЭто сообщение не добавлено; фактов пока: {count}. Исправьте и пришлите снова."
-CUSTOM_NEED_TEXT = "Пришлите факты текстом, по одному в строке. /done — закончить, /cancel — отменить."
-CUSTOM_NOTHING_YET = "Пока нет ни одного факта. Напишите хотя бы один или отправьте /cancel."
-NOTHING_TO_FINISH = "Сейчас нечего завершать или отменять. Своя персона — через /persona."
 
 # ---- chatting -------------------------------------------------------------------------------
 FLOODED = (

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import texts
 from bot.personas import load_presets
 from tests.conftest import PROJECT_ROOT
 
@@ -98,6 +99,53 @@ def test_own_personas_continue_the_numbering_and_resume_their_dialogue(tiny_mode
     assert len({t[1] for t in threads if t[0]}) == 1  # one dialogue thread, resumed
 
 
+def test_the_persona_form_never_traps_anyone(tiny_model_dir, tmp_path):
+    """The issue's scenario (12 facts, /done, «Привет!», /help, /cancel), then commands and bad facts inside the
+    form, and persona numbers that name nothing: the same answers as in Telegram (``bot.flow``)."""
+    db = tmp_path / "bot.sqlite3"
+    script = ["/persona new", *(f"Факт номер {n}." for n in range(1, 13)), "/done", "Привет!", "/help", "/cancel",
+              "/persona new", "Я врач.", "/help", "/reset", "Я " + "очень " * 40 + "люблю кошек.", "/cancel",
+              "/persona 999", "/persona 0", "/persona abc"]
+    result = run_chat(tiny_model_dir, db, script, "chat")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    accepted = [line for line in out if line.startswith("Принято.")]
+    assert len(accepted) == 11 and accepted[9] == texts.CUSTOM_ACCEPTED_FULL.format(count=10, max_facts=10)
+    refused = [line for line in out if line.startswith("Фактов уже 10 — больше нельзя.")]
+    assert len(refused) == 2
+    facts = rows(db, "SELECT f.text FROM persona_facts f JOIN personas p ON p.id = f.persona_id "
+                     "WHERE p.preset_key IS NULL ORDER BY f.position")
+    assert [f[0] for f in facts] == [f"Факт номер {n}." for n in range(1, 11)]
+    assert rows(db, "SELECT text FROM messages WHERE role = 'user'") == [("Привет!",)]  # answered as a chat message
+    assert sum(line.startswith("Бот: ") for line in out) == 1
+    assert "Команды:" in out and texts.NOTHING_TO_FINISH in out
+    assert "Вы пишете свою персону: фактов 1 из 10." in out
+    assert "Вы пишете свою персону: фактов 1 из 10. " + texts.FORM_FINISH_FIRST.format(command="/reset") in out
+    assert any(line.startswith("Факт 2 слишком длинный") for line in out)
+    assert texts.PERSONA_CANCELLED in out
+    presets = len(load_presets()) + 1  # and the persona written above
+    assert texts.PERSONA_NO_NUMBER.format(number=999, count=presets) in out
+    assert texts.PERSONA_NO_NUMBER.format(number=0, count=presets) in out
+    assert any(line.startswith("«abc» — не номер персоны.") for line in out)
+
+
+def test_the_persona_form_on_a_terminal_shows_where_the_user_is(tiny_model_dir, tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "bot", "chat"], stdin=slave, stdout=slave,
+                               stderr=subprocess.DEVNULL, env=chat_env(tiny_model_dir, tmp_path / "bot.sqlite3"),
+                               cwd=PROJECT_ROOT)
+    os.close(slave)
+    script = ["/persona new", *(f"Факт номер {n}." for n in range(1, 12)), "/help", "/cancel", "/quit"]
+    os.write(master, "".join(line + "\n" for line in script).encode())
+    output = read_terminal(master).decode("utf-8")
+    assert process.wait(timeout=180) == 0
+    assert "+ " in output  # the form's own prompt
+    assert "Фактов уже 10 — больше нельзя." in output and "Вы пишете свою персону: фактов 10 из 10." in output
+    assert texts.PERSONA_CANCELLED in output
+
+
 def test_pending_messages_of_this_user_are_answered_at_start(tiny_model_dir, tmp_path):
     db = tmp_path / "bot.sqlite3"
     run_chat(tiny_model_dir, db, ["Привет!"], "chat", "--user", "ivan")
@@ -121,7 +169,7 @@ def test_bad_input_gets_a_message_and_nothing_is_stored(tiny_model_dir, tmp_path
     result = run_chat(tiny_model_dir, db, ["   ", "x" * 5000, "bad\x07bell", "/persona new", "/done", "/cancel"], "chat")
     assert result.returncode == 0, result.stderr
     assert "слишком длинное" in result.stdout and "служебные символы" in result.stdout
-    assert "Нужен хотя бы один факт" in result.stdout  # the persona validator's message
+    assert texts.CUSTOM_NOTHING_YET in result.stdout  # /done with no fact: the form says so, as in Telegram
     assert rows(db, "SELECT count(*) FROM messages") == [(0,)]
 
 

@@ -27,7 +27,7 @@ class ScriptedBackend:
     def __init__(self, tiny_backend, replies: list[str]) -> None:  # noqa: ANN001
         self.format, self.tokenizer, self.replies, self.inputs = tiny_backend.format, tiny_backend.tokenizer, replies, []
 
-    def generate(self, inputs: list[str], decoding, earlier=None, *, persona=None) -> list[str]:  # noqa: ANN001
+    def generate(self, inputs: list[str], decoding, earlier=None, *, persona=None, keep_out=None) -> list[str]:  # noqa: ANN001
         self.inputs += inputs
         return [self.replies[(len(self.inputs) - len(inputs) + i) % len(self.replies)] for i in range(len(inputs))]
 

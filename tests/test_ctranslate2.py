@@ -256,6 +256,13 @@ def _keep_out_of_earlier_replies(reference: TransformersBackend, fast: CTranslat
     freed = fast.generate(inputs, decoding, earlier, persona=earlier)
     assert freed == reference.generate(inputs, decoding, earlier, persona=earlier)
     assert not any(repeats_earlier(reply, said) for reply, said in zip(freed, earlier))
+    # Word n-grams a rule keeps out (``keep_out``, as ``QUESTION_BACK``): R's second word after its first, kept out
+    # in both backends alike, with or without earlier replies.
+    rule = [{(words[0],): {words[1]}} if len(words) == 2 else {} for words in (o.split() for o in openings)]
+    ruled = fast.generate(inputs, decoding, keep_out=rule)
+    assert ruled == reference.generate(inputs, decoding, keep_out=rule)
+    assert [r != f for r, f in zip(ruled, first)] == [bool(g) for g in rule]
+    assert fast.generate(inputs, decoding, earlier, keep_out=rule) == reference.generate(inputs, decoding, earlier, keep_out=rule)
     # Two-token replies, each told itself: banned by the n-gram of R's opening.
     two = replace(decoding, max_new_tokens=2)
     short = fast.generate(inputs, two)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from bot.generation.earlier_replies import START, NoRepeatOfEarlier, TokenWords, earlier_ngrams, repeats_earlier
+from bot.generation.earlier_replies import (
+    QUESTION_BACK,
+    START,
+    NoRepeatOfEarlier,
+    TokenWords,
+    earlier_ngrams,
+    merged,
+    repeats_earlier,
+)
 
 
 class Pieces:
@@ -27,7 +35,8 @@ class Pieces:
 
 
 PIECES = ["a", " Я", " я", " люблю", " печь", " пироги", " Пироги", " Пир", " пир", "оги", " пирожки", " п",
-          ",", " а", " ты", " т", " тебя", "?", " Да", ".", " живу", " в", " Казани", " книги", "ы"]
+          ",", " а", " ты", " т", " тебя", "?", " Да", ".", " живу", " в", " Казани", " книги", "ы", " А", " у",
+          " тоже", " чем", " меня"]
 ID = {piece: i for i, piece in enumerate(PIECES)}
 
 
@@ -76,3 +85,19 @@ def test_the_processor_bans_per_request_after_the_prompt() -> None:
     assert {PIECES[i] for i in torch.nonzero(scores[0] == -float("inf")).flatten().tolist()} == {
         " пироги", " Пироги", " Пир", " пир", " п"}
     assert not torch.isinf(scores[1]).any()  # the other request said nothing before
+
+
+def test_a_question_back_is_kept_out_wherever_it_would_start_but_other_words_after_a_are_not() -> None:
+    words = TokenWords(Pieces(PIECES))
+    grams = merged(earlier_ngrams(["Я люблю печь пироги."], 3), QUESTION_BACK)
+    lengths = sorted({len(context) for context in grams})
+
+    def banned(text: str) -> set[str]:
+        return {PIECES[i] for i in words.banned(text, grams, lengths)}
+
+    assert banned(" Я люблю книги, а") == {" ты", " т", " тебя"}
+    assert banned(" Я люблю книги. А") == {" ты", " т", " тебя"}  # any case, after any punctuation
+    assert banned(" А у") == {" тебя", " т"}  # «А у меня» stays free
+    assert banned(" Я люблю книги, а чем") == {" ты", " т", " тебя"}
+    assert banned(" Я люблю печь") == {" пироги", " Пироги", " Пир", " пир", " п"}  # the earlier reply's ban stays
+    assert banned(" Я люблю книги, и") == set()

@@ -37,15 +37,17 @@ class Recording:
         self.model_id, self.format, self.tokenizer = inner.model_id, inner.format, inner.tokenizer
         self.batches: list[list[str]] = []
 
-    def generate(self, inputs: list[str], decoding: DecodingSettings, earlier=None, *, persona=None) -> list[str]:  # noqa: ANN001
+    def generate(self, inputs: list[str], decoding: DecodingSettings, earlier=None, *, persona=None,  # noqa: ANN001
+                 keep_out=None) -> list[str]:  # noqa: ANN001
         assert threading.current_thread() is not threading.main_thread()
         self.batches.append(inputs)
-        self.earlier, self.persona = earlier, persona
+        self.earlier, self.persona, self.keep_out = earlier, persona, keep_out
         time.sleep(self.sleep_s)
         if self.fail_once:
             self.fail_once = False
             raise RuntimeError("boom in the model")
-        return self.replies if self.replies is not None else self.inner.generate(inputs, decoding, earlier, persona=persona)
+        return self.replies if self.replies is not None else self.inner.generate(inputs, decoding, earlier, persona=persona,
+                                                                                    keep_out=keep_out)
 
 
 async def test_single_reply(backend) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot import texts
 from bot.chat import MAX_OWN_PERSONAS_LISTED, REPLY_NOT_STORED, ChatService
+from bot.personas import load_presets
 from bot.storage.models import Feedback, Message, User
 from bot.telegram.app import answer_pending
 from tests.fake_telegram import BOT_USERNAME
@@ -104,9 +105,9 @@ async def test_a_reply_is_kept_from_every_recent_reply_of_the_bot_not_only_those
     backend = tg.runtime.generator.backend
     generate, seen = backend.generate, []
 
-    def recording(inputs: list[str], decoding, earlier=None, *, persona=None):  # noqa: ANN001
+    def recording(inputs: list[str], decoding, earlier=None, *, persona=None, keep_out=None):  # noqa: ANN001
         seen.append(earlier)
-        return generate(inputs, decoding, earlier, persona=persona)
+        return generate(inputs, decoding, earlier, persona=persona, keep_out=keep_out)
 
     monkeypatch.setattr(backend, "generate", recording)
     replies = [(await chat_once(tg, ALICE, question))["text"]
@@ -130,7 +131,7 @@ async def test_custom_persona_through_the_fsm(tg: Harness) -> None:
     await tg.say(ALICE, "Я люблю <b>джаз</b>.")
     assert tg.last_text(ALICE) == texts.CUSTOM_ACCEPTED.format(count=3, max_facts=10)
     await tg.say(ALICE, "\n".join(f"Факт номер {n}." for n in range(8)))  # 11 in all: too many
-    assert tg.last_text(ALICE).startswith("Слишком много фактов: 11")
+    assert tg.last_text(ALICE).startswith("Слишком много фактов: в сообщении 8, а добавить можно ещё 7.")
     await tg.say(ALICE, "/done")
     assert "Я люблю <b>джаз</b>." in tg.last_text(ALICE)
     async with tg.repo() as repo:
@@ -139,6 +140,51 @@ async def test_custom_persona_through_the_fsm(tg: Harness) -> None:
     assert persona.fact_texts == ["Я живу в Казани.", "У меня есть кот.", "Я люблю <b>джаз</b>."]
     await chat_once(tg, ALICE)  # the chat works with it and the FSM is over
     assert tg.buttons(tg.last_message(ALICE))
+
+
+async def test_the_persona_form_never_traps_anyone(tg: Harness) -> None:
+    """The issue's scenario: twelve facts one a message, /done, «Привет!», /help, /cancel; then commands inside
+    the form. The same rules as the console's (``bot.flow``; tests/test_console.py runs the same script)."""
+    await tg.say(ALICE, "/persona new")
+    assert tg.last_text(ALICE).startswith(texts.PERSONA_WRITE_PROMPT)
+    for number in range(1, 13):
+        await tg.say(ALICE, f"Факт номер {number}.")
+    said = tg.fake.texts_to(ALICE)
+    assert said[-3] == texts.CUSTOM_ACCEPTED_FULL.format(count=10, max_facts=10)
+    assert said[-2] == said[-1] and said[-1].startswith("Фактов уже 10 — больше нельзя.") and "/done" in said[-1]
+    await tg.say(ALICE, "/done")
+    assert "• Факт номер 10." in tg.last_text(ALICE) and "Факт номер 11." not in tg.last_text(ALICE)
+    await chat_once(tg, ALICE, "Привет!")  # a chat message again, answered
+    assert tg.buttons(tg.last_message(ALICE))
+    await tg.say(ALICE, "/help")
+    assert tg.last_text(ALICE).startswith("Я отвечаю от лица выбранной персоны")
+    await tg.say(ALICE, "/cancel")
+    assert tg.last_text(ALICE) == texts.NOTHING_TO_FINISH
+    # Inside the form: /help helps, another command says to finish first, a fact too long is refused at once.
+    await tg.say(ALICE, "/persona new")
+    await tg.say(ALICE, "Я врач.")
+    await tg.say(ALICE, "/help")
+    assert tg.last_text(ALICE).startswith("Вы пишете свою персону: фактов 1 из 10.") and "/cancel" in tg.last_text(ALICE)
+    await tg.say(ALICE, "/reset")
+    assert tg.last_text(ALICE) == "Вы пишете свою персону: фактов 1 из 10. " + texts.FORM_FINISH_FIRST.format(command="/reset")
+    await tg.say(ALICE, "Я " + "очень " * 40 + "люблю кошек.")
+    assert tg.last_text(ALICE).startswith("Факт 2 слишком длинный") and "фактов пока: 1 из 10" in tg.last_text(ALICE)
+    await tg.say(ALICE, "/cancel")
+    assert tg.last_text(ALICE) == texts.PERSONA_CANCELLED
+    async with tg.repo() as repo:
+        persona = await repo.current_persona(await repo.get_or_create_user("telegram", str(ALICE)))
+    assert len(persona.fact_texts) == 10  # the cancelled form changed nothing
+
+
+async def test_a_persona_number_that_names_nothing_says_what_exists(tg: Harness) -> None:
+    presets = len(load_presets())
+    for argument in ("999", "0"):
+        await tg.say(ALICE, f"/persona {argument}")
+        assert tg.last_text(ALICE) == texts.PERSONA_NO_NUMBER.format(number=int(argument), count=presets)
+    await tg.say(ALICE, "/persona abc")
+    assert tg.last_text(ALICE).startswith("«abc» — не номер персоны.")
+    await tg.say(ALICE, "/persona 2")
+    assert tg.last_text(ALICE).startswith(texts.PERSONA_CHOSEN) and load_presets()[1].title in tg.last_text(ALICE)
 
 
 async def test_cancel_keeps_the_persona_and_outside_the_editor_done_is_explained(tg: Harness) -> None:
@@ -318,11 +364,11 @@ async def test_pending_message_that_fails_again_after_restart_is_marked_lost_and
     backend = tg.runtime.generator.backend
     generate, calls = backend.generate, []
 
-    def fails_once(inputs: list[str], decoding, earlier=None, *, persona=None):  # on the oldest pending message: Alice's
+    def fails_once(inputs: list[str], decoding, earlier=None, *, persona=None, keep_out=None):  # on the oldest pending message: Alice's
         calls.append(inputs)
         if len(calls) == 1:
             raise RuntimeError("out of memory")
-        return generate(inputs, decoding, earlier, persona=persona)
+        return generate(inputs, decoding, earlier, persona=persona, keep_out=keep_out)
 
     monkeypatch.setattr(backend, "generate", fails_once)
     await answer_pending(tg.bot, tg.runtime.database, tg.runtime.chat)

@@ -22,7 +22,14 @@ from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
 from bot.generation.errors import ModelLoadError
 from bot.generation.reply_end import EndOnlyWhenLikely
-from bot.generation.earlier_replies import NoRepeatOfEarlier, TokenWords, earlier_ngrams, repeats_earlier
+from bot.generation.earlier_replies import (
+    NoRepeatOfEarlier,
+    TokenWords,
+    WordGrams,
+    earlier_ngrams,
+    merged,
+    repeats_earlier,
+)
 from bot.generation.reply_only import reply_only
 from dialogue.format import FORMAT_FILE, FormatSpec, tokenizer_truncator
 
@@ -40,11 +47,13 @@ class Backend(Protocol):
     """Used by the dialogue format to truncate persona facts and utterances by tokens."""
 
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
-                 *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1) -> list[str]:
+                 *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
+                 keep_out: Sequence[WordGrams] | None = None) -> list[str]:
         """``per_input`` replies per input, grouped by input, in order (whitespace-stripped; may be empty;
         more than one needs sampling or a beam at least that wide). ``earlier``: per input, the bot's own
         earlier replies in that dialogue, which the reply must not repeat (``NoRepeatOfEarlier``); ``persona``:
-        per input, the facts whose words the reply may use again though an earlier reply used them."""
+        per input, the facts whose words the reply may use again though an earlier reply used them;
+        ``keep_out``: per input, more word n-grams the reply may not hold (``QUESTION_BACK``)."""
         ...
 
     def log_likelihoods(self, inputs: list[str], replies: list[str]) -> list[float]:
@@ -113,21 +122,24 @@ class TransformersBackend:
         return TokenWords(self.tokenizer)
 
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
-                 *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1) -> list[str]:
-        replies = self._generate(inputs, decoding, earlier, persona, per_input)
+                 *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
+                 keep_out: Sequence[WordGrams] | None = None) -> list[str]:
+        replies = self._generate(inputs, decoding, earlier, persona, per_input, keep_out)
         if earlier and persona:
             # The persona's words are free, so a reply made of them could say an earlier reply again with other
             # punctuation («Я живу в Казани» after «Я живу в Казани.»): such a row goes again under the full ban.
             again = [i for i in range(len(inputs))
                      if any(repeats_earlier(r, earlier[i]) for r in replies[i * per_input : (i + 1) * per_input])]
             if again:
-                redone = self._generate([inputs[i] for i in again], decoding, [earlier[i] for i in again], None, per_input)
+                redone = self._generate([inputs[i] for i in again], decoding, [earlier[i] for i in again], None, per_input,
+                                        [keep_out[i] for i in again] if keep_out else None)
                 for k, i in enumerate(again):
                     replies[i * per_input : (i + 1) * per_input] = redone[k * per_input : (k + 1) * per_input]
         return replies
 
     def _generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None,
-                  persona: Sequence[Sequence[str]] | None, per_input: int) -> list[str]:
+                  persona: Sequence[Sequence[str]] | None, per_input: int,
+                  keep_out: Sequence[WordGrams] | None = None) -> list[str]:
         kwargs: dict[str, Any] = decoding.to_generate_kwargs()
         if per_input > 1:
             kwargs["num_return_sequences"] = per_input
@@ -146,10 +158,8 @@ class TransformersBackend:
         reply_start = encoded["input_ids"].shape[1] if causal else 1
         if causal:
             kwargs = reply_only(kwargs, reply_start)
-        if earlier and any(earlier):
-            n = decoding.no_repeat_earlier_ngram_size
-            banned = [earlier_ngrams(replies, n, free=facts)
-                      for replies, facts in zip(earlier, persona or [()] * len(earlier), strict=True)]
+        banned = kept_out(len(inputs), decoding, earlier, persona, keep_out)
+        if any(banned):
             kwargs.setdefault("logits_processor", LogitsProcessorList()).append(
                 NoRepeatOfEarlier(banned, reply_start, self.tokenizer, self.token_words))
         if end_probability := kwargs.pop("min_end_probability", 0):  # last: it judges what greedy picks from
@@ -241,6 +251,16 @@ def scored_replies(tokenizer: Any, spec: FormatSpec, sources: list[str], replies
     truncate = tokenizer_truncator(tokenizer)
     return [scored_row(tokenizer, spec, source, spec.build_target(reply, truncate=truncate))
             for source, reply in zip(sources, replies, strict=True)]
+
+
+def kept_out(rows: int, decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None,
+             persona: Sequence[Sequence[str]] | None, keep_out: Sequence[WordGrams] | None) -> list[WordGrams]:
+    """Per input, the word n-grams its reply may not hold: its earlier replies' (but the persona's, ``free``)
+    and ``keep_out``'s."""
+    n = decoding.no_repeat_earlier_ngram_size
+    earlier, persona, keep_out = earlier or [()] * rows, persona or [()] * rows, keep_out or [{}] * rows
+    return [merged(earlier_ngrams(replies, n, free=facts) if replies else {}, extra)
+            for replies, facts, extra in zip(earlier, persona, keep_out, strict=True)]
 
 
 def _padded(rows: list[list[int]], value: int) -> torch.Tensor:

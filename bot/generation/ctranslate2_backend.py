@@ -35,12 +35,13 @@ from bot.generation.backends import (
     IGNORE,
     _check_local_dir,
     _local_model_id,
+    kept_out,
     scored_replies,
     stop_token_ids,
 )
 from bot.generation.errors import GenerationError, ModelLoadError
 from bot.generation.reply_end import end_probabilities
-from bot.generation.earlier_replies import TokenWords, earlier_ngrams, repeats_earlier
+from bot.generation.earlier_replies import TokenWords, WordGrams, repeats_earlier
 from dialogue.format import FormatSpec
 
 log = logging.getLogger(__name__)
@@ -118,19 +119,22 @@ class CTranslate2Backend:
         return TokenWords(self.tokenizer)
 
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
-                 *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1) -> list[str]:
-        """As ``TransformersBackend.generate``; ``earlier`` (the bot's earlier replies per request) is kept out
-        by ``_keeping_out``, one engine call per row that has any (a CausalLM's rows run one at a time anyway)."""
+                 *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
+                 keep_out: Sequence[WordGrams] | None = None) -> list[str]:
+        """As ``TransformersBackend.generate``; ``earlier`` (the bot's earlier replies per request) and ``keep_out``
+        are kept out by ``_keeping_out``, one engine call per row that has any (a CausalLM's rows run one at a time
+        anyway)."""
         encoded = self.tokenizer(inputs, truncation=True, max_length=self.format.max_source_tokens)["input_ids"]
         tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
         options = {**decoding_options(self, decoding), "num_hypotheses": per_input}
-        if earlier and any(earlier):
-            n = decoding.no_repeat_earlier_ngram_size
+        banned = kept_out(len(inputs), decoding, earlier, persona, keep_out)
+        full = kept_out(len(inputs), decoding, earlier, None, keep_out) if persona and earlier else banned
+        if any(full):
             generated = []
-            for row, replies, free in zip(tokens, earlier, persona or [()] * len(earlier), strict=True):
-                results = self._keeping_out(row, replies, n, options, free)
-                if free and any(repeats_earlier(self._text(result), replies) for result in results):
-                    results = self._keeping_out(row, replies, n, options)  # as transformers: the full ban
+            for i, row in enumerate(tokens):
+                results = self._keeping_out(row, banned[i], options)
+                if full[i] != banned[i] and any(repeats_earlier(self._text(result), earlier[i]) for result in results):
+                    results = self._keeping_out(row, full[i], options)  # as transformers: the full ban
                 generated += results
         else:
             generated = self.run_tokens(tokens, options)
@@ -139,10 +143,8 @@ class CTranslate2Backend:
     def _text(self, reply: list[str]) -> str:
         return self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(reply), skip_special_tokens=True).strip()
 
-    def _keeping_out(self, row: list[str], replies: Sequence[str], n: int, options: dict[str, Any],
-                     free: Sequence[str] = ()) -> list[list[str]]:
-        """The engine on one row with the word n-grams of ``replies`` banned as ``NoRepeatOfEarlier`` bans them
-        (but those of the persona's facts, ``free``).
+    def _keeping_out(self, row: list[str], grams: WordGrams, options: dict[str, Any]) -> list[list[str]]:
+        """The engine on one row with the word n-grams ``grams`` banned as ``NoRepeatOfEarlier`` bans them.
 
         CTranslate2 has no logits processors; its ``suppress_sequences`` suppresses a sequence's last token
         after the others, matched against the tokens generated so far. So each result is read again step by
@@ -151,7 +153,6 @@ class CTranslate2Backend:
         as they were, and each round goes on where the last one went wrong, as transformers does in one pass.
         A sequence of one token (a banned first word) is suppressed anywhere in the reply, not only first.
         At most ``KEEP_OUT_ATTEMPTS`` engine calls."""
-        grams = earlier_ngrams(replies, n, free=free)
         lengths = sorted({len(context) for context in grams})
         suppress: list[list[str]] = []
         for _ in range(KEEP_OUT_ATTEMPTS):
@@ -162,7 +163,7 @@ class CTranslate2Backend:
             suppress += found
         return generated
 
-    def _first_banned(self, reply: list[str], grams: dict, lengths: list[int]) -> list[list[str]]:
+    def _first_banned(self, reply: list[str], grams: WordGrams, lengths: list[int]) -> list[list[str]]:
         """Where ``reply`` (tokens) first took a token the ban forbids: each forbidden token there, after the
         reply's tokens before it; nothing if it took none."""
         ids = self.tokenizer.convert_tokens_to_ids(reply)

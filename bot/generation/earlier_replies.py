@@ -27,7 +27,11 @@ _LEAD = re.compile(r"(\W*)(\w*)")
 _WORD_END = re.compile(r"\w")
 
 
-def earlier_ngrams(replies: Sequence[str], n: int, *, free: Sequence[str] = ()) -> dict[tuple[str, ...], set[str]]:
+WordGrams = dict[tuple[str, ...], set[str]]
+"""Word n-grams to keep out of a reply: ``{(words before): {words that may not follow them}}``."""
+
+
+def earlier_ngrams(replies: Sequence[str], n: int, *, free: Sequence[str] = ()) -> WordGrams:
     """``{(words): {next words}}``: the word n-grams of ``replies`` after ``START``, each one's last word after
     the ones before it. A reply of fewer than n - 1 words is one n-gram from ``START``, banned whole.
 
@@ -44,12 +48,33 @@ def earlier_ngrams(replies: Sequence[str], n: int, *, free: Sequence[str] = ()) 
         facts |= ngrams([START, *words], n) | ngrams(words, n)
     said = [[START, *words_only(reply).split()] for reply in replies]
     holders = Counter(gram for words in said for gram in ngrams(words, n))  # how many earlier replies hold each
-    grams: dict[tuple[str, ...], set[str]] = {}
+    grams: WordGrams = {}
     for words in said:
         for gram in ngrams(words, min(n, len(words))) if len(words) > 1 else ():
             if gram not in facts or holders[gram] > 1:
                 grams.setdefault(gram[:-1], set()).add(gram[-1])
     return grams
+
+
+def merged(*grams: WordGrams) -> WordGrams:
+    """One ban of several: for each context, every word any of them keeps out."""
+    out: WordGrams = {}
+    for part in grams:
+        for context, words in part.items():
+            out.setdefault(context, set()).update(words)
+    return out
+
+
+_YOU = {"ты", "тебя", "тебе", "твой", "твоя", "твоё", "твое", "твои"}
+QUESTION_BACK: WordGrams = {
+    ("а",): _YOU,
+    ("а", "у"): {"тебя"},
+    **{("а", asked): _YOU for asked in ("как", "что", "чем", "где", "кем")},
+    **{("а", asked, "у"): {"тебя"} for asked in ("как", "что", "где")},
+}
+"""A question back, «а ты?», «а у тебя?», «а чем ты …?»: kept out of a reply where a person would not ask one
+(``bot.generation.turns``), so the model says something else instead of a shorter reply being sent. Not «а вы»:
+a token is kept out when its letters could begin a banned word, and «в» begins «вы» (the ban would take «а в …»)."""
 
 
 def repeats_earlier(reply: str, replies: Sequence[str]) -> bool:
@@ -76,7 +101,7 @@ class TokenWords:
             if letters:
                 (self.starting if before else self.going_on).setdefault(letters.lower(), []).append(token)
 
-    def banned(self, text: str, grams: dict[tuple[str, ...], set[str]], lengths: Sequence[int]) -> set[int]:
+    def banned(self, text: str, grams: WordGrams, lengths: Sequence[int]) -> set[int]:
         """The tokens that, after the reply ``text``, would begin a word banned by ``grams`` (contexts of
         ``lengths`` words)."""
         words = [START, *words_only(text).split()]

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.config import DecodingSettings
-from bot.generation.earlier_replies import repeats_earlier
+from bot.generation.earlier_replies import QUESTION_BACK, repeats_earlier
 from dialogue.format import own_turns, tokenizer_truncator, words_only
 from dialogue.grounding import is_farewell, join_opening, last_question, reply_opening
 from dialogue.russian import sentences
@@ -89,8 +89,11 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
     openings = [turn.opening if backend.format.is_causal else "" for turn in turns]
     inputs = model_inputs(backend, turns, openings)
     earlier = [list(own_turns(t.history)) for t in turns]
+    # A question back is kept out while the model writes where a person would not ask one: it says something
+    # else instead («Я учитель. Люблю свою работу.»), rather than a shorter reply being sent.
+    keep_out = [{} if ask_back_allowed(t.history) else QUESTION_BACK for t in turns]
     many = {"per_input": per_input} if per_input > 1 else {}
-    texts = backend.generate(inputs, decoding, earlier, persona=[t.persona for t in turns], **many)
+    texts = backend.generate(inputs, decoding, earlier, persona=[t.persona for t in turns], keep_out=keep_out, **many)
     if len(texts) != len(inputs) * per_input:
         raise ValueError(f"backend returned {len(texts)} replies for {len(inputs)} inputs x {per_input}")
     # An echo goes again, with the user's message kept out as if the bot had said it before.
@@ -99,7 +102,8 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
     if echoed:
         again = backend.generate([inputs[i] for i in echoed], decoding,
                                  [earlier[i] + [turns[i].history[-1]] for i in echoed],
-                                 persona=[turns[i].persona for i in echoed], **many)
+                                 persona=[turns[i].persona for i in echoed], keep_out=[keep_out[i] for i in echoed],
+                                 **many)
         for k, i in enumerate(echoed):
             texts[i * per_input : (i + 1) * per_input] = again[k * per_input : (k + 1) * per_input]
     limit = decoding.max_new_tokens or backend.format.max_target_tokens

@@ -1,6 +1,6 @@
 """Telegram handlers, one router per feature, built fresh for every dispatcher.
 
-Order matters: the persona editor (FSM) sees text before the chat does, and ``other``
+Order matters: the persona form (FSM) sees every message first, while it is open, and ``other``
 (unknown commands, non-text, edits, the error handler) comes last.
 """
 
@@ -12,4 +12,4 @@ from bot.handlers import admin, chat, feedback, other, persona, privacy, start
 
 
 def build_routers() -> list[Router]:
-    return [module.build_router() for module in (start, admin, persona, privacy, feedback, chat, other)]
+    return [module.build_router() for module in (persona, start, admin, privacy, feedback, chat, other)]

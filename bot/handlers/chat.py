@@ -18,13 +18,8 @@ from bot.telegram.addressing import AddressedToBot, is_private, strip_mention
 from bot.telegram.replies import send_reply
 
 
-async def reset(message: Message, repo: Repository, user: User) -> None:
-    persona = await repo.current_persona(user)
-    if persona is None:
-        await message.answer(texts.NO_PERSONA)
-        return
-    await repo.reset_dialogue(user, persona, message.chat.id)
-    await message.answer(texts.RESET_DONE)
+async def reset(message: Message, repo: Repository, user: User, chat: ChatService) -> None:
+    await message.answer(await chat.reset(repo, user, message.chat.id))
 
 
 async def chat_message(

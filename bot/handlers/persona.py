@@ -1,5 +1,6 @@
-"""/persona: the current persona, presets to switch to, and «✍️ Написать свою» — an aiogram FSM
-collecting facts one per line over one or several messages (/done finishes, /cancel aborts).
+"""/persona: the current persona, presets to switch to (buttons, or ``/persona N`` as in the console), and
+«✍️ Написать свою» or ``/persona new``: an aiogram FSM collecting facts one per line over one or several
+messages. The form's rules are ``bot.flow``'s, shared with the console; this module keeps its state and sends.
 
 FSM state lives in aiogram's MemoryStorage: a restart forgets a half-written persona (the
 user starts it again); everything finished is in the database.
@@ -8,14 +9,14 @@ user starts it again); everything finished is in the database.
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot import texts
 from bot.chat import ChatService
-from bot.personas import MAX_FACT_CHARS, MAX_FACTS, MIN_FACT_CHARS, PersonaError, validate_facts
+from bot.flow import ChoiceError, add_facts, chosen_persona, command_of, form_command, form_opening
 from bot.storage.models import User
 from bot.storage.repository import Repository
 from bot.telegram.addressing import query_chat_id
@@ -34,9 +35,24 @@ async def persona_menu(chat: ChatService, repo: Repository, user: User) -> tuple
     return f"{card}\n\n{texts.PERSONA_PICK}", persona_keyboard(choices)
 
 
-async def show_persona(message: Message, chat: ChatService, repo: Repository, user: User) -> None:
-    text, keyboard = await persona_menu(chat, repo, user)
-    await message.answer(text, reply_markup=keyboard, parse_mode=None)
+async def persona_command(
+    message: Message, command: CommandObject, chat: ChatService, repo: Repository, user: User, state: FSMContext
+) -> None:
+    argument = (command.args or "").strip()
+    if not argument:
+        text, keyboard = await persona_menu(chat, repo, user)
+        await message.answer(text, reply_markup=keyboard, parse_mode=None)
+    elif argument.lower() == "new":
+        await open_form(state)
+        await message.answer(form_opening(), parse_mode=None)
+    else:
+        try:
+            persona = chosen_persona(await chat.persona_choices(repo, user), argument)
+        except ChoiceError as error:
+            await message.answer(str(error), parse_mode=None)
+            return
+        await repo.set_current_persona(user, persona)
+        await message.answer(texts.persona_chosen(persona.title, persona.fact_texts), parse_mode=None)
 
 
 async def choose_persona(
@@ -53,39 +69,28 @@ async def choose_persona(
     await bot.send_message(query_chat_id(query), text, parse_mode=None)
 
 
-async def start_custom(query: CallbackQuery, bot: Bot, state: FSMContext) -> None:
+async def open_form(state: FSMContext) -> None:
     await state.set_state(PersonaForm.facts)
     await state.set_data({"facts": []})
+
+
+async def start_custom(query: CallbackQuery, bot: Bot, state: FSMContext) -> None:
+    await open_form(state)
     await query.answer()
-    limits = texts.CUSTOM_LIMITS.format(max_facts=MAX_FACTS, min_chars=MIN_FACT_CHARS, max_chars=MAX_FACT_CHARS)
-    await bot.send_message(query_chat_id(query), f"{texts.PERSONA_WRITE_PROMPT}\n{limits}", parse_mode=None)
+    await bot.send_message(query_chat_id(query), form_opening(), parse_mode=None)
 
 
 async def collect_facts(message: Message, state: FSMContext) -> None:
-    facts: list[str] = (await state.get_data()).get("facts", [])
-    try:
-        facts = validate_facts(facts + (message.text or "").splitlines())
-    except PersonaError as error:  # this message is rejected as a whole; earlier ones stay
-        await message.answer(texts.CUSTOM_REJECTED.format(error=error, count=len(facts)), parse_mode=None)
-        return
-    await state.update_data(facts=facts)
-    await message.answer(texts.CUSTOM_ACCEPTED.format(count=len(facts), max_facts=MAX_FACTS))
+    step = add_facts((await state.get_data()).get("facts", []), message.text or "")
+    await state.update_data(facts=list(step.facts))
+    await message.answer(step.text, parse_mode=None)
 
 
-async def finish_custom(message: Message, repo: Repository, user: User, state: FSMContext) -> None:
-    facts: list[str] = (await state.get_data()).get("facts", [])
-    if not facts:
-        await message.answer(texts.CUSTOM_NOTHING_YET)
-        return
-    persona = await repo.create_persona(user, texts.CUSTOM_PERSONA_TITLE, facts)
-    await repo.set_current_persona(user, persona)
-    await state.clear()
-    await message.answer(texts.persona_chosen(persona.title, persona.fact_texts), parse_mode=None)
-
-
-async def cancel_custom(message: Message, state: FSMContext) -> None:
-    await state.clear()
-    await message.answer(texts.PERSONA_CANCELLED)
+async def command_in_form(message: Message, repo: Repository, user: User, state: FSMContext) -> None:
+    step = await form_command(repo, user, (await state.get_data()).get("facts", []), command_of(message.text or ""))
+    if step.closed:
+        await state.clear()
+    await message.answer(step.text, parse_mode=None)
 
 
 async def need_text(message: Message) -> None:
@@ -97,13 +102,13 @@ async def nothing_to_finish(message: Message) -> None:
 
 
 def build_router() -> Router:
+    """First of the routers: inside the form every message is the form's (commands too, see ``bot.flow``)."""
     router = Router(name="persona")
-    router.message.register(show_persona, Command("persona"))
+    router.message.register(command_in_form, PersonaForm.facts, F.text.startswith("/"))
+    router.message.register(collect_facts, PersonaForm.facts, F.text)
+    router.message.register(need_text, PersonaForm.facts)
+    router.message.register(persona_command, Command("persona"))
     router.callback_query.register(start_custom, PersonaCallback.filter(F.persona_id == CUSTOM_PERSONA))
     router.callback_query.register(choose_persona, PersonaCallback.filter())
-    router.message.register(finish_custom, PersonaForm.facts, Command("done"))
-    router.message.register(cancel_custom, PersonaForm.facts, Command("cancel"))
-    router.message.register(collect_facts, PersonaForm.facts, F.text, ~F.text.startswith("/"))
-    router.message.register(need_text, PersonaForm.facts, ~F.text)
     router.message.register(nothing_to_finish, Command("done", "cancel"))
     return router
