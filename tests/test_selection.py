@@ -4,7 +4,6 @@ while another candidate is left, 🔄 showing the next candidate without a new g
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest

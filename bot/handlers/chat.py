@@ -10,7 +10,6 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot import texts
 from bot.chat import ChatService, InvalidMessage, ReplyFailed
 from bot.storage.models import User
 from bot.storage.repository import Repository

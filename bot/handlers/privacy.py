@@ -17,7 +17,6 @@ from bot import texts
 from bot.chat import ChatService
 from bot.storage.models import User
 from bot.storage.repository import Repository
-from bot.telegram.addressing import is_private
 from bot.telegram.keyboards import ForgetCallback, forget_keyboard
 
 
