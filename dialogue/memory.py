@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dialogue.russian import FIRST_PERSON, content_lemmas, is_negative, lemma, parse, sentences, words
+from dialogue.russian import FIRST_PERSON, WORD, content_lemmas, is_negative, lemma, parse, sentences, words
 
 SLOTS = ("name", "age", "city", "job", "family", "pets", "likes", "plans", "other")
 SINGLE_VALUED = frozenset({"name", "age", "city", "job"})
@@ -51,7 +51,18 @@ _CLAUSE = re.compile(r",\s*(?=(?:а|и|но)?\s*(?:я|у меня|мне|мен�
 _ASK_BACK_TAIL = re.compile(r"[,.!;]?\s*(?:а|и)\s+(?:у\s+)?(?:ты|тебя|тебе|вы|вас|вам)\b[^.!?]*\?+\s*$", re.IGNORECASE)
 _PRIORITY = ("name", "age", "city", "pets", "family", "job", "plans", "likes")
 _NOT_ABOUT_SELF = re.compile(r"^(а|и|но|ну)?\s*(ты|вы|у тебя|у вас|тебе|вам)\b", re.IGNORECASE)
-_HEDGES = frozenset({"наверное", "может", "возможно", "кажется", "если", "бы", "думаю"})
+_HEDGES = frozenset({"наверное", "наверно", "может", "возможно", "кажется", "если", "бы", "думаю"})
+_PASSING = frozenset({"пора", "сейчас", "сегодня", "щас", "сейчас", "вчера", "сегодняшний"})
+"""A sentence of the moment («Мне пора», «Я сегодня поймал щуку»), not a lasting fact."""
+_TALK_VERBS = frozenset({"понимать", "сочувствовать", "желать", "думать", "знать", "извиняться", "надеяться",
+                         "соглашаться", "согласиться", "поздравлять", "благодарить", "сидеть", "идти", "пойти",
+                         "побежать", "бежать", "ждать", "слышать", "видеть", "писать", "отвечать", "рад"})
+"""First-person verbs of the conversation itself («Понимаю», «Сочувствую»): said without «я», they tell no fact."""
+_RUN_ON = re.compile(r"(?<=[а-яёa-z0-9)])\s+(?=[А-ЯЁ][а-яё]*\b)")
+"""Where a message typed without stops goes on with a new sentence: a capitalised word after a lower-case one."""
+_OPENERS = frozenset({"NPRO", "Apro", "PREP", "CONJ", "PRCL", "INTJ", "VERB", "INFN", "ADVB", "PRED"})
+"""What may open a new sentence there: a pronoun, a verb, an adverb, a particle… — not a noun, which may be a name
+pymorphy3 does not know («У меня есть кот Барсик»)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,10 @@ def classify(sentence: str) -> str:
     """The slot of a first-person sentence (``other`` when no cue says)."""
     found = words(sentence)
     lemmas = {lemma(w) for w in found}
+    if _names_oneself(found):
+        return "name"
+    if re.match(r"^(?:[АаИи]|[Нн]у)?\s*[Яя]\s+(?:родом\s+)?из\s+(?:г\.\s*)?[А-ЯЁ]", sentence.strip()):
+        return "city"  # «Я из Хабаровска», not «я из декретного мира»
     if re.search(r"\bмне\s+\d{1,3}\b", sentence.lower()) or (lemmas & {"год", "лето"} and any(w.isdigit() for w in found)):
         return "age"
     for slot in _PRIORITY:
@@ -82,6 +97,13 @@ def classify(sentence: str) -> str:
     if _is_identity(found):
         return "job"
     return "other"
+
+
+def _names_oneself(found: list[str]) -> bool:
+    """«Я Ирина», «А меня Марго», «Я Паша»: «я» or «меня» and a first name right after."""
+    if found[:1] in (["а"], ["и"], ["ну"]):
+        found = found[1:]
+    return len(found) >= 2 and found[0] in ("я", "меня") and "Name" in parse(found[1]).tag
 
 
 def _is_identity(found: list[str]) -> bool:
@@ -100,19 +122,49 @@ def is_self_statement(sentence: str) -> bool:
     if sentence.rstrip().endswith("?") or _NOT_ABOUT_SELF.match(sentence.strip()):
         return False
     found = words(sentence)
-    if len(found) < MIN_FACT_WORDS or len(sentence) > MAX_FACT_CHARS or set(found) & _HEDGES:
+    if len(found) < MIN_FACT_WORDS or len(sentence) > MAX_FACT_CHARS or set(found) & (_HEDGES | _PASSING):
         return False
-    if not set(found[:4]) & FIRST_PERSON:  # «я», «меня», «мне», «у меня», «мой …» open a statement about oneself
+    # «я», «меня», «мне», «у меня», «мой …» open a statement about oneself, or a verb in the first person
+    # («Работаю врачом», «Танцевать люблю»)
+    if not set(found[:4]) & FIRST_PERSON and not _said_without_i(found):
         return False
     if any(w in ("ты", "тебя", "тебе", "вы", "вас", "вам") for w in found):
         return False  # «Я тоже тебя люблю», «Мне с тобой интересно»: about the two of them
     return bool(content_lemmas(sentence))
 
 
+def _said_without_i(found: list[str]) -> bool:
+    """«Работаю врачом», «Часто путешествую», «Танцевать люблю»: a verb in the first person singular among the
+    first three words, not one of the conversation itself (``_TALK_VERBS``)."""
+    for word in found[:3]:
+        tag = parse(word).tag
+        if "VERB" in tag and "1per" in tag and "sing" in tag:
+            return lemma(word) not in _TALK_VERBS
+    return False
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of a message, those typed without stops («Я работаю водителем У меня есть машина») cut
+    where a capitalised pronoun, verb, adverb or particle (``_OPENERS``) goes on after a lower-case word that is
+    not a preposition or a conjunction («из Республики Карелия», «и Увлекаюсь»)."""
+    cut: list[str] = []
+    for sentence in sentences(text):
+        start = 0
+        for match in _RUN_ON.finditer(sentence):
+            following = WORD.match(sentence, match.end())
+            before = words(sentence[: match.start()])[-1:]
+            if (following and _OPENERS & set(parse(following.group(0)).tag.grammemes)
+                    and not (before and {"PREP", "CONJ"} & set(parse(before[0]).tag.grammemes))):
+                cut.append(sentence[start : match.start()])
+                start = match.end()
+        cut.append(sentence[start:])
+    return [part.strip() for part in cut if part.strip()]
+
+
 def self_statements(text: str) -> list[Fact]:
     """The facts a message states about its author, in order (see ``is_self_statement``)."""
     facts: list[Fact] = []
-    for sentence in sentences(text):
+    for sentence in _sentences(text):
         if len(sentence) > 2 * MAX_FACT_CHARS:
             continue
         # «Мне 25 лет, я живу в Москве» is two facts; «Я врач, а ты?» is one and a question back.
@@ -125,6 +177,10 @@ def self_statements(text: str) -> list[Fact]:
 
 def _as_fact(sentence: str) -> str:
     sentence = re.sub(r"^(а|и|ну|кстати|вообще-то|вообще|да|нет|ну да)\b[,\s]*", "", sentence, flags=re.IGNORECASE)
+    found = words(sentence)
+    if not set(found[:4]) & FIRST_PERSON:  # «Работаю врачом» is remembered as «Я работаю врачом.»
+        sentence = "я " + sentence[:1].lower() + sentence[1:] if not found[:1] or "Name" not in parse(found[0]).tag \
+            else "я " + sentence
     sentence = sentence[:1].upper() + sentence[1:]
     return sentence if sentence[-1:] in ".!…)" else sentence + "."
 
