@@ -134,7 +134,7 @@ def test_the_encoder_decoder_starts_as_two_copies_of_gemma(cache: Path) -> None:
     assert not torch.allclose(one, other)
 
 
-@pytest.mark.parametrize(("experiment", "encoder_decoder"), [("ru_mix_gemma", False), ("ru_mix_gemma_seq2seq", True)])
+@pytest.mark.parametrize(("experiment", "encoder_decoder"), [("cpu_h4", False), ("ru_mix_seq2seq", True)])
 def test_lora_training_end_to_end_on_a_registered_base(cache: Path, tmp_path: Path, data_dir: Path,
                                                        experiment: str, encoder_decoder: bool) -> None:
     """``training.run`` of both arms on the real data (a few dialogues per source), the tiny base in the cache:
@@ -160,7 +160,7 @@ def test_lora_training_end_to_end_on_a_registered_base(cache: Path, tmp_path: Pa
 
 
 def test_a_second_stage_continues_the_first_stages_adapters(cache: Path, tmp_path: Path, data_dir: Path) -> None:
-    """``ru_persona_gemma`` starts from the ``ru_mix_gemma`` model in ``<output>/pretrain/model``: the same
+    """``ru_mix`` starts from its first stage's model (``ru_mix_stage1``) in ``<output>/pretrain/model``: the same
     adapters train on (at a vanishing rate they stay the first stage's, not a fresh zero-update LoRA), its
     kept tokens include the first stage's, and adapters of another rank are refused with the rank to set."""
     from safetensors.torch import load_file
@@ -171,8 +171,8 @@ def test_a_second_stage_continues_the_first_stages_adapters(cache: Path, tmp_pat
     out = tmp_path / "run"
     small = ["--data-dir", str(data_dir), "--max-steps", "2", "--set", "max_dialogues_per_source=12",
              "--set", "eval_steps=2", "--set", "eval_samples=8", "--set", "batch_size=4", "--set", "lora_rank=2"]
-    assert main(["ru_mix_gemma", "--output-dir", str(out / "pretrain"), "--set", "learning_rate=1e-2", *small]) == 0
-    assert main(["ru_persona_gemma", "--output-dir", str(out), "--set", "learning_rate=1e-12", *small]) == 0
+    assert main(["ru_mix_stage1", "--output-dir", str(out / "pretrain"), "--set", "learning_rate=1e-2", *small]) == 0
+    assert main(["ru_mix", "--output-dir", str(out), "--set", "learning_rate=1e-12", *small]) == 0
 
     first, second = (load_file(str(d / "adapter_model.safetensors")) for d in (out / "pretrain" / "model", out / "model"))
     assert first.keys() == second.keys()
@@ -183,8 +183,38 @@ def test_a_second_stage_continues_the_first_stages_adapters(cache: Path, tmp_pat
     assert kept[0] <= kept[1]
     assert json.loads((out / "model" / BASE_FILE).read_text())["name"] == BASE_NAME
     card = (out / "model" / "README.md").read_text(encoding="utf-8")  # names the stage, not this machine's path
-    assert "first stage, `ru_mix_gemma`" in card and str(tmp_path) not in card
+    assert "first stage, `ru_mix_stage1`" in card and str(tmp_path) not in card
 
     with pytest.raises(SystemExit, match="lora_rank=2"):
-        main(["ru_persona_gemma", "--output-dir", str(tmp_path / "other"), "--base-model", str(out / "model"),
+        main(["ru_mix", "--output-dir", str(tmp_path / "other"), "--base-model", str(out / "model"),
               *small, "--set", "lora_rank=4"])
+
+
+def test_ru_mix_retrains_the_bots_model_in_one_command_and_the_bot_serves_it(cache: Path, tmp_path: Path,
+                                                                              data_dir: Path) -> None:
+    """The reproduction's promise, as a user runs it offline on a fresh clone: ``python -m training.run ru_mix
+    --max-steps 2`` trains both stages of the shipped recipe on the real data (the tiny base stands in for Gemma's
+    weights) into a model directory with its card, says how to chat with it, and ``python -m bot chat`` does."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    build_tiny_gemma_base(cache)
+    out = tmp_path / "ru_mix"
+    env = {**os.environ, "PERSONA_BOT_CACHE": str(cache), "DATA_DIR": str(data_dir), "TORCH_THREADS": "2"}
+    env.pop("HF_HUB_OFFLINE", None)  # as a user's machine: offline, not told so
+    trained = subprocess.run([sys.executable, "-m", "training.run", "ru_mix", "--max-steps", "2", "--output-dir", str(out)],
+                             capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=1200)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    model_dir = out / "model"
+    assert f"chat with it: MODEL_PATH={model_dir} python -m bot chat" in trained.stdout
+    assert "stage ru_mix_stage1 first" in trained.stdout and (out / "pretrain" / "model" / BASE_FILE).is_file()
+    card = (model_dir / "README.md").read_text(encoding="utf-8")
+    assert "Stage 1 (`ru_mix_stage1`), hypothesis `h5_causal`" in card and "Stage 2 (`ru_mix`)" in card
+    chat = subprocess.run([sys.executable, "-m", "bot", "chat"], input="Привет!\n", capture_output=True, text=True,
+                          env={**env, "MODEL_PATH": str(model_dir), "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
+                               "MAX_NEW_TOKENS": "6"}, cwd=PROJECT_ROOT, timeout=300)
+    assert chat.returncode == 0, chat.stderr[-3000:]
+    assert sum(line.startswith("Бот: ") for line in chat.stdout.splitlines()) == 1

@@ -15,24 +15,44 @@ from training.experiments.overrides import apply_overrides
 from training.experiments.registry import EXPERIMENTS, describe_registry, get_experiment
 from training.data.hypotheses import HYPOTHESES
 from training.run import main, parse_args, resolve_config
+from training import PROJECT_ROOT
 from bot.generation.base_models import BASE_MODELS
 from training.data.sources import SOURCES
 
 EXPECTED = {
     "en_h1_seq2seq": "h1", "en_h1_causal": "h1_causal", "en_h1_1": "h1_1", "en_h1_2": "h1_2", "en_h2": "h2",
-    "en_h2_1": "h2_1", "ru_persona": "h3", "ru_persona_both": "h4", "ru_mix": "h5",
-    "ru_mix_cpu": "h5",  # the CPU recipe of the shipped T5
-    "ru_mix_cpu_denoise": "h5",  # a denoising first stage (measured, not used by the recipe)
-    "ru_mix_gemma": "h5_causal",  # the CausalLM arm on a pretrained multilingual base (Gemma 3 270M, LoRA)
-    "ru_mix_gemma_seq2seq": "h5",  # the Seq2Seq arm from the same base (T5Gemma 2 built from it)
-    "ru_persona_gemma": "h4_causal",  # stage 2 of the CausalLM arm: its adapters on the persona chat alone
-    "ru_persona_gemma_unnamed": "h4_causal",  # the same without the replies that give an unlisted name (shipped)
-    "ru_persona_gemma_unnamed_long": "h4_causal",  # the same, 1,000 steps instead of 400
+    "en_h2_1": "h2_1", "ru_persona": "h3", "ru_persona_both": "h4",
+    "ru_mix_cpu": "h5",  # the CPU recipe of the first shipped model (a T5 from scratch)
+    "ru_mix": "h4_causal",  # the bot's model: stage 1 the h5 mix (ru_mix_stage1), then the persona chat
+    "ru_mix_seq2seq": "h5",  # the Seq2Seq arm from the same base (T5Gemma 2 built from it)
+    "cpu_h3": "h3_causal", "cpu_h4": "h4_causal", "cpu_h5": "h5_causal",  # h3-h5 on one base and budget
 }
 
 
 def test_registry_covers_every_hypothesis() -> None:
     assert {name: e.hypothesis for name, e in EXPERIMENTS.items()} == EXPECTED
+    assert len(EXPERIMENTS) <= 14  # the seed's hypotheses, the shipped recipes, the CPU comparison: no search history
+
+
+def test_the_shipped_recipes_are_marked_and_are_what_their_model_directories_were_trained_with() -> None:
+    from training.experiments.registry import SHIPPED
+    from training.models.checkpoints import load_experiment
+
+    listing = describe_registry().splitlines()
+    assert [line.split()[0] for line in listing if "★ shipped" in line] == ["ru_mix_cpu", "ru_mix"]
+    for name, directory in SHIPPED.items():
+        trained = load_experiment(PROJECT_ROOT / directory).to_dict()
+        registered = EXPERIMENTS[name].to_dict()
+        differing = {key for key in registered if trained.get(key, registered[key]) != registered[key]}
+        assert differing <= {"base_model", "description"}, (name, differing)  # the base: the stage's path
+
+
+def test_the_cpu_arms_differ_only_in_their_data() -> None:
+    arms = [EXPERIMENTS[name].to_dict() for name in ("cpu_h3", "cpu_h4", "cpu_h5")]
+    data_keys = {"name", "hypothesis", "description", "max_partner_facts"}
+    assert all({k: v for k, v in arm.items() if k not in data_keys} ==
+               {k: v for k, v in arms[0].items() if k not in data_keys} for arm in arms)
+    assert [arm["max_partner_facts"] for arm in arms] == [0, 5, 5]  # h4 and h5: both speakers' personas
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -57,12 +77,12 @@ def test_unknown_experiment_names_the_known_ones() -> None:
 
 def test_set_overrides_are_typed() -> None:
     config = apply_overrides(
-        EXPERIMENTS["ru_mix"],
+        EXPERIMENTS["ru_mix_cpu"],
         ["learning_rate=3e-4", "batch_size=4", "scratch.d_model=128", "max_dialogues_per_source=none",
          "optimizer=adamw", "base_model=scratch"],
     )
     assert config.learning_rate == 3e-4 and config.batch_size == 4 and config.optimizer == "adamw"
-    assert config.scratch.d_model == 128 and config.scratch.num_layers == EXPERIMENTS["ru_mix"].scratch.num_layers
+    assert config.scratch.d_model == 128 and config.scratch.num_layers == EXPERIMENTS["ru_mix_cpu"].scratch.num_layers
     assert config.max_dialogues_per_source is None and config.is_scratch
     assert apply_overrides(config, ["max_dialogues_per_source=50"]).max_dialogues_per_source == 50
 
@@ -97,26 +117,32 @@ def test_post_init_validation() -> None:
 
 
 def test_cli_flags_override_the_registry() -> None:
-    args = parse_args(["ru_mix", "--base-model", "scratch", "--max-steps", "50", "--set", "seed=7"])
+    args = parse_args(["ru_mix_cpu", "--base-model", "scratch", "--max-steps", "50", "--set", "seed=7"])
     config = resolve_config(args)
     assert (config.base_model, config.max_steps, config.seed) == ("scratch", 50, 7)
     # an explicit base model also replaces an earlier stage of the recipe
-    staged = resolve_config(parse_args(["ru_mix", "--set", "pretrain=ru_mix_cpu_denoise"]))
-    assert staged.pretrain == "ru_mix_cpu_denoise"
-    assert resolve_config(parse_args(["ru_mix", "--set", "pretrain=ru_mix_cpu_denoise", "--base-model", "gemma-3-270m"])).pretrain is None
+    staged = resolve_config(parse_args(["ru_mix_cpu", "--set", "pretrain=ru_mix_stage1"]))
+    assert staged.pretrain == "ru_mix_stage1"
+    assert resolve_config(parse_args(["ru_mix", "--base-model", "gemma-3-270m"])).pretrain is None
+    # --max-steps and --set reach every stage of a recipe: a quick try of all of it
+    args = parse_args(["ru_mix", "--max-steps", "2", "--set", "max_dialogues_per_source=5"])
+    final, stage = resolve_config(args), resolve_config(args, "ru_mix_stage1")
+    assert (final.max_steps, stage.max_steps, stage.max_dialogues_per_source) == (2, 2, 5)
+    assert (stage.name, stage.hypothesis, stage.pretrain) == ("ru_mix_stage1", "h5_causal", None)
 
 
-def test_pretrain_stages_are_registered_experiments_of_the_same_language_and_kind() -> None:
+def test_pretrain_stages_are_of_the_same_language_and_kind() -> None:
+    from training.experiments.registry import STAGES
+
     staged = {name: e.pretrain for name, e in EXPERIMENTS.items() if e.pretrain}
-    assert staged == {"ru_persona_gemma": "ru_mix_gemma", "ru_persona_gemma_unnamed": "ru_mix_gemma",
-                      "ru_persona_gemma_unnamed_long": "ru_mix_gemma"}
-    staged.setdefault("ru_mix_cpu", "ru_mix_cpu_denoise")  # registered beside the CPU recipe (which skips it)
+    assert staged == {"ru_mix": "ru_mix_stage1"} and set(STAGES) == {"ru_mix_stage1"}
     for name, stage_name in staged.items():
-        stage, later = HYPOTHESES[EXPERIMENTS[stage_name].hypothesis], HYPOTHESES[EXPERIMENTS[name].hypothesis]
+        stage, later = HYPOTHESES[get_experiment(stage_name).hypothesis], HYPOTHESES[EXPERIMENTS[name].hypothesis]
         # the model of one stage is the start of the next: the same kind of model (CausalLM or Seq2Seq)
         assert FORMATS[stage.format_name].causal == FORMATS[later.format_name].causal, stage_name
         assert stage.language == later.language
-        assert EXPERIMENTS[stage_name].pretrain is None  # one stage deep: no chains to follow
+        assert get_experiment(stage_name).pretrain is None  # one stage deep: no chains to follow
+        assert ExperimentConfig.from_dict(get_experiment(stage_name).to_dict()) == get_experiment(stage_name)
 
 
 def test_an_unreachable_hub_id_fails_at_once_with_what_to_do_instead(tmp_path: Path) -> None:

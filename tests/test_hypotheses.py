@@ -24,16 +24,16 @@ CHAT = Dialogue("ru_persona_chat:0", "ru_persona_chat", ("a", "b", "c", "d"), {0
 
 def test_h3_uses_only_the_second_speaker_with_its_persona() -> None:
     assert list(build_samples(HYPOTHESES["h3"], [CHAT])) == [
-        Sample(("p1", "p1b"), ("a",), "b", "ru_persona_chat", "ru_persona_chat:0"),
-        Sample(("p1", "p1b"), ("a", "b", "c"), "d", "ru_persona_chat", "ru_persona_chat:0"),
+        Sample(("p1", "p1b"), ("a",), "b", "ru_persona_chat", "ru_persona_chat:0", ("p0",)),
+        Sample(("p1", "p1b"), ("a", "b", "c"), "d", "ru_persona_chat", "ru_persona_chat:0", ("p0",)),
     ]
 
 
-def test_h4_uses_both_sides_with_roles_swapped() -> None:
+def test_h4_uses_both_sides_with_roles_swapped_each_with_the_other_as_partner() -> None:
     assert list(build_samples(HYPOTHESES["h4"], [CHAT])) == [
-        Sample(("p1", "p1b"), ("a",), "b", "ru_persona_chat", "ru_persona_chat:0"),
-        Sample(("p0",), ("a", "b"), "c", "ru_persona_chat", "ru_persona_chat:0"),
-        Sample(("p1", "p1b"), ("a", "b", "c"), "d", "ru_persona_chat", "ru_persona_chat:0"),
+        Sample(("p1", "p1b"), ("a",), "b", "ru_persona_chat", "ru_persona_chat:0", ("p0",)),
+        Sample(("p0",), ("a", "b"), "c", "ru_persona_chat", "ru_persona_chat:0", ("p1", "p1b")),
+        Sample(("p1", "p1b"), ("a", "b", "c"), "d", "ru_persona_chat", "ru_persona_chat:0", ("p0",)),
     ]
 
 

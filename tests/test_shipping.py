@@ -164,9 +164,9 @@ def test_model_card_compares_with_baselines_and_decodings(run_model: Path) -> No
 
 
 def test_the_card_of_a_second_stage_names_the_data_of_both(run_model: Path) -> None:
-    save_run_files(run_model, get_experiment("ru_persona_gemma_unnamed"), FormatSpec.load(run_model))
+    save_run_files(run_model, get_experiment("ru_mix"), FormatSpec.load(run_model))
     card = render_model_card(run_model)
-    first, second = card.index("Stage 1 (`ru_mix_gemma`), hypothesis `h5_causal`"), card.index("Stage 2 (`ru_persona_gemma_unnamed`)")
+    first, second = card.index("Stage 1 (`ru_mix_stage1`), hypothesis `h5_causal`"), card.index("Stage 2 (`ru_mix`)")
     assert first < card.index("| cornell | 0.15 | CC0 1.0 |") < second  # the mix's licences bind the weights too
     assert "replies that give the speaker a name their persona lacks left out" in card[second:]
 

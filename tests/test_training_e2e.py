@@ -231,12 +231,14 @@ def test_a_denoising_stage_first_then_the_dialogue_stage_from_its_model(
     from training.experiments import registry as experiments
     from training.experiments.overrides import apply_overrides
 
-    tiny_stage = apply_overrides(experiments.EXPERIMENTS["ru_mix_cpu_denoise"], TINY + ["max_steps=20", "precision=fp32"])
+    denoise = dataclasses.replace(experiments.EXPERIMENTS["ru_mix_cpu"], objective="denoise", denoise_rate=0.3,
+                                  optimizer="adafactor", learning_rate=3e-3)
+    tiny_stage = apply_overrides(denoise, TINY + ["max_steps=20", "precision=fp32"])
     monkeypatch.setitem(experiments.EXPERIMENTS, "tiny_denoise", dataclasses.replace(tiny_stage, name="tiny_denoise",
                                                                                  hypothesis="h4"))
     data_dir, out = tmp_path / "data", tmp_path / "run"
     write_toloka_tsv(data_dir / "ru_persona_chat" / "dialogues.tsv")
-    argv = ["ru_persona_both", "--set", "base_model=scratch", "--set", "pretrain=tiny_denoise", "--max-steps", "10",
+    argv = ["ru_persona_both", "--set", "base_model=scratch", "--set", "pretrain=tiny_denoise", "--max-steps", "20",
             "--data-dir", str(data_dir), "--output-dir", str(out), "--torch-threads", "1"]
     assert run.main(argv + [x for pair in TINY for x in ("--set", pair)]) == 0
 

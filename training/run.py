@@ -1,7 +1,9 @@
 """``python -m training.run <experiment> [options]``: train one registered experiment.
 
     python -m training.run --list
-    python -m training.run ru_mix --base-model scratch --max-steps 50 --data-dir ../shared/data
+    python -m training.run ru_mix                      # retrains the bot's model (both stages, ~2 h on 2 cores)
+    python -m training.run ru_mix --max-steps 2        # a quick try of the whole recipe
+    python -m training.run ru_mix_cpu --base-model scratch --max-steps 50 --data-dir ../shared/data
     python -m training.run ru_persona --set learning_rate=3e-4 --set scratch.d_model=128
     accelerate launch -m training.run ru_mix          # several GPUs
 
@@ -39,9 +41,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
-    """The registered experiment with the command line's overrides applied."""
-    config = apply_overrides(get_experiment(args.experiment), args.set)
+def resolve_config(args: argparse.Namespace, name: str | None = None) -> ExperimentConfig:
+    """The registered experiment (or its earlier stage ``name``) with the command line's overrides applied:
+    ``--set`` and ``--max-steps`` apply to every stage of a recipe (``ru_mix --max-steps 2`` tries all of it)."""
+    config = get_experiment(name or args.experiment)
+    config = apply_overrides(config, [s for s in args.set if not (name and s.split("=", 1)[0] == "pretrain")])
     if args.base_model:  # an explicit start replaces the recipe's earlier stage too
         config = dataclasses.replace(config, base_model=args.base_model, pretrain=None)
     if args.max_steps is not None:
@@ -50,6 +54,22 @@ def resolve_config(args: argparse.Namespace) -> ExperimentConfig:
         get_experiment(config.pretrain)  # an unknown stage fails now, not after the data is loaded
     check_base_reachable(config.base_model if not config.pretrain else get_experiment(config.pretrain).base_model)
     return config
+
+
+def train_pretrain_stage(config: ExperimentConfig, stage: ExperimentConfig, *, data_dir: Path, output_dir: Path,
+                         resume: bool) -> ExperimentConfig:
+    """Train ``stage`` into ``output_dir/pretrain`` (unless its model is there) and start ``config`` from it."""
+    from bot.generation.adapted import is_adapter_dir
+    from training.train import MODEL_SUBDIR, train
+
+    stage_dir = output_dir / "pretrain"
+    stage_model = stage_dir / MODEL_SUBDIR
+    if (stage_model / "config.json").is_file() or is_adapter_dir(stage_model):
+        print(f"stage {stage.name}: using the model in {stage_model}")
+    else:
+        print(f"stage {stage.name} first, into {stage_dir}")
+        stage_model = train(stage, data_dir=data_dir, output_dir=stage_dir, resume=resume)
+    return dataclasses.replace(config, base_model=str(stage_model))
 
 
 def check_base_reachable(base_model: str) -> None:
@@ -66,21 +86,6 @@ def check_base_reachable(base_model: str) -> None:
             "or a local directory of a downloaded model.")
 
 
-def train_pretrain_stage(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume: bool) -> ExperimentConfig:
-    """Train ``config.pretrain`` into ``output_dir/pretrain`` (unless its model is there) and start from it."""
-    from bot.generation.adapted import is_adapter_dir
-    from training.train import MODEL_SUBDIR, train
-
-    stage_dir = output_dir / "pretrain"
-    stage_model = stage_dir / MODEL_SUBDIR
-    if (stage_model / "config.json").is_file() or is_adapter_dir(stage_model):
-        print(f"stage {config.pretrain}: using the model in {stage_model}")
-    else:
-        print(f"stage {config.pretrain} first, into {stage_dir}")
-        stage_model = train(get_experiment(config.pretrain), data_dir=data_dir, output_dir=stage_dir, resume=resume)
-    return dataclasses.replace(config, base_model=str(stage_model))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
@@ -91,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config = resolve_config(args)
+        stage = resolve_config(args, config.pretrain) if config.pretrain else None
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -104,12 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     from training.train import train  # heavy imports only once the arguments are fine
 
     try:
-        if config.pretrain:
-            config = train_pretrain_stage(config, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
-        train(config, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
+        if stage is not None:
+            config = train_pretrain_stage(config, stage, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
+        model_dir = train(config, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
     except (SourceUnavailable, DataFormatError) as exc:  # the data, not the code: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(f"chat with it: MODEL_PATH={model_dir} python -m bot chat")
     return 0
 
 

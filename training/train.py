@@ -57,6 +57,8 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
     seq2seq_only += ["objective=denoise"] if config.objective == "denoise" else []
     if causal and seq2seq_only:  # before minutes of data loading
         raise SystemExit(f"{', '.join(seq2seq_only)}: for Seq2Seq models; {hypothesis.format_name} is a CausalLM format")
+    if config.max_partner_facts and hypothesis.format_name != "chat_causal":
+        raise SystemExit(f"max_partner_facts: only chat_causal has a place for the partner's facts, not {hypothesis.format_name}")
 
     # 1. Data: train / validation / test samples (persona, context, reply).
     data = load_dataset_dict(
@@ -86,6 +88,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         max_history_turns=config.max_history_turns,
         max_source_tokens=config.max_source_tokens,
         max_target_tokens=config.max_target_tokens,
+        max_partner_facts=config.max_partner_facts,
         extra={"experiment": config.name, "hypothesis": config.hypothesis, "language": hypothesis.language,
                "base_model": config.base_model, "limits_measured_on": "train split", **limits,
                **({"base_source": base.registered[1], "architecture": base.registered[2]} if base.registered else {})},

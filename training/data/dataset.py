@@ -31,7 +31,7 @@ from training.data.records import Sample
 from training.data.sources import SOURCES, SkipReport, SourceUnavailable, read_source, resolve_source
 from training.data.splits import SPLITS, SplitPlan
 
-DATA_VERSION = 1
+DATA_VERSION = 2
 """Part of the cache key: bump it when readers or builders change what they produce."""
 
 FEATURES = datasets.Features({
@@ -40,6 +40,7 @@ FEATURES = datasets.Features({
     "reply": datasets.Value("string"),
     "source": datasets.Value("string"),
     "dialogue_id": datasets.Value("string"),
+    "partner": datasets.List(datasets.Value("string")),
 })
 
 
@@ -161,10 +162,11 @@ def to_model_inputs(dataset: datasets.DatasetDict | datasets.Dataset, spec: Form
     shuffle_history = bool(augment) and hypothesis.shuffle_history
 
     def render(batch: dict[str, list], indices: list[int]) -> dict[str, list[str]]:
+        partners = batch["partner"] if "partner" in batch else [()] * len(indices)
         sources = [
             spec.build_input(persona, context, truncate=truncate, shuffle_persona=shuffle_persona,
-                             shuffle_history=shuffle_history, rng=random.Random(seed + index))
-            for persona, context, index in zip(batch["persona"], batch["context"], indices)
+                             shuffle_history=shuffle_history, rng=random.Random(seed + index), partner=partner)
+            for persona, context, index, partner in zip(batch["persona"], batch["context"], indices, partners)
         ]
         return {"source_text": sources, "target_text": [spec.build_target(r, truncate=truncate) for r in batch["reply"]]}
 

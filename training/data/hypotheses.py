@@ -9,6 +9,9 @@ earlier utterances and its persona is the replying speaker's facts. Which speake
   used from both sides with the roles swapped. Splits are made by dialogue, so both roles of a
   dialogue always land in the same split.
 
+Every sample also carries the other speaker's persona (``partner``): the model input shows it when the
+experiment asks for it (``max_partner_facts``, h4's «both personas»), as the bot shows what it knows of the user.
+
 A persona-less source (Koziev's corpora, the QA sets) gives an empty persona. English hypotheses read
 PersonaChat; when it is absent locally, Synthetic-Persona-Chat stands in (``sources.SOURCES``).
 
@@ -90,6 +93,7 @@ def build_samples(hypothesis: Hypothesis, dialogues: Iterable[Dialogue]) -> Iter
                 reply=dialogue.utterances[position],
                 source=dialogue.source,
                 dialogue_id=dialogue.dialogue_id,
+                partner=tuple(dialogue.personas.get(1 - speaker, ())),
             )
 
 
@@ -137,6 +141,8 @@ HYPOTHESES: dict[str, Hypothesis] = {
         _hypothesis("h2", "en", _EN, "godel", "GODEL format, Seq2Seq"),
         _hypothesis("h2_1", "en", _EN, "godel", "GODEL format, persona facts shuffled", shuffle_persona=True),
         _hypothesis("h3", "ru", _RU, "godel", "Toloka persona chat, one side (speaker 1), as h2.1",
+                    shuffle_persona=True),
+        _hypothesis("h3_causal", "ru", _RU, "chat_causal", "h3's data for a CausalLM: a plain-text chat prompt",
                     shuffle_persona=True),
         _hypothesis("h4", "ru", _RU, "godel", "as h3, both speakers' personas, dialogues from both sides",
                     shuffle_persona=True, both_sides=True),

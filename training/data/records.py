@@ -32,3 +32,5 @@ class Sample:
     reply: str
     source: str
     dialogue_id: str
+    partner: tuple[str, ...] = ()
+    """The other speaker's facts (h4's «both personas»; in the bot, what it knows of the user)."""

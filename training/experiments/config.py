@@ -72,6 +72,9 @@ class ExperimentConfig:
     """Hard cap of the encoded reply."""
     max_history_turns: int = 6
     """Only the last N utterances of the history go into the input."""
+    max_partner_facts: int = 0
+    """h4's «both personas»: up to this many of the other speaker's facts go into the input («О собеседнике: …»,
+    ``chat_causal`` only), as the bot puts what it knows of the user there; 0 leaves them out."""
     max_dialogues_per_source: int | None = None
     """Cap per data source (quick runs); ``None`` reads everything."""
     drop_invented_names: bool = False
@@ -153,6 +156,8 @@ class ExperimentConfig:
         for key in positive:
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.max_partner_facts < 0:
+            raise ConfigError(f"max_partner_facts must be >= 0, got {self.max_partner_facts}")
         if self.max_source_tokens < 8:
             raise ConfigError(f"max_source_tokens must be >= 8, got {self.max_source_tokens}")
         for key in ("max_dialogues_per_source", "eval_samples"):

