@@ -109,7 +109,7 @@ def test_dataset_dict_shares_the_test_split_and_keeps_dialogues_in_one_split(tmp
     options = dict(cache_dir=tmp_path / "cache", validation_fraction=0.2, test_fraction=0.2)
     h3 = load_dataset_dict("h3", data_dir, verbose=False, **options)
     h4 = load_dataset_dict("ru_persona_both", data_dir, verbose=False, **options)
-    h5, summary = prepare_dataset("ru_mix", data_dir, **options)
+    h5, summary = prepare_dataset("ru_mix_seq2seq", data_dir, **options)
     assert set(h5) == {"train", "validation", "test"} and summary.path
     assert h3["test"].to_list() == h4["test"].to_list() == h5["test"].to_list()
     assert set(h5["test"]["source"]) == {"ru_persona_chat"}
