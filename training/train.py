@@ -62,7 +62,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
 
     # 1. Data: train / validation / test samples (persona, context, reply).
     data = load_dataset_dict(
-        hypothesis, data_dir, cache_dir=output_dir / "cache", seed=config.seed,
+        hypothesis, data_dir, cache_dir=output_dir / "cache", seed=config.data_seed,
         max_dialogues_per_source=config.max_dialogues_per_source,
     )
     if config.drop_invented_names:  # train only: validation and test stay what people wrote

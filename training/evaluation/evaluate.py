@@ -48,7 +48,7 @@ def load_split(config: ExperimentConfig, data_dir: Path, limit: int | None, *, s
 
     hypothesis = HYPOTHESES[config.hypothesis]
     data = load_dataset_dict(
-        hypothesis, data_dir, cache_dir=cache_dir, seed=config.seed,
+        hypothesis, data_dir, cache_dir=cache_dir, seed=config.data_seed,
         max_dialogues_per_source=config.max_dialogues_per_source,
     )
     rows = data[split]

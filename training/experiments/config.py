@@ -140,7 +140,10 @@ class ExperimentConfig:
     group_by_length: bool = False
     """Batch rows of similar length together (the Trainer's length-grouped sampler): less padding per step."""
     seed: int = 42
-    """Seed of data splits, shuffles, model init and training."""
+    """Seed of shuffles, model init and training."""
+    data_seed: int = 42
+    """Seed of the train / validation / test split: kept when ``seed`` changes, so that runs of several seeds share
+    their test dialogues and none of them trains on another's."""
     precision: str = "auto"
     """``auto`` (bf16/fp16 on a capable GPU, else fp32), ``fp32``, ``fp16`` or ``bf16``."""
 
@@ -211,4 +214,5 @@ class ExperimentConfig:
     def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
         data = dict(data)
         data["scratch"] = ScratchModelConfig(**data.get("scratch", {}))
+        data.setdefault("data_seed", data.get("seed", 42))  # written before the split had a seed of its own
         return cls(**data)
