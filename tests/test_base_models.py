@@ -157,6 +157,17 @@ def test_lora_training_end_to_end_on_a_registered_base(cache: Path, tmp_path: Pa
     assert backend.model.get_output_embeddings().weight.shape[0] == len(kept)
     [reply] = backend.generate([backend.format.build_input(["Я учитель."], ["Кем ты работаешь?"])], GREEDY)
     assert isinstance(reply, str)
+    if experiment == "cpu_h4":  # h4's both personas: the partner's facts are in its input, and it is compared so
+        from training.evaluation.arms import main as arms
+
+        assert backend.format.max_partner_facts == 5
+        assert "О собеседнике:" in backend.format.build_input(["Я учитель."], ["Привет!"], partner=["Я врач."])
+        out_file = tmp_path / "arms.json"
+        assert arms([str(model_dir), "--data-dir", str(data_dir), "--limit", "6", "--out", str(out_file)]) == 0
+        figures = json.loads(out_file.read_text())
+        assert figures["rows"] == 6 and 0 <= figures["unseen_rows"] <= 6
+        assert set(figures["results"]) == {"cpu_h4", "cpu_h4 without partner"}
+        assert figures["results"]["cpu_h4"]["all"]["examples"] == 6
 
 
 def test_a_second_stage_continues_the_first_stages_adapters(cache: Path, tmp_path: Path, data_dir: Path) -> None:
