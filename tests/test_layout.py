@@ -56,3 +56,26 @@ def test_evaluation_and_data_never_import_the_loop_or_the_runner() -> None:
     for name, imported in import_graph().items():
         if name.startswith(("training.evaluation", "training.data", "training.experiments", "training.models")):
             assert not imported & {"training.train", "training.run"}, name
+
+
+ALLOWED = {
+    "dialogue": set(),  # the input format: imported by both, imports neither
+    "bot": {"dialogue"},  # the product serves models; it never needs the training package
+    "training": {"dialogue", "bot"},  # training writes what the bot reads (model directories), through bot's readers
+}
+
+
+def test_every_top_level_package_imports_only_in_its_direction() -> None:
+    """``bot/`` and ``dialogue/`` import nothing from ``training/``; ``dialogue/`` nothing from ``bot/`` (anywhere in
+    a module, function bodies too)."""
+    wrong = []
+    for package, allowed in ALLOWED.items():
+        for path in (PROJECT_ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else
+                         [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in ALLOWED and top != package and top not in allowed:
+                        wrong.append(f"{path.relative_to(PROJECT_ROOT)} imports {name}")
+    assert wrong == []

@@ -1,4 +1,4 @@
-"""python -m bot.bench [--model-dir DIR | --scratch-size small] [--requests N] [--concurrency 1,8,32] [--out PATH]"""
+"""python -m bot.bench [--model-dir DIR] [--requests N] [--concurrency 1,8,32] [--out PATH]"""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from bot.bench.paths import PATHS, BenchConfig, measure
 from bot.bench.report import chart, markdown
-from bot.bench.scratch import SIZES, build_scratch_model
 from bot.config import load_settings
 from bot.generation.adapted import is_adapter_dir
 
@@ -22,7 +20,6 @@ from bot.generation.adapted import is_adapter_dir
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot.bench", description=__doc__)
     parser.add_argument("--model-dir", type=Path, help="the checkpoint (default: MODEL_PATH)")
-    parser.add_argument("--scratch-size", choices=SIZES, help="benchmark a random-init model of this size instead")
     parser.add_argument("--requests", type=int, default=64, help="requests per concurrency level")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated concurrency levels")
     parser.add_argument("--threads", type=int, default=2, help="torch / CTranslate2 threads")
@@ -47,31 +44,26 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in args.paths.split(",") if n]
     if unknown := sorted(set(names) - set(PATHS)):
         sys.exit(f"unknown paths {unknown}; known: {', '.join(PATHS)}")
-    with tempfile.TemporaryDirectory(prefix="bench-scratch-") as scratch:
-        if args.scratch_size:
-            model_dir = build_scratch_model(Path(scratch), args.scratch_size)
-            model_name = f"random-init T5, scratch size {args.scratch_size!r} (d_model 256, 4+4 layers, vocab 8000)"
-        else:
-            model_dir = args.model_dir or Path(settings.model_path)
-            model_name = str(model_dir)
-        if not (model_dir / "config.json").is_file() and not is_adapter_dir(model_dir):
-            sys.exit(f"no model at {model_dir}: pass --model-dir or --scratch-size small")
-        config = BenchConfig(
-            model_dir=model_dir,
-            requests=args.requests,
-            concurrency=tuple(int(c) for c in args.concurrency.split(",")),
-            threads=args.threads,
-            max_new_tokens=args.max_new_tokens,
-            batch_max_size=args.batch_max_size,
-            batch_max_wait_ms=settings.batch_max_wait_ms if args.batch_max_wait_ms is None else args.batch_max_wait_ms,
-            selection=replace(settings.selection, candidates=args.rerank_candidates),
-            decoding_settings=settings.decoding if args.decoding == "bot" else BenchConfig.decoding_settings,
-        )
-        header = _header(config, model_name)
-        results = []
-        for name in names:
-            print(f"measuring {name} ...", file=sys.stderr, flush=True)
-            results.append(measure(name, config))
+    model_dir = args.model_dir or Path(settings.model_path)
+    model_name = str(model_dir)
+    if not (model_dir / "config.json").is_file() and not is_adapter_dir(model_dir):
+        sys.exit(f"no model at {model_dir}: pass --model-dir (default: MODEL_PATH, the shipped model)")
+    config = BenchConfig(
+        model_dir=model_dir,
+        requests=args.requests,
+        concurrency=tuple(int(c) for c in args.concurrency.split(",")),
+        threads=args.threads,
+        max_new_tokens=args.max_new_tokens,
+        batch_max_size=args.batch_max_size,
+        batch_max_wait_ms=settings.batch_max_wait_ms if args.batch_max_wait_ms is None else args.batch_max_wait_ms,
+        selection=replace(settings.selection, candidates=args.rerank_candidates),
+        decoding_settings=settings.decoding if args.decoding == "bot" else BenchConfig.decoding_settings,
+    )
+    header = _header(config, model_name)
+    results = []
+    for name in names:
+        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        results.append(measure(name, config))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     chart_file = chart(results, args.out.with_suffix(".png"), f"{model_name}; {config.threads} threads")
     table = markdown(results, header) + f"\n![benchmark chart]({chart_file.name})\n"
