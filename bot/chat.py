@@ -229,7 +229,7 @@ class ChatService:
             await repo.replace_reply(reply, text, decoding=decoding, latency_ms=0, model_id=reply.model_id or "",
                                      candidates=candidates)
             return ChatReply(message=reply, user_message=user_message)
-        decoding = replace(self.settings.decoding, strategy="sampling")
+        decoding = replace(self.generator.default_decoding, strategy="sampling")
         try:
             result = await self._generate(repo, reply.dialogue.persona, reply.dialogue, user_message, decoding)
         except GenerationError as exc:

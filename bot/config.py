@@ -1,27 +1,31 @@
-"""Settings from the environment and `.env`, built once at start-up and frozen.
+"""Settings from the environment and `.env` (pydantic-settings), validated in one place and frozen.
 
-Every variable is documented in `.env.example`. A missing or invalid value raises
-`SettingsError` naming the variable and what it expects; `python -m bot` prints it and
-exits instead of a traceback.
+An operator sets what runs the bot: Telegram, storage, the model and how it is served. How replies are decoded
+comes with the model (``decoding_settings.json`` in its directory, written by ``training.evaluate``: the bot
+serves a model as it was evaluated); a few decoding variables override it. Every variable is documented in
+`.env.example` (a test checks both ways). A missing or invalid value raises `SettingsError` naming the variable
+and what it expects, never echoing a secret; `python -m bot` prints it and exits instead of a traceback.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Any, Literal
 
-from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "ru-persona-gemma"
 DECODING_STRATEGIES = ("greedy", "beam", "sampling", "contrastive")
 CT2_COMPUTE_TYPES = ("int8", "int8_float32", "int16", "float32")
 """CTranslate2 CPU compute types (``CT2_COMPUTE_TYPE``); the converted weights are stored quantized this way too."""
-
-T = TypeVar("T")
+DECODING_FILE = "decoding_settings.json"
+"""In a model directory: the decoding the model was evaluated with, which the bot serves it with."""
 
 
 class SettingsError(ValueError):
@@ -30,27 +34,17 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class DecodingSettings:
-    """How replies are decoded (the `generate()` arguments)."""
+    """How replies are decoded. The defaults are plain greedy with the bot's reply rules; a model directory
+    carries its own (``DECODING_FILE``), chosen on its validation split."""
 
-    # Greedy with n-gram blocking and a repetition penalty (both on the reply only; the bot's earlier replies
-    # are kept out too) that ends a reply only where its end is at least even odds: what the default model's
-    # test metrics and conversation checks were measured with (models/ru-persona-gemma/README.md). Contrastive
-    # search was best for the T5 (models/ru-persona-t5/decoding.md). Sampling has its own settings: 🔄
-    # regenerates by sampling.
     strategy: str = "greedy"
+    """greedy, beam, sampling (🔄 regenerates by sampling) or contrastive."""
     max_new_tokens: int = 40
     min_new_tokens: int = 1
-    """The reply's end (EOS or a line break) cannot come before this many tokens (at least 1: never empty).
-    The default model stops after about 5 words where people write 9. Held to 10 tokens it adds a persona fact
-    or asks back (test persona usage 0.56 -> 0.75, chrF++ 8.9 -> 12.4), but also invents («Меня зовут Аня»),
-    distinct-2 falls under 0.3, and a fact it volunteered early cannot be said again when asked (the earlier-
-    reply n-gram ban): not the default (docs/model_recipe.md, session 10)."""
-    min_end_probability: float = 0.6
+    """The reply's end (EOS or a line break) cannot come before this many tokens (at least 1: never empty)."""
+    min_end_probability: float = 0.0
     """Greedy only: the reply ends only where its end is at least this likely (0.5: at least as likely as going on),
-    not wherever the end is merely the most likely next token (0, plain greedy, which stops after a short answer
-    while most of the probability goes on); ``bot.generation.reply_end``. On the shipped model's 200 validation rows
-    0 / 0.5 / 0.6 give replies of 5.7 / 9.5 / 10.7 words, chrF++ 10.0 / 12.9 / 13.2 at F1 0.174-0.175: 0.6 is that
-    comparison's pick (its ``decoding.md``); on session 13's model 0.6 rambled (docs/model_recipe.md, sessions 13-16)."""
+    not wherever the end is merely the most likely next token (0); ``bot.generation.reply_end``."""
     num_beams: int = 4
     length_penalty: float = 1.0
     """Beam search: hypotheses are ranked by their log-probability over (reply length ** length_penalty), so
@@ -65,19 +59,18 @@ class DecodingSettings:
     no_repeat_earlier_ngram_size: int = 3
     """n of the word n-grams of the bot's earlier replies in the dialogue that a reply may not repeat (a reply
     of one word is banned whole; ``bot.generation.earlier_replies``): whatever the strategy and backend, no reply
-    comes twice. A banned word is banned in every case and split into tokens, so the model says another word, not
-    another spelling («врачем», «Пироги»). A persona fact's n-grams are free while one earlier reply holds them,
-    so a fact can be said once more when asked (docs/model_recipe.md, sessions 15 and 16)."""
+    comes twice. A persona fact's n-grams are free while one earlier reply holds them, so a fact can be said once
+    more when asked."""
 
     def __post_init__(self) -> None:
         if self.strategy not in DECODING_STRATEGIES:
             raise SettingsError(f"DECODING_STRATEGY must be one of {', '.join(DECODING_STRATEGIES)}, got {self.strategy!r}")
         if self.min_new_tokens < 1:
-            raise SettingsError(f"MIN_NEW_TOKENS must be at least 1, got {self.min_new_tokens}")
+            raise SettingsError(f"min_new_tokens must be at least 1, got {self.min_new_tokens}")
         if self.no_repeat_earlier_ngram_size < 2:  # 1 would ban every token said before, the end too
-            raise SettingsError(f"NO_REPEAT_EARLIER_NGRAM_SIZE must be at least 2, got {self.no_repeat_earlier_ngram_size}")
+            raise SettingsError(f"no_repeat_earlier_ngram_size must be at least 2, got {self.no_repeat_earlier_ngram_size}")
         if not 0 <= self.min_end_probability <= 1:
-            raise SettingsError(f"MIN_END_PROBABILITY must be within 0..1, got {self.min_end_probability}")
+            raise SettingsError(f"min_end_probability must be within 0..1, got {self.min_end_probability}")
 
     @property
     def min_tokens(self) -> int:
@@ -108,9 +101,29 @@ class DecodingSettings:
         return {"strategy": self.strategy, **self.to_generate_kwargs()}
 
 
+def read_model_decoding(model_dir: str | Path) -> DecodingSettings | None:
+    """The decoding a model directory carries (``DECODING_FILE``), or None (a hub id, or an older directory)."""
+    path = Path(model_dir).expanduser() / DECODING_FILE
+    if not path.is_file():
+        return None
+    try:
+        fields = json.loads(path.read_text(encoding="utf-8"))["settings"]
+        return DecodingSettings(**fields)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SettingsError(f"{path}: not a decoding this bot can serve ({exc})") from None
+
+
+def write_model_decoding(model_dir: str | Path, decoding: DecodingSettings, *, preset: str | None = None) -> Path:
+    """Record the decoding a model was evaluated with, for the bot to serve it with."""
+    path = Path(model_dir) / DECODING_FILE
+    record = {"preset": preset, "settings": dataclasses.asdict(decoding)}
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
 @dataclass(frozen=True)
 class SelectionSettings:
-    """Reply selection (``bot.generation.selection``): candidates per request, scored (``RERANK_*``)."""
+    """Reply selection (``bot.generation.selection``): candidates per request, scored by the weights below."""
 
     candidates: int = 0
     """Sampled candidates per request; 0 turns selection off (one reply, the decoding settings' own)."""
@@ -123,141 +136,151 @@ class SelectionSettings:
 
     def __post_init__(self) -> None:
         if min(self.candidates, self.persona_weight, self.repeat_penalty, self.consensus_weight) < 0:
-            raise SettingsError("RERANK_CANDIDATES, RERANK_PERSONA_WEIGHT, RERANK_REPEAT_PENALTY and "
-                                "RERANK_CONSENSUS_WEIGHT must be >= 0")
+            raise SettingsError("selection: candidates and weights must be >= 0")
 
     @property
     def enabled(self) -> bool:
         return self.candidates > 0
 
 
-@dataclass(frozen=True)
-class Settings:
-    telegram_token: str | None = field(default=None, repr=False)  # never printed
+IdSet = Annotated[frozenset[int], NoDecode]
+"""Comma-separated numeric ids («1, 2,3»), not JSON."""
+DECODING_OVERRIDES = {"decoding_strategy": "strategy", "max_new_tokens": "max_new_tokens", "num_beams": "num_beams",
+                      "top_p": "top_p", "top_k": "top_k", "temperature": "temperature",
+                      "no_repeat_ngram_size": "no_repeat_ngram_size", "repetition_penalty": "repetition_penalty"}
+"""Settings field -> the DecodingSettings field it overrides."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment, grouped as in `.env.example`."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False, env_ignore_empty=True,
+                                      populate_by_name=True)
+
+    # --- Telegram ---
+    telegram_token: SecretStr | None = Field(None, validation_alias=AliasChoices("telegram_bot_token", "telegram_token"))
     telegram_api_url: str = "https://api.telegram.org"
-    bot_mode: str = "polling"
+    bot_mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str | None = None
     webhook_host: str = "0.0.0.0"
-    webhook_port: int = 8080
-    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_port: int = Field(8080, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
+    allowed_user_ids: IdSet = frozenset()
+    admin_ids: IdSet = frozenset()
+    flood_burst: int = Field(10, ge=1, le=10_000)
+    flood_per_minute: float = Field(30.0, ge=0, le=60_000)
+    max_concurrent_updates: int = Field(64, ge=1, le=10_000)
+    shutdown_grace_s: float = Field(20.0, ge=0, le=600)
+
+    # --- storage ---
     database_path: Path = PROJECT_ROOT / "data" / "bot.sqlite3"
+
+    # --- the model and how it is served ---
     model_path: str = str(DEFAULT_MODEL_PATH)
-    model_backend: str = "transformers"
-    ct2_compute_type: str = "int8"
-    """CTranslate2's weights and arithmetic (``CT2_COMPUTE_TYPES``); int8 is fastest, float32 gives transformers'
-    replies (persona probes 18/25 against 20/25 for the default model, docs/model_recipe.md session 11)."""
-    torch_threads: int = 0
-    batch_max_size: int = 8
-    batch_max_wait_ms: int = 0
-    generation_timeout_s: float = 60.0
-    decoding: DecodingSettings = DecodingSettings()
-    selection: SelectionSettings = SelectionSettings()
-    flood_burst: int = 10
-    flood_per_minute: float = 30.0
-    max_concurrent_updates: int = 64
-    allowed_user_ids: frozenset[int] = frozenset()
-    admin_ids: frozenset[int] = frozenset()
-    shutdown_grace_s: float = 20.0
-    log_level: str = "INFO"
+    model_backend: Literal["transformers", "ctranslate2"] = "transformers"
+    ct2_compute_type: Literal[CT2_COMPUTE_TYPES] = "int8"  # type: ignore[valid-type]
+    """CTranslate2's weights and arithmetic; int8 is fastest, float32 gives the transformers backend's replies."""
+    torch_threads: int = Field(0, ge=0, le=256)
+    batch_max_size: int = Field(8, ge=1, le=256)
+    batch_max_wait_ms: int = Field(0, ge=0, le=10_000)
+    generation_timeout_s: float = Field(60.0, ge=0.1, le=3600)
+    rerank_candidates: int = Field(0, ge=0, le=64)
+    """Reply selection: sampled candidates per reply, the best one sent (0: off)."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # --- decoding overrides: None keeps the model's own (DECODING_FILE) ---
+    decoding_strategy: Literal[DECODING_STRATEGIES] | None = None  # type: ignore[valid-type]
+    max_new_tokens: int | None = Field(None, ge=1, le=512)
+    num_beams: int | None = Field(None, ge=1, le=16)
+    top_p: float | None = Field(None, ge=0.01, le=1.0)
+    top_k: int | None = Field(None, ge=1, le=1000)
+    temperature: float | None = Field(None, ge=0.01, le=5.0)
+    no_repeat_ngram_size: int | None = Field(None, ge=0, le=10)
+    repetition_penalty: float | None = Field(None, ge=1.0, le=5.0)
+
+    # --- not from the environment: set by code (tools, tests) ---
+    decoding: DecodingSettings | None = Field(None, exclude=True)
+    """Serve with exactly this decoding instead of the model's own (the overrides above still apply)."""
+
+    @field_validator("allowed_user_ids", "admin_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+            except ValueError:
+                raise ValueError("expected comma-separated numeric user ids") from None
+        return value
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and (":" not in value.get_secret_value() or " " in value.get_secret_value()):
+            raise ValueError("expected a token from @BotFather like 123456:ABC-DEF…")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> Settings:
+        if self.bot_mode == "webhook" and not self.webhook_url:
+            raise ValueError("WEBHOOK_URL: required when BOT_MODE=webhook (the public https URL Telegram posts to)")
+        return self
 
     @property
     def has_telegram(self) -> bool:
-        return bool(self.telegram_token)
+        return self.telegram_token is not None
+
+    @property
+    def decoding_overrides(self) -> dict[str, object]:
+        """The DecodingSettings fields this environment sets."""
+        return {target: getattr(self, name) for name, target in DECODING_OVERRIDES.items() if getattr(self, name) is not None}
+
+    def serving_decoding(self, model_decoding: DecodingSettings | None = None) -> DecodingSettings:
+        """The decoding replies are served with: ``decoding`` if set, else the model's own, else the defaults; with
+        this environment's overrides on top."""
+        try:
+            return dataclasses.replace(self.decoding or model_decoding or DecodingSettings(), **self.decoding_overrides)
+        except SettingsError:
+            raise
+        except (TypeError, ValueError) as exc:  # an override the model's decoding cannot take
+            raise SettingsError(str(exc)) from None
+
+    @property
+    def selection(self) -> SelectionSettings:
+        return SelectionSettings(candidates=self.rerank_candidates)
 
 
 def load_settings(env: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
-    """Settings from ``env`` (default: `.env` overlaid by the process environment)."""
-    if env is None:
-        file_values = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file else {}
-        env = {**file_values, **os.environ}
-    get = _Reader(env)
-    decoding = DecodingSettings(
-        strategy=get("DECODING_STRATEGY", str, DecodingSettings.strategy, choices=DECODING_STRATEGIES),
-        max_new_tokens=get("MAX_NEW_TOKENS", int, DecodingSettings.max_new_tokens, low=1, high=512),
-        min_new_tokens=get("MIN_NEW_TOKENS", int, DecodingSettings.min_new_tokens, low=1, high=512),
-        min_end_probability=get("MIN_END_PROBABILITY", float, DecodingSettings.min_end_probability, low=0.0, high=1.0),
-        num_beams=get("NUM_BEAMS", int, DecodingSettings.num_beams, low=1, high=16),
-        length_penalty=get("LENGTH_PENALTY", float, DecodingSettings.length_penalty, low=0.0, high=5.0),
-        top_p=get("TOP_P", float, DecodingSettings.top_p, low=0.01, high=1.0),
-        top_k=get("TOP_K", int, DecodingSettings.top_k, low=1, high=1000),
-        temperature=get("TEMPERATURE", float, DecodingSettings.temperature, low=0.01, high=5.0),
-        penalty_alpha=get("PENALTY_ALPHA", float, DecodingSettings.penalty_alpha, low=0.0, high=1.0),
-        contrastive_top_k=get("CONTRASTIVE_TOP_K", int, DecodingSettings.contrastive_top_k, low=1, high=100),
-        no_repeat_ngram_size=get("NO_REPEAT_NGRAM_SIZE", int, DecodingSettings.no_repeat_ngram_size, low=0, high=10),
-        repetition_penalty=get("REPETITION_PENALTY", float, DecodingSettings.repetition_penalty, low=1.0, high=5.0),
-        no_repeat_earlier_ngram_size=get("NO_REPEAT_EARLIER_NGRAM_SIZE", int, DecodingSettings.no_repeat_earlier_ngram_size,
-                                         low=2, high=64),
-    )
-    webhook_url = get("WEBHOOK_URL", str, None)
-    bot_mode = get("BOT_MODE", str, Settings.bot_mode, choices=("polling", "webhook"))
-    if bot_mode == "webhook" and not webhook_url:
-        raise SettingsError("WEBHOOK_URL: required when BOT_MODE=webhook (the public https URL Telegram posts to)")
-    token = get("TELEGRAM_BOT_TOKEN", str, None)
-    if token is not None and (":" not in token or " " in token):
-        raise SettingsError("TELEGRAM_BOT_TOKEN: expected a token from @BotFather like 123456:ABC-DEF…")
-    return Settings(
-        telegram_token=token,
-        telegram_api_url=get("TELEGRAM_API_URL", str, Settings.telegram_api_url).rstrip("/"),
-        bot_mode=bot_mode,
-        webhook_url=webhook_url,
-        webhook_host=get("WEBHOOK_HOST", str, Settings.webhook_host),
-        webhook_port=get("WEBHOOK_PORT", int, Settings.webhook_port, low=1, high=65535),
-        webhook_secret=get("WEBHOOK_SECRET", str, None),
-        database_path=Path(get("DATABASE_PATH", str, str(Settings.database_path))),
-        model_path=get("MODEL_PATH", str, Settings.model_path),
-        model_backend=get("MODEL_BACKEND", str, Settings.model_backend, choices=("transformers", "ctranslate2")),
-        ct2_compute_type=get("CT2_COMPUTE_TYPE", str, Settings.ct2_compute_type, choices=CT2_COMPUTE_TYPES),
-        torch_threads=get("TORCH_THREADS", int, Settings.torch_threads, low=0, high=256),
-        batch_max_size=get("BATCH_MAX_SIZE", int, Settings.batch_max_size, low=1, high=256),
-        batch_max_wait_ms=get("BATCH_MAX_WAIT_MS", int, Settings.batch_max_wait_ms, low=0, high=10_000),
-        generation_timeout_s=get("GENERATION_TIMEOUT_S", float, Settings.generation_timeout_s, low=0.1, high=3600),
-        decoding=decoding,
-        selection=SelectionSettings(
-            candidates=get("RERANK_CANDIDATES", int, SelectionSettings.candidates, low=0, high=64),
-            persona_weight=get("RERANK_PERSONA_WEIGHT", float, SelectionSettings.persona_weight, low=0.0, high=10.0),
-            repeat_penalty=get("RERANK_REPEAT_PENALTY", float, SelectionSettings.repeat_penalty, low=0.0, high=100.0),
-            consensus_weight=get("RERANK_CONSENSUS_WEIGHT", float, SelectionSettings.consensus_weight,
-                                 low=0.0, high=100.0),
-        ),
-        flood_burst=get("FLOOD_BURST", int, Settings.flood_burst, low=1, high=10_000),
-        flood_per_minute=get("FLOOD_PER_MINUTE", float, Settings.flood_per_minute, low=0.0, high=60_000),
-        max_concurrent_updates=get("MAX_CONCURRENT_UPDATES", int, Settings.max_concurrent_updates, low=1, high=10_000),
-        allowed_user_ids=get("ALLOWED_USER_IDS", _id_set, frozenset()),
-        admin_ids=get("ADMIN_IDS", _id_set, frozenset()),
-        shutdown_grace_s=get("SHUTDOWN_GRACE_S", float, Settings.shutdown_grace_s, low=0.0, high=600),
-        log_level=get("LOG_LEVEL", str, Settings.log_level, choices=("DEBUG", "INFO", "WARNING", "ERROR")),
-    )
+    """Settings from ``env`` alone, or (``env=None``) from the process environment over ``env_file``."""
+    try:
+        if env is None:
+            return Settings(_env_file=env_file)
+        return _GivenOnly(**{key.lower(): value for key, value in env.items() if value is not None and value.strip()})
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
 
 
-def _id_set(raw: str) -> frozenset[int]:
-    return frozenset(int(part) for part in raw.replace(" ", "").split(",") if part)
+class _GivenOnly(Settings):
+    """Settings read from the values given and nothing else (no environment, no `.env`)."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # noqa: ANN001, ANN206
+        return (init_settings,)
 
 
-class _Reader:
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-
-    def __call__(
-        self,
-        name: str,
-        parse: Callable[[str], T],
-        default: T,
-        *,
-        low: float | None = None,
-        high: float | None = None,
-        choices: tuple[str, ...] | None = None,
-    ) -> T:
-        raw = self.env.get(name)
-        if raw is None or raw.strip() == "":
-            return default
-        raw = raw.strip()
-        what = {int: "an integer", float: "a number", _id_set: "comma-separated numeric user ids"}.get(parse, "text")
-        try:
-            value = parse(raw)
-        except ValueError:
-            raise SettingsError(f"{name}: expected {what}, got {raw!r}") from None
-        if choices is not None and value not in choices:
-            raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
-        if low is not None and value < low or high is not None and value > high:  # type: ignore[operator]
-            raise SettingsError(f"{name}: expected {what} from {low} to {high}, got {raw!r}")
-        return value
+def _explain(error: ValidationError) -> str:
+    """One line per problem, each naming its variable; never the value given (it may be a secret)."""
+    lines = []
+    for problem in error.errors(include_input=False, include_url=False):
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        field = problem["loc"][0] if problem["loc"] else None
+        if field is None:
+            lines.append(message)
+        else:
+            name = "TELEGRAM_BOT_TOKEN" if field in ("telegram_token", "telegram_bot_token") else str(field).upper()
+            lines.append(f"{name}: {message}")
+    return "; ".join(lines)

@@ -42,7 +42,7 @@ def console_log_path(settings: Settings) -> Path:
 def setup_logging(settings: Settings, *, console: bool = False) -> Path | None:
     """Log at ``LOG_LEVEL`` to stderr; in the console chat, to ``console_log_path`` instead, with only
     warnings on stderr, so that a person sees the chat and not Alembic's start-up lines. Returns the log file."""
-    redact = RedactSecrets([settings.telegram_token or "", settings.webhook_secret or ""])
+    redact = RedactSecrets([s.get_secret_value() for s in (settings.telegram_token, settings.webhook_secret) if s])
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     stderr = logging.StreamHandler()
     handlers: list[logging.Handler] = [stderr]

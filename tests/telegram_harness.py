@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from tests.fake_telegram import FakeTelegram
 
 
 def bot_settings(fake: FakeTelegram, tmp_path: Path, model_dir: Path, **overrides: Any) -> Settings:
-    base = Settings(
+    values: dict[str, Any] = dict(
         telegram_token=fake.token,
         telegram_api_url=fake.base_url,
         database_path=tmp_path / "bot.sqlite3",
@@ -32,7 +32,7 @@ def bot_settings(fake: FakeTelegram, tmp_path: Path, model_dir: Path, **override
         decoding=DecodingSettings(strategy="greedy", max_new_tokens=12, temperature=5.0, top_p=1.0, top_k=1000),
         shutdown_grace_s=5.0,
     )
-    return replace(base, **overrides)
+    return Settings(**{**values, **overrides}, _env_file=None)  # validated: a secret given as text is a SecretStr
 
 
 @dataclass

@@ -113,7 +113,7 @@ async def test_settings_choose_the_backend(tiny_model_copy: Path) -> None:
     async with build_generator(settings) as generator:
         result = await generator.generate(PERSONA, HISTORIES[0])
     assert result.text and result.model_id.endswith("+ct2-int8")
-    async with build_generator(replace(settings, ct2_compute_type="float32")) as generator:  # CT2_COMPUTE_TYPE
+    async with build_generator(settings.model_copy(update={"ct2_compute_type": "float32"})) as generator:  # CT2_COMPUTE_TYPE
         result = await generator.generate(PERSONA, HISTORIES[0])
     assert result.text and result.model_id.endswith("+ct2-float32") and (tiny_model_copy / "ctranslate2-float32").is_dir()
 

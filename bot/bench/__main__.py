@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.bench.paths import PATHS, BenchConfig, measure
 from bot.bench.report import chart, markdown
-from bot.config import load_settings
+from bot.config import load_settings, read_model_decoding
 from bot.generation.adapted import is_adapter_dir
 
 
@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-max-size", type=int, default=32, help="the Generator's BATCH_MAX_SIZE")
     parser.add_argument("--batch-max-wait-ms", type=int, help="the Generator's BATCH_MAX_WAIT_MS (default: settings)")
     parser.add_argument("--decoding", choices=("greedy", "bot"), default="greedy",
-                        help="greedy (comparable across runs) or the bot's decoding settings (DECODING_STRATEGY, …)")
+                        help="greedy (comparable across runs) or the bot's: the model's own decoding with .env's overrides")
     parser.add_argument("--rerank-candidates", type=int, default=4,
                         help="candidates per reply on the selection paths (scored by the RERANK_* settings)")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"subset of {','.join(PATHS)}")
@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         batch_max_size=args.batch_max_size,
         batch_max_wait_ms=settings.batch_max_wait_ms if args.batch_max_wait_ms is None else args.batch_max_wait_ms,
         selection=replace(settings.selection, candidates=args.rerank_candidates),
-        decoding_settings=settings.decoding if args.decoding == "bot" else BenchConfig.decoding_settings,
+        decoding_settings=(settings.serving_decoding(read_model_decoding(model_dir)) if args.decoding == "bot"
+                           else BenchConfig.decoding_settings),
     )
     header = _header(config, model_name)
     results = []

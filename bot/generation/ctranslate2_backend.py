@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bot.config import CT2_COMPUTE_TYPES, DecodingSettings, Settings
+from bot.config import CT2_COMPUTE_TYPES, DecodingSettings
 from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_tokenizer
 from bot.generation.backends import (
     IGNORE,
@@ -71,7 +71,7 @@ class CTranslate2Backend:
         cls,
         model_path: str,
         *,
-        compute_type: str = Settings.ct2_compute_type,
+        compute_type: str = "int8",
         threads: int = 0,
         decoding: DecodingSettings | None = None,
     ) -> CTranslate2Backend:

@@ -1,7 +1,6 @@
 """The bot's earlier replies kept out of a new one, by their words.
 
-Until session 16 the ban was on the earlier replies' *token* n-grams, and a model gets round a token ban
-by spelling: «Пироги» for «пироги» (another token, the same word), «печ» + «ить», «врачем» for «врачом»;
+A ban on the earlier replies' *token* n-grams is got round by spelling: «Пироги» for «пироги» (another token, the same word), «печ» + «ить», «врачем» for «врачом»;
 and after one reply ending «…, а ты?» every later one asked back «а тебя?», the comma, «а» and «ты» being
 a banned 3-gram wherever they came. Here the n-grams are of words (``words_only``: lower-cased,
 punctuation aside), and at each step a token is banned when the word it starts or goes on with could

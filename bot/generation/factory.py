@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.config import Settings
+from bot.config import DecodingSettings, Settings, read_model_decoding
 from bot.generation.backends import Backend, TransformersBackend
 from bot.generation.errors import ModelLoadError
 from bot.generation.service import Generator
@@ -18,7 +18,7 @@ def _load_ctranslate2(settings: Settings) -> Backend:
     from bot.generation.ctranslate2_backend import CTranslate2Backend  # optional extra "fast"
 
     return CTranslate2Backend.load(settings.model_path, compute_type=settings.ct2_compute_type,
-                                   threads=settings.torch_threads, decoding=settings.decoding)
+                                   threads=settings.torch_threads, decoding=serving_decoding(settings))
 
 
 BACKEND_LOADERS: dict[str, Callable[[Settings], Backend]] = {
@@ -38,6 +38,11 @@ def load_backend(settings: Settings) -> Backend:
     return loader(settings)
 
 
+def serving_decoding(settings: Settings) -> DecodingSettings:
+    """The decoding the model directory carries (as it was evaluated), with the environment's overrides."""
+    return settings.serving_decoding(read_model_decoding(settings.model_path))
+
+
 def build_generator(settings: Settings) -> Generator:
     """Load the model (slow: seconds to minutes) and wrap it in a Generator; ``await start()`` it next."""
     return Generator(
@@ -45,6 +50,6 @@ def build_generator(settings: Settings) -> Generator:
         batch_max_size=settings.batch_max_size,
         batch_max_wait_ms=settings.batch_max_wait_ms,
         timeout_s=settings.generation_timeout_s,
-        decoding=settings.decoding,
+        decoding=serving_decoding(settings),
         selection=settings.selection,
     )

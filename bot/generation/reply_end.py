@@ -3,11 +3,11 @@
 Plain greedy decoding stops wherever the end (EOS, or a line break for a CausalLM) is the single most likely
 next token. After a short answer («Я работаю инженером») it often is, with 0.3 of the probability while the
 other 0.7 goes on saying more, spread over many ways to say it; so greedy replies are shorter than the
-replies people write (session 13's model: 5.1 words where the references have 9.0). ``min_end_probability``
+replies people write (a model trained on the persona chat: 5.1 words where the references have 9.0). ``min_end_probability``
 makes the stop decision by the end's own probability: the reply ends only where its end is at least that
-likely (0.5, the bot's default since session 14: at least as likely as going on); elsewhere the next most likely
+likely (0.5: at least as likely as going on; the bot's default is 0.6); elsewhere the next most likely
 token is taken. The model still stops at once where it is sure («Привет! Как дела?»), unlike a minimum length
-(docs/model_recipe.md, sessions 13 and 14).
+(docs/model_recipe.md).
 
 Both backends apply it to greedy decoding only (sampling draws the end by its own probability already):
 transformers with ``EndOnlyWhenLikely``; CTranslate2, which has no logits processors, by generating again with

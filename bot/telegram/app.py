@@ -55,7 +55,7 @@ def build_bot(settings: Settings) -> Bot:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     # No parse mode anywhere: user and model text is sent as is and can never break a message.
-    return Bot(settings.telegram_token, session=session, default=DefaultBotProperties(parse_mode=None))
+    return Bot(settings.telegram_token.get_secret_value(), session=session, default=DefaultBotProperties(parse_mode=None))
 
 
 def build_dispatcher(settings: Settings, database: Database, chat: ChatService) -> Dispatcher:

@@ -46,7 +46,8 @@ async def run_webhook(dp: Dispatcher, bot: Bot, settings: Settings) -> None:
     dp.shutdown.register(_finish_in_flight)
     app = web.Application()
     path = urlsplit(settings.webhook_url).path or "/"  # a proxy may forward the public path as is
-    SimpleRequestHandler(dp, bot, secret_token=settings.webhook_secret, handle_in_background=False).register(
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    SimpleRequestHandler(dp, bot, secret_token=secret, handle_in_background=False).register(
         app, path=path
     )
     setup_application(app, dp, bot=bot)  # startup/shutdown hooks run with the web app
@@ -56,7 +57,7 @@ async def run_webhook(dp: Dispatcher, bot: Bot, settings: Settings) -> None:
         await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
         await bot.set_webhook(
             settings.webhook_url,
-            secret_token=settings.webhook_secret,
+            secret_token=secret,
             max_connections=min(settings.max_concurrent_updates, MAX_WEBHOOK_CONNECTIONS),
         )
         log.info("webhook served on %s:%s", settings.webhook_host, settings.webhook_port)

@@ -7,7 +7,7 @@ token on the persona chat, docs/model_recipe.md). Here the answer *is* in the in
 place (the utterance just before ``[KNOWLEDGE]`` in the GODEL format), but with a share of its words
 hidden: cross-attention must carry words from the first step, and the decoder must still fill the
 gaps like a language model, so that the dialogue stage would start from a model that reads its input.
-Measured (docs/model_recipe.md, session 6): with the fixed-step Adafactor of the old CPU recipe it
+Measured (docs/model_recipe.md): with the fixed-step Adafactor of the old CPU recipe it
 learnt no copying in 3,500 steps; the cause was the optimizer (``adafactor_scaled``), and the stage has
 not been measured with that one yet.
 

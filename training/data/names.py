@@ -3,7 +3,7 @@
 The persona chat's crowd workers often introduce themselves («Привет, меня зовут Аня»), but a worker's
 name is not among the persona facts. A model trained on such replies gives itself a name no persona
 says, and a bot that is held back from ending its reply early does so at most greetings
-(docs/model_recipe.md, session 13). ``ExperimentConfig.drop_invented_names`` leaves these replies out of
+(docs/model_recipe.md). ``ExperimentConfig.drop_invented_names`` leaves these replies out of
 the train split; validation and test keep every row, so that the model is judged on what people wrote.
 """
 

@@ -156,7 +156,7 @@ def scripted_dialogues(replies: Replier) -> dict:
 
 def run_checks(model_dir: Path, decoding: DecodingSettings = BOT_DEFAULT, selection: SelectionSettings | None = None,
                out: Path | None = None, backend_name: str = "transformers",
-               ct2_compute_type: str = Settings.ct2_compute_type) -> dict:
+               ct2_compute_type: str = "int8") -> dict:
     """The checks with the bot's ``MODEL_BACKEND`` ``backend_name`` (loaded as the bot loads it), figures to ``out``."""
     backend = load_backend(Settings(model_path=str(model_dir), model_backend=backend_name, decoding=decoding,
                                     ct2_compute_type=ct2_compute_type))
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerank-consensus-weight", type=float, default=SelectionSettings.consensus_weight)
     parser.add_argument("--backend", choices=sorted(BACKEND_LOADERS), default="transformers",
                         help="the bot's MODEL_BACKEND to check (ctranslate2: converted once beside the model)")
-    parser.add_argument("--ct2-compute-type", choices=CT2_COMPUTE_TYPES, default=Settings.ct2_compute_type,
+    parser.add_argument("--ct2-compute-type", choices=CT2_COMPUTE_TYPES, default="int8",
                         help="with --backend ctranslate2: the bot's CT2_COMPUTE_TYPE (float32 gives transformers' replies)")
     parser.add_argument("--out", type=Path, help=f"where the figures go (default: MODEL_DIR/{CHECKS_FILE}; one model only)")
     args = parser.parse_args(argv)

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import DecodingSettings
+from bot.config import DECODING_FILE
 from bot.generation.errors import ModelLoadError
 from training.evaluation import predict
 from training.models.checkpoints import load_experiment
@@ -32,13 +32,6 @@ from training.data.sources import DataFormatError
 DECODING_JSON = "decoding.json"
 DECODING_MD = "decoding.md"
 SELECTION_METRICS = ("f1", "chrf")
-ENV_NAMES = {"strategy": "DECODING_STRATEGY", "min_new_tokens": "MIN_NEW_TOKENS",
-             "min_end_probability": "MIN_END_PROBABILITY", "num_beams": "NUM_BEAMS",
-             "length_penalty": "LENGTH_PENALTY", "top_p": "TOP_P", "top_k": "TOP_K",
-             "temperature": "TEMPERATURE", "penalty_alpha": "PENALTY_ALPHA", "contrastive_top_k": "CONTRASTIVE_TOP_K",
-             "no_repeat_ngram_size": "NO_REPEAT_NGRAM_SIZE", "repetition_penalty": "REPETITION_PENALTY",
-             "no_repeat_earlier_ngram_size": "NO_REPEAT_EARLIER_NGRAM_SIZE"}
-"""DecodingSettings field -> the bot's environment variable (bot/config.py load_settings)."""
 
 
 def compare_decodings(backend, rows, language: str, presets: Sequence[str] = tuple(predict.DECODING_PRESETS), *,
@@ -62,18 +55,14 @@ def best_preset(results: Sequence[dict]) -> str:
     return min(results, key=lambda r: (sum(rank(r, m) for m in SELECTION_METRICS), -r["distinct_2"]))["preset"]
 
 
-def bot_settings(settings: DecodingSettings) -> str:
-    """The .env lines that make the bot decode like ``settings`` (the reply cap stays the model's)."""
-    return "\n".join(f"{env}={getattr(settings, field)}" for field, env in ENV_NAMES.items())
-
-
 def write_comparison(model_dir: Path, results: Sequence[dict], *, examples: int) -> str:
     best = best_preset(results)
     text = "\n".join([
         "# Decoding on the validation split", "",
         f"{examples} validation examples (main source, a fixed random subset), the same metric code as the test "
         f"evaluation; sampling seeded with torch.manual_seed({predict.SAMPLING_SEED}). Best (mean rank on F1 and "
-        f"chrF++): **{best}**, in the bot:", "", "```", bot_settings(predict.decoding_preset(best)), "```", "",
+        f"chrF++): **{best}**. The bot serves a model with the decoding its test evaluation used (its "
+        f"`{DECODING_FILE}`): `python -m training.evaluate {model_dir} --decoding {best}` makes it this one.", "",
         decoding_table(results, best), "",
     ])
     (model_dir / DECODING_MD).write_text(text, encoding="utf-8")

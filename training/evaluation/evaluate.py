@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.config import DecodingSettings
+from bot.config import DecodingSettings, write_model_decoding
 from bot.generation.errors import ModelLoadError
 from dialogue.format import clean_text
 from training.evaluation import predict, report
@@ -113,6 +113,7 @@ def evaluate_model(model_dir: Path, data_dir: Path, *, limit: int | None = None,
     if log_path.is_file():
         report.plot_loss_curve(json.loads(log_path.read_text(encoding="utf-8")), model_dir / report.LOSS_CURVE_FILE)
     _write(model_dir, f"{config.name}: {config.description}", metrics, samples(predictions, test))
+    write_model_decoding(model_dir, settings, preset=decoding)  # the bot serves the model as evaluated here
     if with_baselines:
         baselines = {kind: score_baseline(kind, data, test, hypothesis.language)[1] for kind in BASELINES}
         path = report.write_baselines(model_dir, baselines)

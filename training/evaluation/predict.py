@@ -23,7 +23,7 @@ from training.data import features
 GREEDY = DecodingSettings(strategy="greedy", max_new_tokens=40, no_repeat_ngram_size=3, repetition_penalty=1.2,
                           min_end_probability=0.0)
 """Plain greedy (it ends a reply wherever the end is the most likely token), n-gram blocking as the bot does:
-deterministic, so metrics are reproducible; the bot's default until session 14."""
+deterministic, so metrics are reproducible."""
 
 _PLAIN = {"no_repeat_ngram_size": 0, "repetition_penalty": 1.0}
 DECODING_PRESETS: dict[str, DecodingSettings] = {
@@ -45,9 +45,8 @@ DECODING_PRESETS: dict[str, DecodingSettings] = {
 Sampling and contrastive keep the bot's n-gram blocking and repetition penalty (its defaults).
 """
 DEFAULT_PRESET = "greedy-norepeat3-penalty1.2-end0.6"
-"""The bot's default decoding (``DecodingSettings()``): greedy that ends a reply only where its end is at least
-0.6 likely, the shipped model's best preset on the validation split (its ``decoding.md``; docs/model_recipe.md,
-session 16)."""
+"""The evaluation's default decoding: greedy that ends a reply only where its end is at least 0.6 likely, the shipped
+model's best preset on the validation split (its ``decoding.md``) and the one its ``decoding_settings.json`` holds."""
 BOT_DEFAULT = DECODING_PRESETS[DEFAULT_PRESET]
 SAMPLING_SEED = 0
 """``torch.manual_seed`` before generating: sampled replies, hence their metrics, are reproducible."""

@@ -129,7 +129,7 @@ class ExperimentConfig:
     """``reply`` (the dialogue task: input -> the reply) or ``denoise`` (Seq2Seq only: the same inputs with
     ``denoise_rate`` of their words hidden -> the last utterance of the history; a pre-stage meant to make a
     model trained from nothing read its input, ``training/data/denoise.py``; with the fixed-step Adafactor it
-    learnt no copying, docs/model_recipe.md session 6)."""
+    learnt no copying, docs/model_recipe.md)."""
     denoise_rate: float = 0.3
     """Share of the input's words hidden by the ``denoise`` objective."""
     lora_rank: int = 0

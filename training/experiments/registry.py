@@ -123,7 +123,7 @@ STAGES: dict[str, ExperimentConfig] = {
 """Earlier stages of registered recipes, trained by the same command (``pretrain``); not experiments of their own."""
 
 _EXPERIMENTS += (
-    # The recipe of the model the bot ships (models/ru-persona-gemma), docs/model_recipe.md sessions 7-15: the mix
+    # The recipe of the model the bot ships (models/ru-persona-gemma), docs/model_recipe.md: the mix
     # first, then the same adapters on the persona chat alone at a lower rate (the mix taught too-short replies:
     # anekdots 5.4 words, Cornell 6.7, the persona chat 9.4), without the replies in which a speaker gives a name
     # their persona lacks (a bot taught so invents names).

@@ -10,7 +10,7 @@ goes below it. The optimizer is built as the Trainer builds it for the experimen
     python -m training.probes.copy_probe ru_mix_cpu --optimizer adafactor --learning-rate 3e-3
     python -m training.probes.copy_probe ru_mix_cpu --optimizer adafactor_scaled --learning-rate 1e-2
 
-It prints the mean loss of every 50 steps (docs/model_recipe.md, session 6, has the figures).
+It prints the mean loss of every 50 steps (docs/model_recipe.md, has the figures).
 """
 
 from __future__ import annotations

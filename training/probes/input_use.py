@@ -13,10 +13,10 @@ both change training steps only (evaluation and generation see the real model an
   row's input of the batch; the hinge is added to the cross-entropy with ``context_margin_weight``.
   It trains the very quantity the context gain measures.
 
-Measured in docs/model_recipe.md (sessions 4 and 5): dropout did not raise the context gain of
+Measured in docs/model_recipe.md: dropout did not raise the context gain of
 the CPU recipe; the margin raised it in 2,000-step fine-tunes (0.038 -> 0.086-0.097) but the replies
 scored lower, so the shipped recipe uses neither. All of that was with the fixed-step Adafactor; the
-cause turned out to be the optimizer (session 6: ``adafactor_scaled`` raised the context gain to 0.22),
+cause turned out to be the optimizer (``adafactor_scaled`` raised the context gain to 0.22),
 and neither option has been measured with it.
 """
 
