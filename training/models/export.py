@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from bot.generation.adapted import ADAPTER_CONFIG, KEPT_TOKENS_FILE, is_adapter_dir
+from bot.config import DECODING_FILE
 from bot.generation.base_models import BASE_FILE, copy_terms, read_base_file
 from bot.generation.errors import ModelLoadError
 from dialogue.format import FORMAT_FILE
@@ -32,7 +33,7 @@ from training.evaluation.report import BASELINES_FILE, LOSS_CURVE_FILE, METRICS_
 MAX_WEIGHTS_MB = 60.0
 """The largest weights file the repository takes (git, no LFS)."""
 RUN_FILES = (FORMAT_FILE, EXPERIMENT_FILE, "trainer_log.json", METRICS_FILE, BASELINES_FILE, REPORT_FILE,
-             LOSS_CURVE_FILE, "decoding.json", "decoding.md", "checks.json")
+             LOSS_CURVE_FILE, "decoding.json", "decoding.md", "checks.json", DECODING_FILE)
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 """Copied as they are when present (the first two are required: the bot and the card need them)."""
 PROBE = ("Привет! Чем ты занимаешься?",)
