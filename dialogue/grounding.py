@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dialogue.format import own_turns
 from dialogue.memory import SINGLE_VALUED, GENERIC_LEMMAS, classify, self_statements
 from dialogue.russian import (
-    FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, lemma, sentences, to_first_person, to_second_person,
+    FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, lemma, parse, sentences, to_first_person, to_second_person,
     words,
 )
 
@@ -156,7 +156,7 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
     question = _MEMORY_LEAD.sub("", question) or question
     about = addressee(question)
     if about == "bot":
-        invented = [f.text for reply in own_turns(history) for f in self_statements(reply)]
+        invented = said_of_itself(history)
         if is_yes_no(question):
             answer = settle(question, list(persona) + invented)
             return "" if answer is None else YES if answer else NO
@@ -173,6 +173,41 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
         if (fact := recall(question, partner)) is not None:
             return to_second_person(fact)
     return ""
+
+
+def said_of_itself(history: Sequence[str]) -> list[str]:
+    """What the bot has said of itself in ``history``, as first-person facts, oldest first: its replies' own
+    statements, and short answers to questions about it made whole («Сколько тебе лет?» → «25.» is «Мне 25 лет.»,
+    «Как тебя зовут?» → «Аня» is «Меня зовут Аня.»), so that what it invented is kept to when asked again."""
+    facts: list[str] = []
+    for index in range(len(history) - 2, -1, -2):  # the bot's replies: every other turn back from the one before the last
+        reply, asked = history[index], history[index - 1] if index else ""
+        told = [f.text for f in self_statements(reply)]
+        if not told and (question := last_question(asked)) and addressee(question) == "bot":
+            told = [whole] if (whole := _whole_answer(question_slot(to_first_person(question)), reply)) else []
+        facts[:0] = told
+    return facts
+
+
+def _whole_answer(slot: str | None, reply: str) -> str | None:
+    """A short answer to a question of ``slot`` as a first-person fact, or None."""
+    found = words(reply)
+    if not found or len(found) > 4:
+        return None
+    if slot == "age" and (number := next((w for w in found if w.isdigit() and 0 < int(w) < 120), None)):
+        return f"Мне {number} {_years(int(number))}."
+    if slot == "name" and "Name" in parse(found[-1]).tag:
+        return f"Меня зовут {found[-1].capitalize()}."
+    if slot == "city" and len(found) >= 2 and found[0] in ("в", "во", "из"):
+        place = " ".join(w.capitalize() for w in found[1:])
+        return f"Я живу {found[0]} {place}." if found[0] != "из" else f"Я из {place}."
+    return None
+
+
+def _years(number: int) -> str:
+    if number % 10 == 1 and number % 100 != 11:
+        return "год"
+    return "года" if 2 <= number % 10 <= 4 and not 12 <= number % 100 <= 14 else "лет"
 
 
 def _said_again(fact: str) -> str:

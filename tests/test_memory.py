@@ -13,7 +13,7 @@ from bot.generation.turns import ask_back_allowed, asks_back, at_sentence_end, f
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from dialogue.format import FormatSpec
-from dialogue.grounding import NO, YES, is_farewell, reply_opening, settle
+from dialogue.grounding import NO, YES, is_farewell, reply_opening, said_of_itself, settle
 from dialogue.memory import Fact, remember, self_statements
 from dialogue.russian import to_first_person, to_second_person
 from tests.test_console import rows, run_chat
@@ -232,3 +232,16 @@ def test_the_reader_on_hand_labelled_persona_chat_utterances(data_dir: Path) -> 
     assert len(labelled) == 160 and sum(len(item.slots) for item in labelled) >= 100
     result = score(labelled)
     assert result["precision"] >= 0.75 and result["recall"] >= 0.55, result
+
+
+def test_a_short_answer_the_bot_invented_is_kept_to_when_asked_again() -> None:
+    """«Сколько тебе лет?» → «21»: the persona says nothing of age, so the bot invented it; asked again it says
+    the same (the short answer is read as the whole fact «Мне 21 год.»)."""
+    history = ["Привет!", "Привет!", "Сколько тебе лет?", "21", "А как тебя зовут?", "Аня", "Где ты живёшь?",
+               "В Нижнем Новгороде"]
+    assert said_of_itself((*history, "Ясно.")) == ["Мне 21 год.", "Меня зовут Аня.", "Я живу в Нижнем Новгороде."]
+    persona = ("Я люблю гулять.",)
+    assert reply_opening(persona, (*history, "Напомни, сколько тебе лет?")) == "Мне 21 год."
+    assert reply_opening(persona, (*history, "Ещё раз, где ты живёшь?")) == "Я живу в Нижнем Новгороде."
+    assert reply_opening(("Меня зовут Оля.",), (*history, "Как тебя зовут?")) == ""  # the persona answers itself
+    assert said_of_itself(["Сколько тебе лет?", "Не скажу, это секрет", "Ну ладно"]) == []  # not an answer
