@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from dialogue.format import own_turns
 from dialogue.memory import SINGLE_VALUED, GENERIC_LEMMAS, classify, self_statements
 from dialogue.russian import (
     FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, lemma, parse, sentences, to_first_person, to_second_person,
