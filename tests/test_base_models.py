@@ -167,7 +167,9 @@ def test_lora_training_end_to_end_on_a_registered_base(cache: Path, tmp_path: Pa
         figures = json.loads(out_file.read_text())
         assert figures["rows"] == 6 and 0 <= figures["unseen_rows"] <= 6
         assert set(figures["results"]) == {"cpu_h4", "cpu_h4 without partner"}
-        assert figures["results"]["cpu_h4"]["all"]["examples"] == 6
+        assert figures["results"]["cpu_h4"]["all"]["examples"] == 6 and len(figures["results"]["cpu_h4"]["row_f1"]) == 6
+        difference = figures["f1_differences"]["cpu_h4 - cpu_h4 without partner"]
+        assert difference["low"] <= difference["mean"] <= difference["high"]
 
 
 def test_a_second_stage_continues_the_first_stages_adapters(cache: Path, tmp_path: Path, data_dir: Path) -> None:

@@ -15,13 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 from pathlib import Path
 
+from dialogue.format import clean_text
 from training import DEFAULT_DATA_DIR
 from training.evaluation import predict
 from training.evaluation.compare import compare_table
 from training.evaluation.evaluate import LIMIT_SEED, model_decoding, score
+from training.evaluation.metrics import unigram_f1
 from training.models.checkpoints import load_experiment
 
 
@@ -60,11 +63,23 @@ def evaluate_arm(backend, config, test, unseen: list[int], language: str, *, wit
                                  decoding=model_decoding(backend, predict.DEFAULT_PRESET), partners=partners)
     texts = to_model_inputs(rows, backend.format, HYPOTHESES[config.hypothesis], backend.tokenizer, seed=config.seed)
     perplexity = predict.perplexities(backend, texts)[1]
-    figures = {"all": score(replies, rows, language, word_perplexity=perplexity), "unseen": {"examples": 0}}
+    references = [clean_text(r) for r in rows["reply"]]
+    figures = {"all": score(replies, rows, language, word_perplexity=perplexity), "unseen": {"examples": 0},
+               "row_f1": [unigram_f1(reply, reference, language) for reply, reference in zip(replies, references)],
+               "replies": replies}
     if unseen:
         figures["unseen"] = score([replies[i] for i in unseen], rows.select(unseen), language,
                                   word_perplexity=predict.perplexities(backend, texts.select(unseen))[1])
     return figures
+
+
+def paired_difference(first: list[float], second: list[float], *, resamples: int = 2000, seed: int = 0) -> dict:
+    """Mean of ``first - second`` over the same rows and its 95% bootstrap interval (rows resampled): whether two
+    models' F1 differ by more than the test rows' own noise."""
+    rng = random.Random(seed)
+    deltas = [a - b for a, b in zip(first, second, strict=True)]
+    means = sorted(sum(rng.choice(deltas) for _ in deltas) / len(deltas) for _ in range(resamples))
+    return {"mean": sum(deltas) / len(deltas), "low": means[int(0.025 * resamples)], "high": means[int(0.975 * resamples) - 1]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,9 +103,16 @@ def main(argv: list[str] | None = None) -> int:
                                                               with_partner=False)
     for part in ("all", "unseen"):
         print(f"\n{part} rows:\n" + compare_table({name: figures[part] for name, figures in results.items()}))
+    names = list(results)
+    differences = {f"{a} - {b}": paired_difference(results[a]["row_f1"], results[b]["row_f1"])
+                   for i, a in enumerate(names) for b in names[i + 1 :]}
+    print("\nF1 differences on the same rows (mean, 95% bootstrap interval):")
+    for pair, d in differences.items():
+        print(f"  {pair}: {d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"rows": len(test), "unseen_rows": len(unseen), "results": results},
+        args.out.write_text(json.dumps({"rows": len(test), "unseen_rows": len(unseen), "results": results,
+                                        "f1_differences": differences},
                                        indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"written: {args.out}")
     return 0
