@@ -132,6 +132,8 @@ def test_echoes_and_cut_replies() -> None:
     assert at_sentence_end("Я люблю кошек. И ещё я гуляю с собакой в парке и") == "Я люблю кошек."
     assert finish("", "Я люблю кошек. И ещё я гуляю с", ["Что любишь?"], cut=True) == "Я люблю кошек."
     assert finish("Нет,", "у меня нет детей.", ["У тебя есть дети?"]) == "Нет, у меня нет детей."
+    rambling = "работаю в банке. А у меня сын есть. Я вот живу с мужем. У меня нет детей."
+    assert finish("Да,", rambling, ["Ты работаешь в банке?"]) == "Да, работаю в банке. А у меня сын есть."
 
 
 def test_the_partner_line_and_the_opening_in_the_input() -> None:
