@@ -9,6 +9,7 @@ interrupted generation never loses it: it stays "failed", or "pending" across a 
 
 from __future__ import annotations
 
+import json
 import logging
 import unicodedata
 from collections.abc import Sequence
@@ -180,6 +181,16 @@ class ChatService:
             return texts.NO_PERSONA
         await repo.reset_dialogue(user, persona, chat_id)
         return texts.RESET_DONE
+
+    async def export(self, repo: Repository, user: User) -> bytes:
+        """/export in every front end: all of the user's data as a JSON document (UTF-8)."""
+        data = await repo.export_user(user)
+        return json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+
+    async def forget(self, repo: Repository, user: User) -> str:
+        """/forget, confirmed, in every front end: every row of the user goes; the text to show."""
+        await repo.delete_user(user)
+        return texts.FORGET_DONE
 
     async def memory(self, repo: Repository, user: User, argument: str = "") -> str:
         """/memory in every front end: the list of what the bot knows of the user (no argument), ``forget N``

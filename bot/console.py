@@ -13,6 +13,7 @@ import select
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TextIO
 
 from bot import texts
@@ -32,6 +33,7 @@ class ConsoleChat:
         self.interactive = stdin.isatty()
         self.collecting: tuple[str, ...] | None = None  # the persona form's facts, while it is open (`/persona new`)
         self._next_line: str | None = None  # a command read ahead while joining typed lines
+        self.export_dir = Path(runtime.settings.database_path).parent  # /export writes its file beside the database
 
     def say(self, text: str) -> None:
         print(text, file=self.stdout, flush=True)
@@ -81,6 +83,16 @@ class ConsoleChat:
                 self.say(await self.runtime.chat.reset(repo, user, CONSOLE_CHAT_ID))
             elif command == "/memory":
                 self.say(await self.runtime.chat.memory(repo, user, argument))
+            elif command == "/export":
+                path = self.export_dir / f"persona-bot-export-{self.user_name}.json"
+                path.write_bytes(await self.runtime.chat.export(repo, user))
+                self.say(texts.CONSOLE_EXPORTED.format(path=path))
+            elif command == "/forget":
+                if argument.strip().lower() not in ("yes", "да"):
+                    self.say(texts.CONSOLE_FORGET_CONFIRM)
+                else:
+                    self.say(await self.runtime.chat.forget(repo, user))
+                    self.collecting = None
             elif command == "/persona":
                 await self._persona(repo, user, argument.strip())
             elif command in ("/done", "/cancel"):

@@ -109,7 +109,14 @@ CONSOLE_HELP = (
     "  /persona new    — написать свою (факты по одному в строке, затем /done)\n"
     "  /reset          — начать разговор заново\n"
     "  /memory         — что бот знает о вас (/memory forget N, /memory clear — забыть)\n"
+    "  /export         — все ваши данные файлом JSON\n"
+    "  /forget         — удалить все ваши данные (/forget yes — подтвердить)\n"
     "  /quit           — выход"
+)
+CONSOLE_EXPORTED = "Ваши данные записаны в файл {path}"
+CONSOLE_FORGET_CONFIRM = (
+    "Удалить все ваши данные — персоны, диалоги, что я о вас запомнил, и оценки? Это нельзя отменить. "
+    "Подтвердите: /forget yes"
 )
 CONSOLE_PRESETS_HEADER = "Готовые персоны:"
 CONSOLE_OWN_HEADER = "Ваши персоны:"

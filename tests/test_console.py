@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -127,6 +128,24 @@ def test_the_persona_form_never_traps_anyone(tiny_model_dir, tmp_path):
     assert texts.PERSONA_NO_NUMBER.format(number=999, count=presets) in out
     assert texts.PERSONA_NO_NUMBER.format(number=0, count=presets) in out
     assert any(line.startswith("«abc» — не номер персоны.") for line in out)
+
+
+def test_export_and_forget_in_the_console(tiny_model_dir, tmp_path):
+    """The same export and deletion as Telegram's (``ChatService.export`` / ``forget``): a JSON file beside the
+    database; /forget asks first, /forget yes erases this user and nobody else."""
+    db = tmp_path / "bot.sqlite3"
+    run_chat(tiny_model_dir, db, ["Меня зовут Олег."], "chat", "--user", "other")
+    result = run_chat(tiny_model_dir, db, ["Привет! Я живу в Омске.", "/export", "/forget", "/forget yes"], "chat",
+                      "--user", "anna")
+    assert result.returncode == 0, result.stderr
+    exported = tmp_path / "persona-bot-export-anna.json"
+    assert f"Ваши данные записаны в файл {exported}" in result.stdout
+    data = json.loads(exported.read_text(encoding="utf-8"))
+    assert "Я живу в Омске." in json.dumps(data, ensure_ascii=False) and "Олег" not in json.dumps(data, ensure_ascii=False)
+    assert texts.CONSOLE_FORGET_CONFIRM in result.stdout and texts.FORGET_DONE in result.stdout
+    users = rows(db, "SELECT external_id FROM users ORDER BY external_id")
+    assert users == [("other",)]  # anna's rows are gone, the other user's stay
+    assert rows(db, "SELECT count(*) FROM user_facts") == [(1,)]
 
 
 def test_the_persona_form_on_a_terminal_shows_where_the_user_is(tiny_model_dir, tmp_path):

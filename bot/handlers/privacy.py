@@ -6,8 +6,6 @@ All three work in private chats only: a group must never see someone's data.
 
 from __future__ import annotations
 
-import json
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
@@ -19,11 +17,11 @@ from bot.storage.models import User
 from bot.storage.repository import Repository
 from bot.telegram.keyboards import ForgetCallback, forget_keyboard
 
+EXPORT_FILENAME = "persona-bot-export.json"
 
-async def export(message: Message, repo: Repository, user: User) -> None:
-    data = await repo.export_user(user)
-    payload = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
-    document = BufferedInputFile(payload, filename="persona-bot-export.json")
+
+async def export(message: Message, chat: ChatService, repo: Repository, user: User) -> None:
+    document = BufferedInputFile(await chat.export(repo, user), filename=EXPORT_FILENAME)
     await message.answer_document(document, caption=texts.EXPORT_CAPTION, parse_mode=None)
 
 
@@ -37,16 +35,16 @@ async def forget(message: Message) -> None:
 
 
 async def forget_answer(
-    query: CallbackQuery, callback_data: ForgetCallback, repo: Repository, user: User, state: FSMContext
+    query: CallbackQuery, callback_data: ForgetCallback, chat: ChatService, repo: Repository, user: User,
+    state: FSMContext,
 ) -> None:
     if callback_data.user_id != query.from_user.id:  # a forwarded or forged button
         await query.answer(texts.NOT_YOUR_BUTTON, show_alert=True)
         return
+    text = await chat.forget(repo, user) if callback_data.confirm else texts.FORGET_KEPT
     if callback_data.confirm:
-        await repo.delete_user(user)
         await state.clear()
     await query.answer()
-    text = texts.FORGET_DONE if callback_data.confirm else texts.FORGET_KEPT
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=None)  # the buttons go away: no second press
     else:
