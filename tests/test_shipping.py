@@ -137,7 +137,7 @@ def test_model_card_compares_with_baselines_and_decodings(run_model: Path) -> No
     assert "The test metrics above use" not in card  # they use the best preset, beam4
     decoding.write_comparison(run_model, [{"preset": "greedy", "f1": 0.3, "chrf": 5.0, "distinct_2": 0.1},
                                           {"preset": "beam4", "f1": 0.2, "chrf": 4.0, "distinct_2": 0.1}], examples=3)
-    assert "**greedy** (`decoding.md` has its bot settings). The test metrics above use `beam4`." in render_model_card(run_model)
+    assert "**greedy** (the bot serves the decoding of `decoding_settings.json`, the test metrics' own). The test metrics above use `beam4`." in render_model_card(run_model)
     assert "docs/model_recipe.md" in card and "CC BY-SA 4.0" in card
     assert "python -m training.run ru_mix_cpu" in card
     checks = {"decoding": {"strategy": "beam"}, "repetition": {"repeated_replies": 0, "replies": 8},

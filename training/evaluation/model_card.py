@@ -82,7 +82,7 @@ def _decoding_section(decoding: Mapping[str, Any] | None, tested: str | None) ->
     # The test metrics may use another preset than the best here, when the choice was made on more than F1 and chrF++.
     other = f" The test metrics above use `{tested}`." if tested and tested != decoding["best"] else ""
     return [f"{decoding['examples']} validation examples (never the test split), sampling seeded; best mean rank on F1 and chrF++: "
-            f"**{decoding['best']}** (`decoding.md` has its bot settings).{other}", "",
+            f"**{decoding['best']}** (the bot serves the decoding of `decoding_settings.json`, the test metrics' own).{other}", "",
             decoding_table(decoding["results"], decoding["best"])]
 
 
