@@ -174,6 +174,16 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
     return ""
 
 
+def against_answer(question: str, answer: str, sentence: str) -> bool:
+    """Whether ``sentence``, said after the yes/no ``answer`` (``YES`` or ``NO``) to ``question``, takes it back: a
+    statement of the same kind of fact in the other polarity («У тебя есть домашние животные?» → «Нет, …» then
+    «А у меня есть кошка.»; «Ты женат?» → «Нет, …» then «У меня жена есть.»)."""
+    slot = question_slot(to_first_person(question))
+    if slot is None or classify(sentence) != slot or not self_statements(sentence):
+        return False
+    return is_negative(sentence) == (answer == YES)
+
+
 def said_of_itself(history: Sequence[str]) -> list[str]:
     """What the bot has said of itself in ``history``, as first-person facts, oldest first: its replies' own
     statements, and short answers to questions about it made whole («Сколько тебе лет?» → «25.» is «Мне 25 лет.»,

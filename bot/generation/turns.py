@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from bot.config import DecodingSettings
 from bot.generation.earlier_replies import QUESTION_BACK, repeats_earlier
 from dialogue.format import own_turns, tokenizer_truncator, words_only
-from dialogue.grounding import is_farewell, join_opening, last_question, reply_opening
+from dialogue.grounding import NO, YES, against_answer, is_farewell, join_opening, last_question, reply_opening
 from dialogue.russian import sentences
 
 ASK_BACK = re.compile(
@@ -142,7 +142,10 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
         if not repeats_earlier(trimmed, own_turns(history)):
             reply = trimmed
     said = sentences(reply)
-    if len(said) > MAX_SENTENCES:
+    if opening in (YES, NO) and (question := last_question(history[-1])):  # nothing after takes the answer back
+        kept = next((i for i, sentence in enumerate(said[1:], 1) if against_answer(question, opening, sentence)), None)
+        said = said[:kept] if kept is not None else said
+    if len(said) > MAX_SENTENCES or len(said) < len(sentences(reply)):
         reply = " ".join(said[:MAX_SENTENCES])
     return reply.strip()
 
