@@ -32,6 +32,8 @@ def bot_settings(fake: FakeTelegram, tmp_path: Path, model_dir: Path, **override
         decoding=DecodingSettings(strategy="greedy", max_new_tokens=12, temperature=5.0, top_p=1.0, top_k=1000),
         shutdown_grace_s=5.0,
     )
+    unknown = set(overrides) - set(Settings.model_fields)
+    assert not unknown, f"not settings: {sorted(unknown)}"  # Settings ignores unknown keys (an .env may hold others)
     return Settings(**{**values, **overrides}, _env_file=None)  # validated: a secret given as text is a SecretStr
 
 

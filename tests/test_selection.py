@@ -120,8 +120,7 @@ async def test_the_generator_selects_through_its_micro_batches(backend: Transfor
 
 
 async def test_regenerate_shows_the_next_candidate_without_generating(tmp_path: Path, tiny_model_dir: Path) -> None:
-    selection = SelectionSettings(candidates=4)
-    async with telegram_harness(tmp_path, tiny_model_dir, selection=selection) as tg:
+    async with telegram_harness(tmp_path, tiny_model_dir, rerank_candidates=4) as tg:
         await tg.say(42, "Привет! Чем занимаешься?")
         message = tg.last_message(42)
         async with tg.repo() as repo:
