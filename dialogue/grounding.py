@@ -46,6 +46,8 @@ _QUESTION_SLOTS = {
     "likes": {"любить", "нравиться", "хобби", "увлекаться", "обожать", "любимый"},
     "plans": {"собираться", "планировать", "план", "мечтать", "хотеть"},
 }
+_CATEGORIES = {"pets": frozenset({"животное", "питомец", "зверь", "живность"})}
+"""Words that ask about a whole slot: any fact of the slot answers them."""
 _QUESTION_CUES = frozenset({"звать", "имя", "город", "возраст", "год", "работа", "профессия", "помнить", "знать",
                             "напомнить", "сказать", "говорить"})
 """Words of a question that say what kind of fact it asks for, not which one."""
@@ -119,6 +121,10 @@ def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | Non
             best = (coverage, fact)
     if best is not None:
         return is_negative(best[1]) == is_negative(asked), best[1]
+    if about & _CATEGORIES.get(slot, frozenset()):  # «домашние животные?» is settled by «У меня есть кошка»
+        for fact in facts:
+            if classify(fact) == slot:
+                return is_negative(fact) == is_negative(asked), fact
     if slot in SINGLE_VALUED and not is_negative(asked):
         for fact in facts:
             if classify(fact) == slot and not is_negative(fact):

@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from bot.config import DecodingSettings
 from bot.generation.earlier_replies import QUESTION_BACK, repeats_earlier
 from dialogue.format import own_turns, tokenizer_truncator, words_only
-from dialogue.grounding import NO, YES, against_answer, is_farewell, join_opening, last_question, reply_opening
+from dialogue.grounding import (
+    NO,
+    YES,
+    against_answer,
+    is_farewell,
+    is_yes_no,
+    join_opening,
+    last_question,
+    reply_opening,
+)
 from dialogue.russian import sentences
 
 ASK_BACK = re.compile(
@@ -40,6 +49,7 @@ twenty in the persona chat), and only after a message that asks nothing."""
 KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн|увидимся|до (встречи|завтра|свидания)|счастлив|спокойной|"
                         r"добр|сладких", re.IGNORECASE)
 """What a goodbye may add: a wish or a thank-you, not a new topic."""
+_SAYS_YES, _SAYS_NO = re.compile(r"да\b", re.IGNORECASE), re.compile(r"нет\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…)]+(?=\s|$)")
 
 
@@ -142,8 +152,9 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
         if not repeats_earlier(trimmed, own_turns(history)):
             reply = trimmed
     said = sentences(reply)
-    if opening in (YES, NO) and (question := last_question(history[-1])):  # nothing after takes the answer back
-        kept = next((i for i, sentence in enumerate(said[1:], 1) if against_answer(question, opening, sentence)), None)
+    answer = opening if opening in (YES, NO) else YES if _SAYS_YES.match(reply) else NO if _SAYS_NO.match(reply) else None
+    if answer and (question := last_question(history[-1])) and is_yes_no(question):  # nothing after takes it back
+        kept = next((i for i, sentence in enumerate(said[1:], 1) if against_answer(question, answer, sentence)), None)
         said = said[:kept] if kept is not None else said
     if len(said) > MAX_SENTENCES or len(said) < len(sentences(reply)):
         reply = " ".join(said[:MAX_SENTENCES])
