@@ -40,9 +40,8 @@ ASK_BACK = re.compile(
 )
 """A question back: a clause opening with «а» and «ты» (or «у тебя», «вы»…), ending in «?»."""
 MAX_SENTENCES = 2
-"""A reply answers, then adds at most one thing: people's replies in the persona chat are one sentence in three of
-four and at most two in 92 of 100; the model kept from asking back goes on, and its third and fourth sentences
-are where it contradicts itself («…У меня есть сын. … У меня нет детей.»)."""
+"""A reply answers, then adds at most one thing, as people's replies in the persona chat mostly do; the model kept
+from asking back goes on, and its later sentences are where it contradicts itself (docs/model_recipe.md)."""
 ASK_BACK_EVERY = 10
 """A question back at most once in this many of the bot's replies (people ask back in about one reply of
 twenty in the persona chat), and only after a message that asks nothing."""
@@ -152,13 +151,11 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
         if not repeats_earlier(trimmed, own_turns(history)):
             reply = trimmed
     said = sentences(reply)
+    keep = MAX_SENTENCES
     answer = opening if opening in (YES, NO) else YES if _SAYS_YES.match(reply) else NO if _SAYS_NO.match(reply) else None
     if answer and (question := last_question(history[-1])) and is_yes_no(question):  # nothing after takes it back
-        kept = next((i for i, sentence in enumerate(said[1:], 1) if against_answer(question, answer, sentence)), None)
-        said = said[:kept] if kept is not None else said
-    if len(said) > MAX_SENTENCES or len(said) < len(sentences(reply)):
-        reply = " ".join(said[:MAX_SENTENCES])
-    return reply.strip()
+        keep = next((i for i, sentence in enumerate(said[1:keep], 1) if against_answer(question, answer, sentence)), keep)
+    return " ".join(said[:keep]) if len(said) > keep else reply.strip()
 
 
 def _at_limit(backend, text: str, limit: int) -> bool:
