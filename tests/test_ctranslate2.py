@@ -278,3 +278,20 @@ def test_earlier_replies_are_kept_out_as_transformers_keeps_them_out(tiny_model_
 def test_earlier_replies_are_kept_out_of_a_gemma_adapters_replies(gemma_adapter_dir: Path) -> None:
     _keep_out_of_earlier_replies(TransformersBackend.load(str(gemma_adapter_dir)),
                                  CTranslate2Backend.load(str(gemma_adapter_dir), compute_type="float32", threads=1))
+
+
+def test_a_reply_that_still_takes_a_banned_word_ends_before_it(tiny_model_copy: Path, monkeypatch, caplog) -> None:  # noqa: ANN001
+    """With no engine call left to generate again (sampling, or int8 kernels whose earlier steps differ between
+    calls, can use them up), the reply ends before the banned word: the rule holds, and the log says so."""
+    fast = CTranslate2Backend.load(str(tiny_model_copy), compute_type="float32", threads=1)
+    decoding = replace(GREEDY, max_new_tokens=12, no_repeat_ngram_size=0)
+    inputs = _inputs(fast)
+    first = fast.generate(inputs, decoding)
+    words = [words_only(r).split() for r in first]
+    rule = [{(w[0],): {w[1]}} if len(w) >= 2 else {} for w in words]  # the reply's second word may not follow its first
+    assert any(rule)
+    monkeypatch.setattr(ct2, "KEEP_OUT_ATTEMPTS", 1)
+    with caplog.at_level("WARNING", logger=ct2.__name__):
+        cut = fast.generate(inputs, decoding, keep_out=rule)
+    assert cut == [w[0] if g else r for r, w, g in zip(first, words, rule)]
+    assert "banned word was still taken" in caplog.text

@@ -152,26 +152,44 @@ class CTranslate2Backend:
         token banned there suppressed after the reply's tokens up to that step: greedy's earlier steps stay
         as they were, and each round goes on where the last one went wrong, as transformers does in one pass.
         A sequence of one token (a banned first word) is suppressed anywhere in the reply, not only first.
-        At most ``KEEP_OUT_ATTEMPTS`` engine calls."""
+        At most ``KEEP_OUT_ATTEMPTS`` engine calls; a reply that still takes a banned word then (sampling, or
+        int8 kernels whose earlier steps differ between calls) ends before that word, so the rule always holds."""
         lengths = sorted({len(context) for context in grams})
         suppress: list[list[str]] = []
         for _ in range(KEEP_OUT_ATTEMPTS):
             generated = self.run_tokens([row], {**options, "suppress_sequences": suppress or None})
-            found = [s for reply in generated for s in self._first_banned(reply, grams, lengths) if s not in suppress]
-            if not found:
+            found = [self._first_banned(reply, grams, lengths) for reply in generated]
+            if all(step is None for step, _ in found):
+                return generated
+            new = [s for _, sequences in found for s in sequences if s not in suppress]
+            if not new:
                 break
-            suppress += found
-        return generated
+            suppress += new
+        kept = []
+        for reply, (step, _) in zip(generated, found):
+            cut = self._before_word_at(reply, step) if step is not None else reply
+            kept.append(cut if self._text(cut) else reply)
+        log.warning("a banned word was still taken after %d engine calls: the reply ends before it", KEEP_OUT_ATTEMPTS)
+        return kept
 
-    def _first_banned(self, reply: list[str], grams: WordGrams, lengths: list[int]) -> list[list[str]]:
-        """Where ``reply`` (tokens) first took a token the ban forbids: each forbidden token there, after the
-        reply's tokens before it; nothing if it took none."""
+    def _first_banned(self, reply: list[str], grams: WordGrams, lengths: list[int]) -> tuple[int | None, list[list[str]]]:
+        """Where ``reply`` (tokens) first took a token the ban forbids, and each forbidden token there after the
+        reply's tokens before it; ``(None, [])`` if it took none."""
         ids = self.tokenizer.convert_tokens_to_ids(reply)
         for step, token in enumerate(ids):
             banned = self.token_words.banned(self.tokenizer.decode(ids[:step], skip_special_tokens=True), grams, lengths)
             if token in banned:
-                return [[*reply[:step], forbidden] for forbidden in self.tokenizer.convert_ids_to_tokens(sorted(banned))]
-        return []
+                return step, [[*reply[:step], forbidden] for forbidden in self.tokenizer.convert_ids_to_tokens(sorted(banned))]
+        return None, []
+
+    def _before_word_at(self, reply: list[str], step: int) -> list[str]:
+        """``reply`` up to ``step``, without the beginning of a word that the token at ``step`` would go on with."""
+        while step > 0:
+            before, after = self._text(reply[:step]), self._text(reply[: step + 1])
+            if not (before[-1:].isalnum() and after[len(before) : len(before) + 1].isalnum()):
+                break
+            step -= 1
+        return reply[:step]
 
     def run_tokens(self, tokens: list[list[str]], options: dict[str, Any]) -> list[list[str]]:
         """The engine on tokenised inputs: ``num_hypotheses`` replies (as tokens) per input, grouped by input.
