@@ -174,6 +174,11 @@ class Settings(BaseSettings):
 
     # --- storage ---
     database_path: Path = PROJECT_ROOT / "data" / "bot.sqlite3"
+    database_url: SecretStr | None = None
+    """An SQLAlchemy URL, e.g. postgresql://bot:PASSWORD@db/bot (asyncpg); replaces DATABASE_PATH. A secret: it
+    may hold a password."""
+    redis_url: SecretStr | None = None
+    """redis://host:6379/0: the Telegram conversation state (a half-written persona) kept there, surviving a restart."""
 
     # --- the model and how it is served ---
     model_path: str = str(DEFAULT_MODEL_PATH)
@@ -219,6 +224,22 @@ class Settings(BaseSettings):
             raise ValueError("expected a token from @BotFather like 123456:ABC-DEF…")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from bot.storage.database import database_url
+
+            database_url(value.get_secret_value())  # its errors never quote the URL
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a URL like redis://HOST:6379/0")
+        return value
+
     @field_validator("telegram_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -229,6 +250,11 @@ class Settings(BaseSettings):
         if self.bot_mode == "webhook" and not self.webhook_url:
             raise ValueError("WEBHOOK_URL: required when BOT_MODE=webhook (the public https URL Telegram posts to)")
         return self
+
+    @property
+    def database_target(self) -> str | Path:
+        """What ``Database.open`` opens: DATABASE_URL if set, else the SQLite file DATABASE_PATH."""
+        return self.database_url.get_secret_value() if self.database_url else self.database_path
 
     @property
     def has_telegram(self) -> bool:

@@ -34,13 +34,13 @@ async def open_runtime(settings: Settings, generator: Generator | None = None) -
     """
     # The model first: a missing model is the likeliest start-up error and needs no cleanup.
     generator = generator or build_generator(settings)
-    database = await Database.open(settings.database_path)
+    database = await Database.open(settings.database_target)
     try:
         presets = load_presets()
         async with database.session() as session:
             await Repository(session).sync_presets(presets)
         await generator.start()
-        log.info("model %s loaded; database %s", generator.model_id, settings.database_path)
+        log.info("model %s loaded; database %s", generator.model_id, database.shown)
         try:
             yield Runtime(settings, database, generator, ChatService(generator, settings, default_preset_key=presets[0].key))
         finally:

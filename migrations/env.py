@@ -1,9 +1,9 @@
-"""Alembic environment: SQLite through aiosqlite, batch mode for ALTERs.
+"""Alembic environment: SQLite through aiosqlite (batch mode for ALTERs) or PostgreSQL through asyncpg.
 
 Two ways in:
 * ``Database.open`` passes its own open connection in ``config.attributes["connection"]``
   (the Alembic cookbook recipe for running migrations from inside an event loop);
-* the ``alembic`` command line builds an async engine for DATABASE_PATH (env / `.env`).
+* the ``alembic`` command line builds an async engine for DATABASE_URL or DATABASE_PATH (env / `.env`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ async def run_from_command_line() -> None:
     from bot.config import load_settings
     from bot.storage.database import create_engine
 
-    engine = create_engine(load_settings().database_path)
+    engine = create_engine(load_settings().database_target)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_migrations)

@@ -1,5 +1,5 @@
-"""The bot's real Dispatcher and Bot wired to the fake Bot API server, a real SQLite file and a
-real tiny model: ``async with telegram_harness(tmp_path, model_dir, **settings) as h``."""
+"""The bot's real Dispatcher and Bot wired to the fake Bot API server, a real database (a SQLite file, or a
+PostgreSQL database given as ``database_url``) and a real tiny model: ``async with telegram_harness(tmp_path, model_dir, **settings) as h``."""
 
 from __future__ import annotations
 
@@ -82,9 +82,11 @@ async def telegram_harness(tmp_path: Path, model_dir: Path, **overrides: Any) ->
         settings = bot_settings(fake, tmp_path, model_dir, **overrides)
         async with open_runtime(settings) as runtime:
             bot = build_bot(settings)
+            dp = build_dispatcher(settings, runtime.database, runtime.chat)
             try:
-                yield Harness(fake, runtime, bot, build_dispatcher(settings, runtime.database, runtime.chat))
+                yield Harness(fake, runtime, bot, dp)
             finally:
+                await dp.storage.close()
                 await bot.session.close()
     finally:
         await fake.stop()

@@ -2,6 +2,7 @@
 without leaking secrets."""
 
 import re
+from pathlib import Path
 from dataclasses import replace
 
 import pytest
@@ -51,6 +52,27 @@ def test_values_are_parsed():
     decoding = settings.serving_decoding()
     assert decoding.top_p == 0.95 and decoding.to_generate_kwargs()["num_beams"] == 3
     assert TOKEN not in repr(settings) and TOKEN not in str(settings.model_dump())
+
+
+def test_a_database_url_replaces_the_sqlite_file_and_its_password_is_never_shown():
+    from bot.storage.database import database_url, shown
+
+    assert load_settings({"DATABASE_PATH": "/tmp/x.sqlite3"}).database_target == Path("/tmp/x.sqlite3")
+    url = "postgresql://bot:pa55word@db:5432/bot"
+    settings = load_settings({"DATABASE_URL": url, "REDIS_URL": "redis://:redispass@cache:6379/0"})
+    assert settings.database_target == url
+    assert str(database_url(url).drivername) == "postgresql+asyncpg" and "pa55word" not in shown(database_url(url))
+    assert database_url("sqlite:///data/x.sqlite3").drivername == "sqlite+aiosqlite"
+    for secret in ("pa55word", "redispass"):
+        assert secret not in repr(settings) and secret not in str(settings.model_dump())
+    for bad, expected in (("mysql://bot:pa55word@db/bot", "mysql is not supported"),
+                          ("postgresql://bot:pa55word@db:port/bot", "expected an SQLAlchemy URL"),
+                          ("nonsense", "expected an SQLAlchemy URL")):
+        with pytest.raises(SettingsError, match=expected) as caught:
+            load_settings({"DATABASE_URL": bad})
+        assert "pa55word" not in str(caught.value)
+    with pytest.raises(SettingsError, match="redis://HOST"):
+        load_settings({"REDIS_URL": "localhost:6379"})
 
 
 def test_the_model_carries_its_decoding_and_the_environment_overrides_it(tmp_path):

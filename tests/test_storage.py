@@ -1,10 +1,11 @@
-"""The storage layer against a real SQLite file, migrated by the real Alembic scripts."""
+"""The storage layer against a real SQLite file and a real PostgreSQL server, migrated by the real Alembic scripts."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -13,12 +14,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, inspect, select, text, update
 
 from bot.personas import MAX_FACTS, PersonaError, PresetPersona, load_presets, validate_facts
 from bot.storage import Database, Dialogue, Feedback, Message, Persona, PersonaFact, User
-from bot.storage.database import BUSY_TIMEOUT_MS
+from bot.storage.database import BUSY_TIMEOUT_MS, create_engine
 from bot.storage.repository import Repository
+from dialogue.memory import Fact
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"users", "personas", "persona_facts", "dialogues", "messages", "feedback", "user_facts", "alembic_version"}
@@ -26,7 +28,15 @@ DECODING = {"strategy": "greedy", "max_new_tokens": 40}
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
+async def db(database_target: str | Path):
+    """The test's database: SQLite, then PostgreSQL (every test that uses it runs on both)."""
+    database = await Database.open(database_target)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path):
     database = await Database.open(tmp_path / "state" / "bot.sqlite3")
     yield database
     await database.close()
@@ -53,6 +63,16 @@ async def exchange(repo: Repository, dialogue: Dialogue, question: str, answer: 
     return asked, reply
 
 
+async def tables_of(target: str | Path) -> set[str]:
+    """The tables in the database at ``target``, read without migrating it."""
+    engine = create_engine(target)
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
 def table_names(path: Path) -> set[str]:
     with sqlite3.connect(path) as connection:
         return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -70,9 +90,11 @@ async def test_open_migrates_an_empty_file_to_head(tmp_path: Path):
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
 
 
-def test_alembic_command_line_upgrade_check_downgrade(tmp_path: Path):
-    path = tmp_path / "cli.sqlite3"
-    env = {**os.environ, "DATABASE_PATH": str(path)}
+def test_alembic_command_line_upgrade_check_downgrade(database_target: str | Path):
+    """On SQLite (DATABASE_PATH) and PostgreSQL (DATABASE_URL) alike."""
+    key = "DATABASE_PATH" if isinstance(database_target, Path) else "DATABASE_URL"
+    env = {**os.environ, key: str(database_target)}
+    env.pop("DATABASE_URL" if key == "DATABASE_PATH" else "DATABASE_PATH", None)
 
     def alembic(*args: str) -> None:
         command = [sys.executable, "-m", "alembic", *args]
@@ -80,16 +102,16 @@ def test_alembic_command_line_upgrade_check_downgrade(tmp_path: Path):
         assert done.returncode == 0, done.stderr
 
     alembic("upgrade", "head")
-    assert table_names(path) == TABLES
+    assert asyncio.run(tables_of(database_target)) == TABLES
     alembic("check")  # the models and the migrations describe the same schema
     alembic("downgrade", "base")
-    assert table_names(path) == {"alembic_version"}
+    assert asyncio.run(tables_of(database_target)) == {"alembic_version"}
     alembic("upgrade", "head")
-    assert table_names(path) == TABLES
+    assert asyncio.run(tables_of(database_target)) == TABLES
 
 
-async def test_every_connection_has_wal_foreign_keys_and_busy_timeout(db: Database):
-    async with db.session() as first, db.session() as second:
+async def test_every_connection_has_wal_foreign_keys_and_busy_timeout(sqlite_db: Database):
+    async with sqlite_db.session() as first, sqlite_db.session() as second:
         for session in (first, second):
             pragma = lambda name: session.scalar(text(f"PRAGMA {name}"))  # noqa: E731
             assert await pragma("journal_mode") == "wal"
@@ -299,6 +321,28 @@ async def test_writers_queue_behind_a_long_transaction_instead_of_failing(tmp_pa
         assert texts.split("|") == [f"{n}: {kind} {turn}" for turn in range(3) for kind in ("вопрос", "ответ")]
 
 
+async def test_concurrent_first_messages_make_one_user_and_one_open_dialogue(db: Database):
+    """Twenty sessions at once (a burst, or several workers on PostgreSQL): one user, one open dialogue, every
+    message stored."""
+    async with db.session() as session:
+        await Repository(session).sync_presets(load_presets())
+
+    async def first_message(n: int) -> int:
+        async with db.session() as session:
+            repo = Repository(session)
+            user = await repo.get_or_create_user("telegram", "42", "Anna")
+            persona = (await repo.list_presets())[0]
+            dialogue = await repo.active_dialogue(user, persona, chat_id=42)
+            await repo.add_user_message(dialogue, f"сообщение {n}")
+            return dialogue.id
+
+    assert len(set(await asyncio.gather(*(first_message(n) for n in range(20))))) == 1
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 1
+        assert await session.scalar(select(func.count()).select_from(Dialogue)) == 1
+        assert await session.scalar(select(func.count()).select_from(Message)) == 20
+
+
 async def test_a_change_written_outside_a_transaction_is_refused(repo: Repository):
     user = await repo.get_or_create_user("console", "anna")
     user.display_name = "Анна"  # a change that a later query would flush, unqueued
@@ -444,3 +488,72 @@ def test_validate_facts_strips_and_drops_empty_lines():
 def test_validate_facts_rejects_bad_input(lines: list[str], message: str):
     with pytest.raises(PersonaError, match=message):
         validate_facts(lines)
+
+
+# -- SQLite -> PostgreSQL -----------------------------------------------------------------
+
+
+async def _filled_sqlite(path: Path) -> tuple[int, int]:
+    """A SQLite database with two users' chats, a custom persona, feedback and remembered facts."""
+    database = await Database.open(path)
+    async with database.session() as session:
+        repo = Repository(session)
+        await repo.sync_presets(load_presets())
+        user, _, dialogue = await chat_setup(repo, "anna")
+        _, reply = await exchange(repo, dialogue, "Привет!", "Здравствуй!")
+        await repo.add_feedback(reply, user, "up")
+        own = await repo.create_persona(user, "Космонавт", ["Я космонавт.", "Я люблю звёзды."])
+        await repo.set_current_persona(user, own)
+        await exchange(repo, await repo.active_dialogue(user, own, 0), "Кем ты работаешь?", "Я космонавт.")
+        asked = await repo.add_user_message(dialogue, "Меня зовут Анна.")
+        await repo.remember_facts(user, [Fact("Меня зовут Анна.", "name")], asked)
+        other, _, their = await chat_setup(repo, "boris")
+        await exchange(repo, their, "Как дела?", "Хорошо.")
+    await database.close()
+    return user.id, other.id
+
+
+async def test_transfer_copies_everything_to_postgresql_and_the_bot_goes_on_there(tmp_path: Path, postgres_url: str):
+    from bot.storage.transfer import transfer
+
+    source = tmp_path / "bot.sqlite3"
+    anna, boris = await _filled_sqlite(source)
+    counts = await transfer(source, postgres_url, progress=False)
+    assert counts["users"] == 2 and counts["messages"] == 7 and counts["user_facts"] == 1
+    exports = []
+    for target in (source, postgres_url):
+        database = await Database.open(target)
+        async with database.session() as session:
+            repo = Repository(session)
+            exports.append([await repo.export_user(await repo.get_user(i)) for i in (anna, boris)])
+            assert (await repo.current_persona(await repo.get_user(anna))).title == "Космонавт"
+        await database.close()
+    for copied in (exports[0], exports[1]):
+        for export in copied:
+            export.pop("exported_at")
+    assert exports[1] == exports[0]
+    # new rows get new ids on PostgreSQL (its sequences moved past the copied ones)
+    database = await Database.open(postgres_url)
+    async with database.session() as session:
+        repo = Repository(session)
+        carl, _, dialogue = await chat_setup(repo, "carl")
+        asked, reply = await exchange(repo, dialogue, "Привет!", "Привет!")
+        assert carl.id == 3 and asked.id == 8 and reply.id == 9
+    await database.close()
+    with pytest.raises(Exception, match="already has users"):
+        await transfer(source, postgres_url, progress=False)
+
+
+def test_transfer_command_line_says_where_and_never_the_password(tmp_path: Path, postgres_url: str):
+    from tests.conftest import POSTGRES_PASSWORD
+
+    source = tmp_path / "bot.sqlite3"
+    asyncio.run(_filled_sqlite(source))
+    env = {**os.environ, "DATABASE_URL": postgres_url, "DATABASE_PATH": str(source)}
+    done = subprocess.run([sys.executable, "-m", "bot.storage.transfer"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"Copied \d+ rows \(users 2, personas \d+", done.stdout) and POSTGRES_PASSWORD not in done.stdout + done.stderr
+    again = subprocess.run([sys.executable, "-m", "bot.storage.transfer"], cwd=PROJECT_ROOT, env=env,
+                           capture_output=True, text=True)
+    assert again.returncode == 1 and "already has users" in again.stderr and POSTGRES_PASSWORD not in again.stderr

@@ -1,5 +1,5 @@
 """End to end: the real bot (``run_bot``: migrations, presets, tiny model, Bot, Dispatcher, long
-polling, SIGTERM handling) against the fake Telegram Bot API server on 127.0.0.1."""
+polling, SIGTERM handling) against the fake Telegram Bot API server on 127.0.0.1; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from bot.storage.database import Database
 from bot.storage.models import Message
 from bot.storage.repository import Repository
 from bot.telegram.app import run_bot, serve
+from tests.conftest import POSTGRES_PASSWORD
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import bot_settings
 
@@ -53,9 +54,14 @@ async def stop(task: asyncio.Task) -> None:
     await asyncio.wait_for(task, 60)
 
 
-async def reply_sources(database_path: Path, chat_replies: list[dict]) -> list[str]:
+def storage(target: str | Path) -> dict[str, Any]:
+    """The settings that put the bot's database at ``target`` (the ``database_target`` fixture)."""
+    return {"database_path": target} if isinstance(target, Path) else {"database_url": target}
+
+
+async def reply_sources(target: str | Path, chat_replies: list[dict]) -> list[str]:
     """The user message each delivered reply answers, in delivery order."""
-    database = await Database.open(database_path)
+    database = await Database.open(target)
     try:
         async with database.session() as session:
             repo = Repository(session)
@@ -68,8 +74,10 @@ async def reply_sources(database_path: Path, chat_replies: list[dict]) -> list[s
         await database.close()
 
 
-async def test_bot_end_to_end(fake: FakeTelegram, tmp_path: Path, tiny_model_dir: Path, caplog) -> None:
-    settings = bot_settings(fake, tmp_path, tiny_model_dir)
+async def test_bot_end_to_end(fake: FakeTelegram, tmp_path: Path, tiny_model_dir: Path, database_target: str | Path,
+                              caplog) -> None:
+    """On SQLite and on PostgreSQL."""
+    settings = bot_settings(fake, tmp_path, tiny_model_dir, **storage(database_target))
     caplog.set_level(logging.INFO)
     task = asyncio.create_task(run_bot(settings))
     await fake.wait_for(lambda: fake.sent("setMyCommands"))
@@ -118,9 +126,9 @@ async def test_bot_end_to_end(fake: FakeTelegram, tmp_path: Path, tiny_model_dir
     for user in USERS:  # every user got the answers in the order they wrote
         expected = [f"пользователь {user}, сообщение {n}" for n in range(3)]
         if user != third:  # the third user's data is gone
-            assert (await reply_sources(settings.database_path, replies_to(fake, user)))[:3] == expected
+            assert (await reply_sources(database_target, replies_to(fake, user)))[:3] == expected
     assert {"deleteWebhook", "getMe", "sendChatAction", "answerCallbackQuery"} <= {c.method for c in fake.calls}
-    assert fake.token not in caplog.text
+    assert fake.token not in caplog.text and POSTGRES_PASSWORD not in caplog.text
 
 
 class BlockingGenerator:
@@ -138,8 +146,9 @@ class BlockingGenerator:
         await asyncio.Event().wait()
 
 
-async def test_message_pending_at_stop_is_answered_after_restart(fake: FakeTelegram, tmp_path: Path, tiny_model_dir: Path) -> None:
-    settings = bot_settings(fake, tmp_path, tiny_model_dir, shutdown_grace_s=0.2)
+async def test_message_pending_at_stop_is_answered_after_restart(fake: FakeTelegram, tmp_path: Path, tiny_model_dir: Path,
+                                                                  database_target: str | Path) -> None:
+    settings = bot_settings(fake, tmp_path, tiny_model_dir, shutdown_grace_s=0.2, **storage(database_target))
     user = USERS[0]
     blocking = BlockingGenerator(build_generator(settings))
     async with open_runtime(settings, generator=blocking) as runtime:  # type: ignore[arg-type]
@@ -149,7 +158,7 @@ async def test_message_pending_at_stop_is_answered_after_restart(fake: FakeTeleg
         await asyncio.wait_for(blocking.entered.wait(), 30)
         await stop(task)  # the reply is still being generated: cancelled after the grace period
     assert fake.texts_to(user) == []
-    database = await Database.open(settings.database_path)
+    database = await Database.open(database_target)
     async with database.session() as session:
         assert list(await session.scalars(select(Message.status))) == ["pending"]
     await database.close()
@@ -159,7 +168,7 @@ async def test_message_pending_at_stop_is_answered_after_restart(fake: FakeTeleg
     await stop(task)
     (reply,) = replies_to(fake, user)
     assert reply["text"].startswith(texts.PENDING_ANSWER_PREFIX)
-    assert await reply_sources(settings.database_path, [reply]) == ["Ты меня слышишь?"]
+    assert await reply_sources(database_target, [reply]) == ["Ты меня слышишь?"]
 
 
 def free_port() -> int:
@@ -189,6 +198,6 @@ async def test_webhook_mode_answers_posted_updates_and_rejects_a_wrong_secret(
             assert response.status == 200
     (reply,) = replies_to(fake, user)  # handled inside the request: sent before the response
     await stop(task)
-    assert await reply_sources(settings.database_path, [reply]) == ["Привет через вебхук"]
+    assert await reply_sources(settings.database_target, [reply]) == ["Привет через вебхук"]
     assert "setMyCommands" in {c.method for c in fake.calls} and "deleteWebhook" not in {c.method for c in fake.calls}
     assert secret not in caplog.text and fake.token not in caplog.text

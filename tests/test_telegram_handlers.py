@@ -380,3 +380,22 @@ async def test_pending_message_that_fails_again_after_restart_is_marked_lost_and
         rows = await repo.session.execute(select(Message.text, Message.status).where(Message.role == "user"))
         statuses = dict(rows.all())
     assert statuses == {lost_text: "lost", "Ты тут?": "answered", "Я из консоли": "pending"}  # console answers its own
+
+
+async def test_with_redis_a_half_written_persona_survives_a_restart(tmp_path: Path, tiny_model_dir: Path,
+                                                                    redis_url: str) -> None:
+    """REDIS_URL: the form's state and its facts so far are in Redis, so the bot started again (or another
+    worker) goes on with it; one user's form is not another's."""
+    async with telegram_harness(tmp_path, tiny_model_dir, redis_url=redis_url) as tg:
+        await tg.say(ALICE, "/persona new")
+        await tg.say(ALICE, "Я живу в Казани.\nУ меня есть кот.")
+        assert tg.last_text(ALICE) == texts.CUSTOM_ACCEPTED.format(count=2, max_facts=10)
+    async with telegram_harness(tmp_path, tiny_model_dir, redis_url=redis_url) as tg:  # the restart
+        await tg.say(BOB, "Я тоже живу в Казани.")  # Bob is not in Alice's form: a chat message
+        assert tg.buttons(tg.last_message(BOB))
+        await tg.say(ALICE, "Я люблю джаз.")
+        assert tg.last_text(ALICE) == texts.CUSTOM_ACCEPTED.format(count=3, max_facts=10)
+        await tg.say(ALICE, "/done")
+        async with tg.repo() as repo:
+            persona = await repo.current_persona(await repo.get_or_create_user("telegram", str(ALICE)))
+        assert persona.fact_texts == ["Я живу в Казани.", "У меня есть кот.", "Я люблю джаз."]

@@ -2,8 +2,9 @@
 «✍️ Написать свою» or ``/persona new``: an aiogram FSM collecting facts one per line over one or several
 messages. The form's rules are ``bot.flow``'s, shared with the console; this module keeps its state and sends.
 
-FSM state lives in aiogram's MemoryStorage: a restart forgets a half-written persona (the
-user starts it again); everything finished is in the database.
+FSM state lives in Redis when ``REDIS_URL`` is set (a half-written persona survives a restart and any worker
+goes on with it), else in aiogram's MemoryStorage (a restart forgets it; the user starts again); everything
+finished is in the database.
 """
 
 from __future__ import annotations

@@ -118,6 +118,7 @@ class Dialogue(Base):
             "chat_id",
             unique=True,
             sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
         ),
     )
 

@@ -73,7 +73,8 @@ async def stats(session: AsyncSession, days: int = 7, *, today: date | None = No
     since = datetime.combine(first_day, time.min, tzinfo=timezone.utc)
     recent_replies = (Message.role == "bot") & (Message.created_at >= since)
     day = func.date(Message.created_at)
-    per_day = dict((await session.execute(select(day, func.count()).where(recent_replies).group_by(day))).all())
+    # SQLite's date() gives text, PostgreSQL's a date: both read as ISO text
+    per_day = {str(d): n for d, n in (await session.execute(select(day, func.count()).where(recent_replies).group_by(day))).all()}
     feedback = dict((await session.execute(select(Feedback.kind, func.count()).group_by(Feedback.kind))).all())
     mean_latency = await session.scalar(select(func.avg(Message.latency_ms)).where(recent_replies))
     count_by_role = dict((await session.execute(select(Message.role, func.count()).group_by(Message.role))).all())

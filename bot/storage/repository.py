@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy import inspect as inspect_row
 from sqlalchemy.orm import selectinload
@@ -38,6 +38,11 @@ _PRESETS = select(Persona).where(Persona.preset_key.is_not(None))
 class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    def _insert(self, model: type) -> Any:
+        """An INSERT with the database's own ON CONFLICT (SQLite's and PostgreSQL's read alike)."""
+        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        return dialect.insert(model)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -73,7 +78,7 @@ class Repository:
             raise ValueError(f"unknown platform {platform!r}")
         async with self.transaction():
             await self.session.execute(
-                insert(User)
+                self._insert(User)
                 .values(platform=platform, external_id=external_id, display_name=display_name, created_at=utc_now())
                 .on_conflict_do_nothing(index_elements=[User.platform, User.external_id])
             )
@@ -134,7 +139,7 @@ class Repository:
         """The open dialogue of this user with this persona in this chat, opened if none; commits."""
         async with self.transaction():
             await self.session.execute(
-                insert(Dialogue)
+                self._insert(Dialogue)
                 .values(user_id=user.id, persona_id=persona.id, chat_id=chat_id, created_at=utc_now())
                 .on_conflict_do_nothing(
                     index_elements=[Dialogue.user_id, Dialogue.persona_id, Dialogue.chat_id],

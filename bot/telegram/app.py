@@ -11,12 +11,14 @@ next start.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
@@ -44,10 +46,13 @@ async def serve(runtime: Runtime) -> None:
     settings = runtime.settings
     bot = build_bot(settings)
     dp = build_dispatcher(settings, runtime.database, runtime.chat)
-    if settings.bot_mode == "webhook":
-        await run_webhook(dp, bot, settings)
-    else:
-        await run_polling(dp, bot, settings)
+    try:
+        if settings.bot_mode == "webhook":
+            await run_webhook(dp, bot, settings)
+        else:
+            await run_polling(dp, bot, settings)
+    finally:
+        await dp.storage.close()
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -58,12 +63,28 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.telegram_token.get_secret_value(), session=session, default=DefaultBotProperties(parse_mode=None))
 
 
+FSM_TTL = timedelta(days=7)
+"""How long Redis keeps a conversation state (a half-written persona) nobody touches."""
+
+
+def fsm_storage(settings: Settings) -> BaseStorage:
+    """Where the conversation states live: Redis if ``REDIS_URL`` is set (they survive a restart and are shared
+    by every worker), else this process's memory."""
+    if settings.redis_url is None:
+        return MemoryStorage()
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    # Keys carry the bot's id: two bots on one Redis never read each other's states.
+    return RedisStorage.from_url(settings.redis_url.get_secret_value(), state_ttl=FSM_TTL, data_ttl=FSM_TTL,
+                                 key_builder=DefaultKeyBuilder(with_bot_id=True, with_destiny=True))
+
+
 def build_dispatcher(settings: Settings, database: Database, chat: ChatService) -> Dispatcher:
     """The dispatcher with every middleware and router; handlers get ``chat`` and ``settings``.
 
     ``dp["in_flight"]`` counts updates being handled (for a graceful stop).
     """
-    dp = Dispatcher(storage=MemoryStorage(), chat=chat, settings=settings, database=database)
+    dp = Dispatcher(storage=fsm_storage(settings), chat=chat, settings=settings, database=database)
     dp["in_flight"] = middlewares.install(dp, settings, database, chat)
     dp.include_routers(*build_routers())
     dp.startup.register(on_startup)

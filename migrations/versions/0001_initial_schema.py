@@ -18,9 +18,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# users and personas refer to each other. SQLite accepts a foreign key to a table created later (and cannot
+# add one afterwards), so there users name personas before personas exists; PostgreSQL adds it afterwards.
+USERS_PERSONA_FK = "fk_users_current_persona_id_personas"
+
+
+def _sqlite() -> bool:
+    return op.get_bind().dialect.name == "sqlite"
+
+
 def upgrade() -> None:
-    # users and personas refer to each other; SQLite accepts a foreign key to a table
-    # created later, so users can name personas before personas exists.
+    persona_fk = [sa.ForeignKeyConstraint(["current_persona_id"], ["personas.id"], name=USERS_PERSONA_FK,
+                                          ondelete="SET NULL")] if _sqlite() else []
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -32,9 +41,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_users"),
         sa.UniqueConstraint("platform", "external_id", name="uq_users_platform_external_id"),
         sa.CheckConstraint("platform IN ('telegram', 'console')", name="ck_users_platform"),
-        sa.ForeignKeyConstraint(
-            ["current_persona_id"], ["personas.id"], name="fk_users_current_persona_id_personas", ondelete="SET NULL"
-        ),
+        *persona_fk,
     )
     op.create_table(
         "personas",
@@ -48,6 +55,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name="fk_personas_owner_id_users", ondelete="CASCADE"),
     )
     op.create_index("ix_personas_owner_id", "personas", ["owner_id"])
+    if not persona_fk:
+        op.create_foreign_key(USERS_PERSONA_FK, "users", "personas", ["current_persona_id"], ["id"], ondelete="SET NULL")
     op.create_table(
         "persona_facts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -82,6 +91,7 @@ def upgrade() -> None:
         ["user_id", "persona_id", "chat_id"],
         unique=True,
         sqlite_where=sa.text("closed_at IS NULL"),
+        postgresql_where=sa.text("closed_at IS NULL"),
     )
     op.create_table(
         "messages",
@@ -133,5 +143,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Children first; the tables are emptied by DROP, so no cascade has to run across them.
+    if not _sqlite():
+        op.drop_constraint(USERS_PERSONA_FK, "users", type_="foreignkey")
     for table in ("feedback", "messages", "dialogues", "persona_facts", "personas", "users"):
         op.drop_table(table)
