@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from bot import texts
@@ -23,6 +24,13 @@ from tests.telegram_harness import bot_settings
 from tests.test_telegram_e2e import replies_to, stop
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def shared_state(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Flood buckets and users' lines in this process, then in a real Redis (``REDIS_URL``: as several workers
+    share them)."""
+    return {} if request.param == "memory" else {"redis_url": request.getfixturevalue("redis_url")}
 
 
 @asynccontextmanager
@@ -61,9 +69,10 @@ async def test_start_then_persona_a_moment_later_both_answered(tmp_path: Path, t
     assert any(button["text"] == texts.PERSONA_CUSTOM_BUTTON for row in keyboard for button in row)
 
 
-async def test_quick_messages_of_many_users_are_all_answered_in_order(tmp_path: Path, tiny_model_dir: Path) -> None:
+async def test_quick_messages_of_many_users_are_all_answered_in_order(tmp_path: Path, tiny_model_dir: Path,
+                                                                      shared_state: dict[str, Any]) -> None:
     users = range(300, 320)
-    async with running_bot(tmp_path, tiny_model_dir, flood_burst=10, flood_per_minute=30) as (fake, database_path):
+    async with running_bot(tmp_path, tiny_model_dir, flood_burst=10, flood_per_minute=30, **shared_state) as (fake, database_path):
         for n in range(3):  # 20 users x 3 messages, 50 ms apart
             for user in users:
                 await fake.push(fake.text_update(user, f"{user}: сообщение {n}"))
@@ -82,9 +91,10 @@ async def test_quick_messages_of_many_users_are_all_answered_in_order(tmp_path: 
     print(f"\n20 users x 3 messages 50 ms apart: {joined} users had messages joined into one turn")
 
 
-async def test_a_flood_gets_one_notice_and_other_users_are_still_answered(tmp_path: Path, tiny_model_dir: Path) -> None:
+async def test_a_flood_gets_one_notice_and_other_users_are_still_answered(tmp_path: Path, tiny_model_dir: Path,
+                                                                          shared_state: dict[str, Any]) -> None:
     flooder, other = 500, 501
-    async with running_bot(tmp_path, tiny_model_dir, flood_burst=10, flood_per_minute=30) as (fake, database_path):
+    async with running_bot(tmp_path, tiny_model_dir, flood_burst=10, flood_per_minute=30, **shared_state) as (fake, database_path):
         for n in range(100):  # 100 messages in 2 s
             await fake.push(fake.text_update(flooder, f"флуд {n}"))
             if n == 50:

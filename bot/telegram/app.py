@@ -69,7 +69,7 @@ FSM_TTL = timedelta(days=7)
 
 def fsm_storage(settings: Settings) -> BaseStorage:
     """Where the conversation states live: Redis if ``REDIS_URL`` is set (they survive a restart and are shared
-    by every worker), else this process's memory."""
+    by every worker; the workers' shared state uses the same connection pool), else this process's memory."""
     if settings.redis_url is None:
         return MemoryStorage()
     from aiogram.fsm.storage.redis import RedisStorage
@@ -84,8 +84,9 @@ def build_dispatcher(settings: Settings, database: Database, chat: ChatService) 
 
     ``dp["in_flight"]`` counts updates being handled (for a graceful stop).
     """
-    dp = Dispatcher(storage=fsm_storage(settings), chat=chat, settings=settings, database=database)
-    dp["in_flight"] = middlewares.install(dp, settings, database, chat)
+    storage = fsm_storage(settings)
+    dp = Dispatcher(storage=storage, chat=chat, settings=settings, database=database)
+    dp["in_flight"] = middlewares.install(dp, settings, database, chat, redis=getattr(storage, "redis", None))
     dp.include_routers(*build_routers())
     dp.startup.register(on_startup)
     return dp

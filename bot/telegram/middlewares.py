@@ -6,6 +6,7 @@
               pass, a real flood gets one notice (``bot.telegram.flood``);
 ``Ordering``  one update at a time per user, FIFO, and chat messages that arrive while the
               user is being answered joined into one turn (``bot.telegram.ordering``);
+              with Redis, flood buckets and each user's line are shared by every worker;
 ``Database``  one session per update, handed to handlers as ``repo: Repository``;
 ``Users``     the stored user (created on first contact) as ``user: User``, and ``is_admin``.
 """
@@ -25,27 +26,38 @@ from bot.chat import ChatService
 from bot.config import Settings
 from bot.storage.database import Database
 from bot.storage.repository import Repository
-from bot.telegram.flood import FloodControl
-from bot.telegram.ordering import Ordering
+from bot.telegram.flood import FloodControl, RedisBuckets
+from bot.telegram.ordering import Ordering, RedisLines
 from bot.telegram.updates import asks_for_work, notify
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-def install(dp: Dispatcher, settings: Settings, database: Database, chat: ChatService) -> InFlight:
-    """Register all middlewares on ``dp`` (after aiogram's own) and return the in-flight counter."""
+def install(dp: Dispatcher, settings: Settings, database: Database, chat: ChatService, *, redis=None) -> InFlight:  # noqa: ANN001
+    """Register all middlewares on ``dp`` (after aiogram's own) and return the in-flight counter. With ``redis``
+    (a client), flood buckets and each user's line are shared by every worker of this bot."""
     in_flight = InFlight()
+    buckets = lines = None
+    if redis is not None:
+        prefix = f"persona-bot:{bot_id(settings)}"
+        buckets = RedisBuckets(redis, settings.flood_burst, settings.flood_per_minute / 60, prefix)
+        lines = RedisLines(redis, prefix)
     for middleware in (
         in_flight,
         Access(settings.allowed_user_ids, settings.admin_ids),
-        FloodControl(settings.flood_burst, settings.flood_per_minute),
-        Ordering(),
+        FloodControl(settings.flood_burst, settings.flood_per_minute, buckets=buckets),
+        Ordering(lines),
         DatabaseSession(database),
         Users(chat, settings.admin_ids),
     ):
         dp.update.outer_middleware(middleware)
     return in_flight
+
+
+def bot_id(settings: Settings) -> str:
+    """The bot's numeric id: the token's part before «:» (not the secret part)."""
+    return settings.telegram_token.get_secret_value().split(":", 1)[0] if settings.telegram_token else "console"
 
 
 class InFlight(BaseMiddleware):
