@@ -102,3 +102,4 @@ async def test_two_workers_answer_one_users_alternating_messages_once_each_in_or
         assert len(delivered) == len(turns)  # one reply per turn
         assert await reply_sources(postgres_url, delivered) == [text for text, _ in turns]  # sent in order
     assert SECRET not in logs and fake.token not in logs
+

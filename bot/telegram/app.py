@@ -30,6 +30,8 @@ from bot.runtime import Runtime, open_runtime
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from bot.telegram import middlewares
+from bot.telegram.flood import RedisBuckets
+from bot.telegram.ordering import RedisLines
 from bot.telegram.replies import send_reply
 from bot.telegram.runner import run_polling, run_webhook
 
@@ -85,16 +87,27 @@ def build_dispatcher(settings: Settings, database: Database, chat: ChatService) 
     ``dp["in_flight"]`` counts updates being handled (for a graceful stop).
     """
     storage = fsm_storage(settings)
-    dp = Dispatcher(storage=storage, chat=chat, settings=settings, database=database)
-    dp["in_flight"] = middlewares.install(dp, settings, database, chat, redis=getattr(storage, "redis", None))
+    redis = getattr(storage, "redis", None)
+    lines = RedisLines(redis, redis_prefix(settings)) if redis is not None else None
+    buckets = (RedisBuckets(redis, settings.flood_burst, settings.flood_per_minute / 60, redis_prefix(settings))
+               if redis is not None else None)
+    dp = Dispatcher(storage=storage, chat=chat, settings=settings, database=database, lines=lines)
+    dp["in_flight"] = middlewares.install(dp, settings, database, chat, lines=lines, buckets=buckets)
     dp.include_routers(*build_routers())
     dp.startup.register(on_startup)
     return dp
 
 
-async def on_startup(bot: Bot, settings: Settings, database: Database, chat: ChatService) -> None:
+def redis_prefix(settings: Settings) -> str:
+    """The Redis keys of this bot's shared state: its numeric id is the token's part before «:» (not the
+    secret part), so two bots on one Redis never share a line or a bucket."""
+    return f"persona-bot:{settings.telegram_token.get_secret_value().split(':', 1)[0] if settings.telegram_token else 0}"
+
+
+async def on_startup(bot: Bot, settings: Settings, database: Database, chat: ChatService,
+                     lines: RedisLines | None) -> None:
     await set_commands(bot, settings)
-    await answer_pending(bot, database, chat)
+    await answer_pending(bot, database, chat, lines)
 
 
 async def set_commands(bot: Bot, settings: Settings) -> None:
@@ -108,18 +121,34 @@ async def set_commands(bot: Bot, settings: Settings) -> None:
             log.warning("admin commands not set for %s: %s", admin_id, exc.message)
 
 
-async def answer_pending(bot: Bot, database: Database, chat: ChatService) -> None:
+async def answer_pending(bot: Bot, database: Database, chat: ChatService, lines: RedisLines | None = None) -> None:
     """Answer Telegram users' messages that a stop left without a reply (before polling starts,
     so they come before anything the same user sends next); a message that still cannot be
-    answered gets a notice quoting it instead — never silence."""
+    answered gets a notice quoting it instead — never silence.
+
+    With shared ``lines`` (several workers) a message still pending may be one another worker is answering
+    now: each user's are answered in the user's line, after what is ahead in it, and only if still pending."""
     async with database.session() as session:
         repo = Repository(session)
-        for outcome in await chat.answer_pending(repo, platform="telegram"):
-            chat_id = outcome.user_message.dialogue.chat_id
-            try:
-                if outcome.reply is not None:
-                    await send_reply(bot, repo, chat_id, outcome.reply, prefix=texts.PENDING_ANSWER_PREFIX)
-                else:
-                    await bot.send_message(chat_id, outcome.notice, parse_mode=None)
-            except TelegramAPIError as exc:  # e.g. the user blocked the bot meanwhile
-                log.warning("answer to pending message %s not delivered: %s", outcome.user_message.id, exc.message)
+        if lines is None:
+            await _deliver(bot, repo, await chat.answer_pending(repo, platform="telegram"))
+            return
+        users = {m.dialogue.user.id: m.dialogue.user for m in await repo.pending_messages(platform="telegram")}
+        await repo.release()
+        for user in users.values():
+            async with lines.ticket(int(user.external_id)) as ticket:
+                await lines.wait_turn(int(user.external_id), ticket)
+                await _deliver(bot, repo, await chat.answer_pending(repo, platform="telegram", user=user))
+                await repo.release()
+
+
+async def _deliver(bot: Bot, repo: Repository, outcomes: list) -> None:
+    for outcome in outcomes:
+        chat_id = outcome.user_message.dialogue.chat_id
+        try:
+            if outcome.reply is not None:
+                await send_reply(bot, repo, chat_id, outcome.reply, prefix=texts.PENDING_ANSWER_PREFIX)
+            else:
+                await bot.send_message(chat_id, outcome.notice, parse_mode=None)
+        except TelegramAPIError as exc:  # e.g. the user blocked the bot meanwhile
+            log.warning("answer to pending message %s not delivered: %s", outcome.user_message.id, exc.message)

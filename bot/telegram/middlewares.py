@@ -34,15 +34,11 @@ log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-def install(dp: Dispatcher, settings: Settings, database: Database, chat: ChatService, *, redis=None) -> InFlight:  # noqa: ANN001
-    """Register all middlewares on ``dp`` (after aiogram's own) and return the in-flight counter. With ``redis``
-    (a client), flood buckets and each user's line are shared by every worker of this bot."""
+def install(dp: Dispatcher, settings: Settings, database: Database, chat: ChatService, *,
+            lines: RedisLines | None = None, buckets: RedisBuckets | None = None) -> InFlight:
+    """Register all middlewares on ``dp`` (after aiogram's own) and return the in-flight counter. With ``lines``
+    and ``buckets`` (in Redis) each user's line and flood bucket are shared by every worker of this bot."""
     in_flight = InFlight()
-    buckets = lines = None
-    if redis is not None:
-        prefix = f"persona-bot:{bot_id(settings)}"
-        buckets = RedisBuckets(redis, settings.flood_burst, settings.flood_per_minute / 60, prefix)
-        lines = RedisLines(redis, prefix)
     for middleware in (
         in_flight,
         Access(settings.allowed_user_ids, settings.admin_ids),
@@ -53,11 +49,6 @@ def install(dp: Dispatcher, settings: Settings, database: Database, chat: ChatSe
     ):
         dp.update.outer_middleware(middleware)
     return in_flight
-
-
-def bot_id(settings: Settings) -> str:
-    """The bot's numeric id: the token's part before «:» (not the secret part)."""
-    return settings.telegram_token.get_secret_value().split(":", 1)[0] if settings.telegram_token else "console"
 
 
 class InFlight(BaseMiddleware):
