@@ -44,7 +44,7 @@ class DecodingSettings:
     """The reply's end (EOS or a line break) cannot come before this many tokens (at least 1: never empty)."""
     min_end_probability: float = 0.0
     """Greedy only: the reply ends only where its end is at least this likely (0.5: at least as likely as going on),
-    not wherever the end is merely the most likely next token (0); ``bot.generation.reply_end``."""
+    not wherever the end is merely the most likely next token (0); ``rules.EndOnlyWhenLikely``."""
     num_beams: int = 4
     length_penalty: float = 1.0
     """Beam search: hypotheses are ranked by their log-probability over (reply length ** length_penalty), so
@@ -85,7 +85,7 @@ class DecodingSettings:
             "repetition_penalty": self.repetition_penalty,
         }
         if self.strategy == "greedy":
-            return {**common, "do_sample": False, "num_beams": 1, "min_end_probability": self.min_end_probability}
+            return {**common, "do_sample": False, "num_beams": 1}
         if self.strategy == "beam":
             return {**common, "do_sample": False, "num_beams": self.num_beams, "early_stopping": True,
                     "length_penalty": self.length_penalty}
@@ -97,8 +97,9 @@ class DecodingSettings:
         return {**common, "do_sample": True, "top_p": self.top_p, "top_k": self.top_k, "temperature": self.temperature}
 
     def describe(self) -> dict[str, object]:
-        """What is stored with every bot reply."""
-        return {"strategy": self.strategy, **self.to_generate_kwargs()}
+        """What is stored with every bot reply: the engine's arguments and the rules' settings."""
+        rules = {"min_end_probability": self.min_end_probability} if self.strategy == "greedy" else {}
+        return {"strategy": self.strategy, **self.to_generate_kwargs(), **rules}
 
 
 def read_model_decoding(model_dir: str | Path) -> DecodingSettings | None:

@@ -98,7 +98,7 @@ def test_the_checks_run_through_the_ctranslate2_backend_too(tiny_model_copy: Pat
 def test_ctranslate2_in_float32_gives_the_transformers_backends_probe_replies(tiny_model_copy: Path, tmp_path: Path) -> None:
     """``--ct2-compute-type float32``: the figures say which weights were checked; a probe (no earlier reply to keep
     out) gets the transformers backend's reply, and no scripted reply repeats an earlier one. (Where the earlier-reply
-    ban bites, CTranslate2 bans by generating again and may differ: ``CTranslate2Backend._keeping_out``.)"""
+    ban bites, CTranslate2 bans by generating again and may differ: ``CTranslate2Backend.run_tokens``.)"""
     pytest.importorskip("ctranslate2")
     out = tmp_path / "checks_ct2.json"
     assert main([str(tiny_model_copy), "--backend", "ctranslate2", "--ct2-compute-type", "float32", "--out", str(out)]) == 0

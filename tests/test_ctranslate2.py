@@ -15,6 +15,7 @@ import torch  # noqa: E402
 from bot.config import DecodingSettings, Settings  # noqa: E402
 from bot.generation import Generator, ModelLoadError, TransformersBackend, build_generator  # noqa: E402
 from bot.generation import ctranslate2_backend as ct2  # noqa: E402
+from bot.generation import rules  # noqa: E402
 from bot.generation.ctranslate2_backend import CTranslate2Backend  # noqa: E402
 from bot.generation.earlier_replies import repeats_earlier  # noqa: E402
 from dialogue.format import tokenizer_truncator, words_only  # noqa: E402
@@ -290,8 +291,99 @@ def test_a_reply_that_still_takes_a_banned_word_ends_before_it(tiny_model_copy: 
     words = [words_only(r).split() for r in first]
     rule = [{(w[0],): {w[1]}} if len(w) >= 2 else {} for w in words]  # the reply's second word may not follow its first
     assert any(rule)
-    monkeypatch.setattr(ct2, "KEEP_OUT_ATTEMPTS", 1)
+    monkeypatch.setattr(ct2, "RULE_ATTEMPTS", 1)
     with caplog.at_level("WARNING", logger=ct2.__name__):
         cut = fast.generate(inputs, decoding, keep_out=rule)
     assert cut == [w[0] if g else r for r, w, g in zip(first, words, rule)]
-    assert "banned word was still taken" in caplog.text
+    assert "still broke a decoding rule" in caplog.text
+
+
+class _NoLetter(rules.DecodingRule):
+    """A toy rule, added in one place (``rules.RULES``): no token whose text holds a given letter."""
+
+    letter = "а"
+
+    def __init__(self, tokenizer) -> None:  # noqa: ANN001
+        self.tokens = {i for i in range(len(tokenizer)) if self.letter in tokenizer.decode([i]).lower()}
+
+    @classmethod
+    def build(cls, requests: rules.Requests) -> _NoLetter:
+        return cls(requests.tokenizer)
+
+    def forbidden(self, request, reply, scores):  # noqa: ANN001, ANN201
+        return self.tokens
+
+
+def _both(directory: Path) -> tuple[TransformersBackend, CTranslate2Backend]:
+    return (TransformersBackend.load(str(directory), torch_threads=1),
+            CTranslate2Backend.load(str(directory), compute_type="float32", threads=1))
+
+
+def _sampled(backend, inputs: list[str], decoding: DecodingSettings, seed: int, **kwargs) -> list[str]:  # noqa: ANN001, ANN003
+    import ctranslate2
+
+    torch.manual_seed(seed)
+    ctranslate2.set_random_seed(seed)
+    return backend.generate(inputs, decoding, per_input=4, **kwargs)
+
+
+@pytest.mark.parametrize("model", ["t5", "gemma"])
+def test_a_rule_added_in_one_place_is_obeyed_by_both_backends(model: str, request, monkeypatch) -> None:  # noqa: ANN001
+    """A toy rule added to ``RULES`` only: both backends obey it, with the same replies under greedy (with the
+    end threshold too, which judges the scores the toy rule leaves), beside the earlier-reply ban (each reply obeys
+    both), and under sampling."""
+    directory = request.getfixturevalue("tiny_model_copy" if model == "t5" else "gemma_adapter_dir")
+    reference, fast = _both(directory)
+    inputs = _inputs(reference)
+    greedy = replace(GREEDY, max_new_tokens=12)
+    sampling = replace(greedy, strategy="sampling", temperature=1.0, top_k=0, top_p=1.0)
+    plain = reference.generate(inputs, greedy)
+    drawn = _sampled(reference, inputs, sampling, 0) + _sampled(fast, inputs, sampling, 0)
+    assert any(_NoLetter.letter in reply.lower() for reply in plain + drawn)  # the rule has something to do
+    monkeypatch.setattr(rules, "RULES", (*rules.RULES, _NoLetter))
+
+    def obeyed(replies: list[str]) -> bool:
+        return not any(_NoLetter.letter in reply.lower() for reply in replies)
+
+    for decoding in (greedy, replace(greedy, min_end_probability=0.5)):
+        expected = reference.generate(inputs, decoding)
+        assert fast.generate(inputs, decoding) == expected and obeyed(expected)
+    earlier = [[" ".join(words_only(reply).split()[:2])] for reply in plain]
+    for backend in (reference, fast):
+        kept = backend.generate(inputs, greedy, earlier)
+        assert obeyed(kept) and not any(words_only(reply).startswith(said[0]) for reply, said in zip(kept, earlier))
+        assert obeyed(_sampled(backend, inputs, sampling, 0))
+
+
+@pytest.mark.parametrize("model", ["t5", "gemma"])
+def test_sampled_replies_of_both_backends_keep_earlier_replies_out(model: str, request) -> None:  # noqa: ANN001
+    """The earlier-reply ban under sampling (🔄, reply selection): the word pairs that replies drawn without it
+    open with are banned, and no reply of either backend drawn with it holds one."""
+    directory = request.getfixturevalue("tiny_model_copy" if model == "t5" else "gemma_adapter_dir")
+    reference, fast = _both(directory)
+    inputs = _inputs(reference)
+    sampling = replace(GREEDY, strategy="sampling", max_new_tokens=12, temperature=0.7, top_k=5, top_p=1.0,
+                       no_repeat_earlier_ngram_size=2, no_repeat_ngram_size=0)
+    for backend in (reference, fast):
+        free = _sampled(backend, inputs, sampling, 1)
+        openings = [[" ".join(words_only(r).split()[:2]) for r in free[i * 4 : (i + 1) * 4]] for i in range(len(inputs))]
+        pairs = [{tuple(o.split()) for o in said if len(o.split()) == 2} for said in openings]
+        assert any(pairs)
+        kept = _sampled(backend, inputs, sampling, 1, earlier=openings)
+        for i, reply in enumerate(kept):
+            words = words_only(reply).split()
+            assert not set(zip(words, words[1:])) & pairs[i // 4], (backend, reply)
+        assert kept != free
+
+
+def test_the_end_threshold_is_greedy_s_only_in_both_backends(tiny_model_copy: Path) -> None:
+    """Sampling draws the end by its own probability: no rule and no engine option changes with the threshold
+    (transformers: the same draws from the same seed)."""
+    reference, fast = _ending_early(tiny_model_copy)
+    sampling = replace(GREEDY, strategy="sampling", max_new_tokens=12)
+    never = replace(sampling, min_end_probability=1.0)
+    assert not rules.decoding_rules(fast.requests(never, 1))
+    assert ct2.decoding_options(fast, never) == ct2.decoding_options(fast, sampling)
+    assert rules.decoding_rules(fast.requests(replace(never, strategy="greedy"), 1))
+    inputs = _inputs(reference)
+    assert _sampled(reference, inputs, sampling, 3) == _sampled(reference, inputs, never, 3)

@@ -7,12 +7,12 @@ import torch
 from bot.generation.earlier_replies import (
     QUESTION_BACK,
     START,
-    NoRepeatOfEarlier,
     TokenWords,
     earlier_ngrams,
     merged,
     repeats_earlier,
 )
+from bot.generation.rules import KeepOutWords, RulesProcessor
 
 
 class Pieces:
@@ -78,7 +78,7 @@ def test_a_banned_word_is_banned_in_every_case_and_split_but_a_new_word_is_not()
 def test_the_processor_bans_per_request_after_the_prompt() -> None:
     tokenizer = Pieces(PIECES)
     grams = earlier_ngrams(["Я люблю печь пироги."], 3)
-    processor = NoRepeatOfEarlier([grams, {}], prompt_length=1, tokenizer=tokenizer, words=TokenWords(tokenizer))
+    processor = RulesProcessor([KeepOutWords([grams, {}], tokenizer, TokenWords(tokenizer))], requests=2, reply_start=1)
     prompt = ID[" а"]  # the prompt's words are not the reply's
     rows = torch.tensor([[prompt, ID[" люблю"], ID[" печь"]], [prompt, ID[" люблю"], ID[" печь"]]])
     scores = processor(rows, torch.zeros(2, len(PIECES)))

@@ -253,17 +253,20 @@ def test_the_end_is_forbidden_only_where_it_is_unlikely() -> None:
 
     import torch
 
-    from bot.generation.reply_end import EndOnlyWhenLikely, end_probabilities
+    from bot.generation.rules import EndOnlyWhenLikely, RulesProcessor
 
     # Row 0: the end (ids 0 and 1) has 0.2 + 0.2 = 0.4; row 1: 0.3 + 0.3 = 0.6. The rest is token 2.
     probs = torch.tensor([[0.2, 0.2, 0.6], [0.3, 0.3, 0.4]])
     scores = torch.log(probs)
-    assert end_probabilities(scores, torch.tensor([0, 1])).tolist() == pytest.approx([0.4, 0.6])
-    processed = EndOnlyWhenLikely([0, 1], 0.5)(torch.zeros(2, 4, dtype=torch.long), scores.clone())
-    assert processed[0, :2].tolist() == [-math.inf, -math.inf] and processed[0, 2] == scores[0, 2]
-    assert torch.equal(processed[1], scores[1])  # likely enough: untouched
+
+    def processed(probability: float) -> torch.Tensor:
+        processor = RulesProcessor([EndOnlyWhenLikely([0, 1], probability)], requests=2, reply_start=1)
+        return processor(torch.zeros(2, 4, dtype=torch.long), scores.clone())
+
+    assert processed(0.5)[0, :2].tolist() == [-math.inf, -math.inf] and processed(0.5)[0, 2] == scores[0, 2]
+    assert torch.equal(processed(0.5)[1], scores[1])  # likely enough: untouched
     # Each end token alone (0.3) is under the threshold; counted together they are not.
-    assert torch.equal(EndOnlyWhenLikely([0, 1], 0.55)(torch.zeros(2, 4, dtype=torch.long), scores.clone())[1], scores[1])
+    assert torch.equal(processed(0.55)[1], scores[1])
 
 
 @pytest.mark.parametrize("causal", [False, True])

@@ -22,16 +22,9 @@ from bot.generation.base_models import BASE_FILE
 from bot.generation.contrastive import contrastive_search
 from bot.generation.errors import ModelLoadError
 from bot.generation.hub import offline_unless_reachable
-from bot.generation.reply_end import EndOnlyWhenLikely
-from bot.generation.earlier_replies import (
-    NoRepeatOfEarlier,
-    TokenWords,
-    WordGrams,
-    earlier_ngrams,
-    merged,
-    repeats_earlier,
-)
+from bot.generation.earlier_replies import TokenWords, WordGrams
 from bot.generation.reply_only import reply_only
+from bot.generation.rules import DecodingRule, Requests, RulesProcessor, generate_obeying
 from dialogue.format import FORMAT_FILE, FormatSpec, tokenizer_truncator
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -51,10 +44,16 @@ class Backend(Protocol):
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
                  keep_out: Sequence[WordGrams] | None = None) -> list[str]:
         """``per_input`` replies per input, grouped by input, in order (whitespace-stripped; may be empty;
-        more than one needs sampling or a beam at least that wide). ``earlier``: per input, the bot's own
-        earlier replies in that dialogue, which the reply must not repeat (``NoRepeatOfEarlier``); ``persona``:
-        per input, the facts whose words the reply may use again though an earlier reply used them;
-        ``keep_out``: per input, more word n-grams the reply may not hold (``QUESTION_BACK``)."""
+        more than one needs sampling or a beam at least that wide), under every decoding rule
+        (``bot.generation.rules``, built by ``generate_obeying``). ``earlier``: per input, the bot's own earlier
+        replies in that dialogue, which the reply must not repeat (``KeepOutWords``); ``persona``: per input, the
+        facts whose words the reply may use again though an earlier reply used them; ``keep_out``: per input,
+        more word n-grams the reply may not hold (``QUESTION_BACK``)."""
+        ...
+
+    def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
+                       per_input: int = 1) -> list[str]:
+        """``per_input`` replies per input that obey ``rules``: the backend's one adapter of the rules."""
         ...
 
     def log_likelihoods(self, inputs: list[str], replies: list[str]) -> list[float]:
@@ -122,25 +121,23 @@ class TransformersBackend:
         """The tokenizer's tokens as parts of words, for the earlier-reply ban (built at its first use)."""
         return TokenWords(self.tokenizer)
 
+    @property
+    def end_ids(self) -> tuple[int, ...]:
+        """The tokens that end a reply (EOS, and for a CausalLM the line breaks)."""
+        ids = self.model.generation_config.eos_token_id
+        return (ids,) if isinstance(ids, int) else tuple(ids)
+
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
                  keep_out: Sequence[WordGrams] | None = None) -> list[str]:
-        replies = self._generate(inputs, decoding, earlier, persona, per_input, keep_out)
-        if earlier and persona:
-            # The persona's words are free, so a reply made of them could say an earlier reply again with other
-            # punctuation («Я живу в Казани» after «Я живу в Казани.»): such a row goes again under the full ban.
-            again = [i for i in range(len(inputs))
-                     if any(repeats_earlier(r, earlier[i]) for r in replies[i * per_input : (i + 1) * per_input])]
-            if again:
-                redone = self._generate([inputs[i] for i in again], decoding, [earlier[i] for i in again], None, per_input,
-                                        [keep_out[i] for i in again] if keep_out else None)
-                for k, i in enumerate(again):
-                    replies[i * per_input : (i + 1) * per_input] = redone[k * per_input : (k + 1) * per_input]
-        return replies
+        requests = Requests(self.tokenizer, lambda: self.token_words, self.end_ids, decoding, len(inputs), earlier,
+                            persona, keep_out)
+        return generate_obeying(lambda rows, rules, n: self.generate_under(rows, decoding, rules, n), requests, inputs,
+                                per_input)
 
-    def _generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None,
-                  persona: Sequence[Sequence[str]] | None, per_input: int,
-                  keep_out: Sequence[WordGrams] | None = None) -> list[str]:
+    def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
+                       per_input: int = 1) -> list[str]:
+        """``per_input`` replies per input under ``rules`` (``bot.generation.rules``), applied as one logits processor."""
         kwargs: dict[str, Any] = decoding.to_generate_kwargs()
         if per_input > 1:
             kwargs["num_return_sequences"] = per_input
@@ -159,17 +156,11 @@ class TransformersBackend:
         reply_start = encoded["input_ids"].shape[1] if causal else 1
         if causal:
             kwargs = reply_only(kwargs, reply_start)
-        banned = kept_out(len(inputs), decoding, earlier, persona, keep_out)
-        if any(banned):
-            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(
-                NoRepeatOfEarlier(banned, reply_start, self.tokenizer, self.token_words))
-        if end_probability := kwargs.pop("min_end_probability", 0):  # last: it judges what greedy picks from
-            end_ids = self.model.generation_config.eos_token_id
-            end_ids = [end_ids] if isinstance(end_ids, int) else end_ids
-            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(EndOnlyWhenLikely(end_ids, end_probability))
+        if rules:  # after the repetition controls: a rule judges the scores greedy picks from
+            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(RulesProcessor(rules, len(inputs), reply_start))
         with torch.inference_mode():
             output = self.model.generate(**encoded, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
-        if not self.model.config.is_encoder_decoder:
+        if causal:
             output = output[:, encoded["input_ids"].shape[1] :]  # drop the echoed prompt
         return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
 
@@ -252,16 +243,6 @@ def scored_replies(tokenizer: Any, spec: FormatSpec, sources: list[str], replies
     truncate = tokenizer_truncator(tokenizer)
     return [scored_row(tokenizer, spec, source, spec.build_target(reply, truncate=truncate))
             for source, reply in zip(sources, replies, strict=True)]
-
-
-def kept_out(rows: int, decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None,
-             persona: Sequence[Sequence[str]] | None, keep_out: Sequence[WordGrams] | None) -> list[WordGrams]:
-    """Per input, the word n-grams its reply may not hold: its earlier replies' (but the persona's, ``free``)
-    and ``keep_out``'s."""
-    n = decoding.no_repeat_earlier_ngram_size
-    earlier, persona, keep_out = earlier or [()] * rows, persona or [()] * rows, keep_out or [{}] * rows
-    return [merged(earlier_ngrams(replies, n, free=facts) if replies else {}, extra)
-            for replies, facts, extra in zip(earlier, persona, keep_out, strict=True)]
 
 
 def _padded(rows: list[list[int]], value: int) -> torch.Tensor:

@@ -31,25 +31,18 @@ import torch
 
 from bot.config import CT2_COMPUTE_TYPES, DecodingSettings
 from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_tokenizer
-from bot.generation.backends import (
-    IGNORE,
-    _check_local_dir,
-    _local_model_id,
-    kept_out,
-    scored_replies,
-    stop_token_ids,
-)
+from bot.generation.backends import IGNORE, _check_local_dir, _local_model_id, scored_replies, stop_token_ids
+from bot.generation.earlier_replies import TokenWords, WordGrams
 from bot.generation.errors import GenerationError, ModelLoadError
-from bot.generation.reply_end import end_probabilities
-from bot.generation.earlier_replies import TokenWords, WordGrams, repeats_earlier
+from bot.generation.rules import DecodingRule, Requests, first_broken, generate_obeying
 from dialogue.format import FormatSpec
 
 log = logging.getLogger(__name__)
 
 STAMP_FILE = "converted_from.json"
-KEEP_OUT_ATTEMPTS = 6
-"""Engine calls per reply at most to keep the earlier replies' word n-grams out (``_keeping_out``): one more
-for each step where greedy would take a banned word."""
+RULE_ATTEMPTS = 6
+"""Engine calls per row at most that suppress tokens a rule forbids (``run_tokens``): one more for each step where
+greedy took one. Calls that only make an early end wait (a longer minimum length) are bounded by the length cap."""
 CACHE_ENV = "CTRANSLATE2_CACHE_DIR"
 
 
@@ -118,86 +111,110 @@ class CTranslate2Backend:
         """The tokenizer's tokens as parts of words, for the earlier-reply ban (built at its first use)."""
         return TokenWords(self.tokenizer)
 
+    @property
+    def end_ids(self) -> tuple[int, ...]:
+        """The tokens that end a reply (EOS, and for a CausalLM the line breaks)."""
+        if self.format.is_causal:
+            return tuple(self.tokenizer.convert_tokens_to_ids(list(self.stop_tokens)))
+        return (self.tokenizer.eos_token_id,)
+
+    def requests(self, decoding: DecodingSettings, count: int, earlier: Sequence[Sequence[str]] | None = None,
+                 persona: Sequence[Sequence[str]] | None = None, keep_out: Sequence[WordGrams] | None = None) -> Requests:
+        return Requests(self.tokenizer, lambda: self.token_words, self.end_ids, decoding, count, earlier, persona, keep_out)
+
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
                  keep_out: Sequence[WordGrams] | None = None) -> list[str]:
-        """As ``TransformersBackend.generate``; ``earlier`` (the bot's earlier replies per request) and ``keep_out``
-        are kept out by ``_keeping_out``, one engine call per row that has any (a CausalLM's rows run one at a time
-        anyway)."""
+        """As ``TransformersBackend.generate``; the rules are applied by ``run_tokens``."""
+        requests = self.requests(decoding, len(inputs), earlier, persona, keep_out)
+        return generate_obeying(lambda rows, rules, n: self.generate_under(rows, decoding, rules, n), requests, inputs,
+                                per_input)
+
+    def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
+                       per_input: int = 1) -> list[str]:
+        """``per_input`` replies per input under ``rules`` (``bot.generation.rules``)."""
         encoded = self.tokenizer(inputs, truncation=True, max_length=self.format.max_source_tokens)["input_ids"]
         tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
         options = {**decoding_options(self, decoding), "num_hypotheses": per_input}
-        banned = kept_out(len(inputs), decoding, earlier, persona, keep_out)
-        full = kept_out(len(inputs), decoding, earlier, None, keep_out) if persona and earlier else banned
-        if any(full):
-            generated = []
-            for i, row in enumerate(tokens):
-                results = self._keeping_out(row, banned[i], options)
-                if full[i] != banned[i] and any(repeats_earlier(self._text(result), earlier[i]) for result in results):
-                    results = self._keeping_out(row, full[i], options)  # as transformers: the full ban
-                generated += results
-        else:
-            generated = self.run_tokens(tokens, options)
-        return [self._text(reply) for reply in generated]
+        return [self._text(reply) for reply in self.run_tokens(tokens, options, rules)]
 
     def _text(self, reply: list[str]) -> str:
         return self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(reply), skip_special_tokens=True).strip()
 
-    def _keeping_out(self, row: list[str], grams: WordGrams, options: dict[str, Any]) -> list[list[str]]:
-        """The engine on one row with the word n-grams ``grams`` banned as ``NoRepeatOfEarlier`` bans them.
+    def run_tokens(self, tokens: list[list[str]], options: dict[str, Any],
+                   rules: Sequence[DecodingRule] = ()) -> list[list[str]]:
+        """The engine on tokenised inputs under ``rules``: ``num_hypotheses`` replies (as tokens) per input,
+        grouped by input.
 
-        CTranslate2 has no logits processors; its ``suppress_sequences`` suppresses a sequence's last token
-        after the others, matched against the tokens generated so far. So each result is read again step by
-        step (``TokenWords.banned``), and where it took a banned token the row is generated again with every
-        token banned there suppressed after the reply's tokens up to that step: greedy's earlier steps stay
-        as they were, and each round goes on where the last one went wrong, as transformers does in one pass.
-        A sequence of one token (a banned first word) is suppressed anywhere in the reply, not only first.
-        At most ``KEEP_OUT_ATTEMPTS`` engine calls; a reply that still takes a banned word then (sampling, or
-        int8 kernels whose earlier steps differ between calls) ends before that word, so the rule always holds."""
-        lengths = sorted({len(context) for context in grams})
+        CTranslate2 has no logits processors. Each result is read again step by step (``rules.first_broken``;
+        the engine returns each step's scores where a rule reads them), and a row that took a forbidden token is
+        generated again with that token suppressed after the reply's tokens before it (``suppress_sequences``,
+        matched against the tokens generated so far; an end that came too early by a longer minimum length,
+        since the reply's earlier steps did not end it). Greedy's earlier steps stay as they were, so each round
+        goes on where the last one broke a rule, as transformers does in one pass. At most ``RULE_ATTEMPTS``
+        engine calls per row suppress tokens; a reply that still breaks a rule then (sampling, or int8 kernels whose steps
+        differ between calls) ends before the word that breaks it, logged."""
+        scored = any(rule.needs_scores for rule in rules)
+        if scored:
+            options = {**options, "return_logits_vocab": True}
+        results = self._run(tokens, options)
+        if not rules:
+            return [sequence for result in results for sequence in self._sequences(result)]
+        replies = []
+        for request, (row, result) in enumerate(zip(tokens, results)):
+            replies += self._obeying(rules, request, row, result, options)
+        return replies
+
+    def _obeying(self, rules: Sequence[DecodingRule], request: int, row: list[str], result: Any,
+                 options: dict[str, Any]) -> list[list[str]]:
+        min_key, cap_key = ("min_length", "max_length") if self.format.is_causal else ("min_decoding_length",
+                                                                                      "max_decoding_length")
         suppress: list[list[str]] = []
-        for _ in range(KEEP_OUT_ATTEMPTS):
-            generated = self.run_tokens([row], {**options, "suppress_sequences": suppress or None})
-            found = [self._first_banned(reply, grams, lengths) for reply in generated]
-            if all(step is None for step, _ in found):
-                return generated
-            new = [s for _, sequences in found for s in sequences if s not in suppress]
-            if not new:
+        shortest, calls, token_calls = options[min_key], 1, 1
+        while True:
+            sequences = self._sequences(result)
+            broken = [self._broken(rules, request, k, sequence, result, options[cap_key])
+                      for k, sequence in enumerate(sequences)]
+            if all(b is None for b in broken):
+                return sequences
+            before = (len(suppress), shortest)
+            for sequence, found in zip(sequences, broken):
+                if found is None:
+                    continue
+                step, forbidden = found
+                if step == len(sequence):  # the end came where a rule forbids it: a longer minimum (at most the cap)
+                    shortest = max(shortest, step + 1)
+                    continue
+                for token in self.tokenizer.convert_ids_to_tokens(sorted(forbidden)):
+                    if (sequence_ := [*sequence[:step], token]) not in suppress:
+                        suppress.append(sequence_)
+            if (len(suppress), shortest) == before or (len(suppress) > before[0] and token_calls == RULE_ATTEMPTS):
                 break
-            suppress += new
-        kept = []
-        for reply, (step, _) in zip(generated, found):
-            cut = self._before_word_at(reply, step) if step is not None else reply
-            kept.append(cut if self._text(cut) else reply)
-        log.warning("a banned word was still taken after %d engine calls: the reply ends before it", KEEP_OUT_ATTEMPTS)
-        return kept
+            token_calls += len(suppress) > before[0]
+            calls += 1
+            result = self._run([row], {**options, "suppress_sequences": suppress or None, min_key: shortest})[0]
+        log.warning("a reply still broke a decoding rule after %d engine calls: it ends before the word that breaks it",
+                    calls)
+        return [sequence if found is None else self._before(sequence, found[0])
+                for sequence, found in zip(sequences, broken)]
 
-    def _first_banned(self, reply: list[str], grams: WordGrams, lengths: list[int]) -> tuple[int | None, list[list[str]]]:
-        """Where ``reply`` (tokens) first took a token the ban forbids, and each forbidden token there after the
-        reply's tokens before it; ``(None, [])`` if it took none."""
-        ids = self.tokenizer.convert_tokens_to_ids(reply)
-        for step, token in enumerate(ids):
-            banned = self.token_words.banned(self.tokenizer.decode(ids[:step], skip_special_tokens=True), grams, lengths)
-            if token in banned:
-                return step, [[*reply[:step], forbidden] for forbidden in self.tokenizer.convert_ids_to_tokens(sorted(banned))]
-        return None, []
+    def _broken(self, rules: Sequence[DecodingRule], request: int, hypothesis: int, sequence: list[str], result: Any,
+                cap: int) -> tuple[int, set[int]] | None:
+        logits = getattr(result, "logits", None)
+        step_scores = (lambda step: torch.as_tensor(np.asarray(logits[hypothesis][step]))) if logits else None
+        return first_broken(rules, request, self.tokenizer.convert_tokens_to_ids(sequence), len(sequence) < cap,
+                            self.end_ids, step_scores)
 
-    def _before_word_at(self, reply: list[str], step: int) -> list[str]:
-        """``reply`` up to ``step``, without the beginning of a word that the token at ``step`` would go on with."""
-        while step > 0:
-            before, after = self._text(reply[:step]), self._text(reply[: step + 1])
+    def _before(self, reply: list[str], step: int) -> list[str]:
+        """``reply`` up to ``step`` without the beginning of the word that the token at ``step`` goes on with (the
+        whole reply where that would leave nothing, or where the step is its end)."""
+        cut = step
+        while 0 < cut < len(reply):
+            before, after = self._text(reply[:cut]), self._text(reply[: cut + 1])
             if not (before[-1:].isalnum() and after[len(before) : len(before) + 1].isalnum()):
                 break
-            step -= 1
-        return reply[:step]
-
-    def run_tokens(self, tokens: list[list[str]], options: dict[str, Any]) -> list[list[str]]:
-        """The engine on tokenised inputs: ``num_hypotheses`` replies (as tokens) per input, grouped by input.
-        Greedy with a ``min_end_probability`` goes on where the end was too unlikely (``_ending_when_likely``)."""
-        options = dict(options)
-        if end_probability := options.pop("min_end_probability", 0):
-            return self._ending_when_likely(tokens, options, end_probability)
-        return [sequence for result in self._run(tokens, options) for sequence in self._sequences(result)]
+            cut -= 1
+        return reply[:cut] if self._text(reply[:cut]) else reply
 
     def _run(self, tokens: list[list[str]], options: dict[str, Any]) -> list[Any]:
         if self.format.is_causal:  # the end token is not in the result (return_end_token is off)
@@ -208,32 +225,6 @@ class CTranslate2Backend:
 
     def _sequences(self, result: Any) -> list[list[str]]:
         return result.sequences if self.format.is_causal else result.hypotheses
-
-    def _ending_when_likely(self, tokens: list[list[str]], options: dict[str, Any], probability: float) -> list[list[str]]:
-        """Greedy where the reply ends only if its end is at least ``probability`` likely (``reply_end``).
-
-        CTranslate2 has no logits processors, but it returns each step's logits: where greedy picked the end
-        and it was too unlikely, the row is generated again with the end forbidden up to that step. Greedy's
-        earlier steps did not pick the end, so forbidding it there changes nothing, and each round goes on
-        where the last one stopped too early, as transformers' ``EndOnlyWhenLikely`` does in one pass."""
-        causal = self.format.is_causal
-        min_key, cap = ("min_length", options["max_length"]) if causal else ("min_decoding_length",
-                                                                          options["max_decoding_length"])
-        ends = torch.tensor(self.tokenizer.convert_tokens_to_ids(list(self.stop_tokens)) if causal
-                            else [self.tokenizer.eos_token_id])
-        options = {**options, "return_logits_vocab": True}
-        replies = []
-        for row, result in zip(tokens, self._run(tokens, options)):
-            while True:
-                reply = self._sequences(result)[0]
-                if len(reply) >= cap:  # the cap reached: no end step to judge
-                    break
-                end_step = torch.as_tensor(np.asarray(result.logits[0][-1])).unsqueeze(0)
-                if end_probabilities(end_step, ends).item() >= probability:  # an end likely enough: it stands
-                    break
-                result = self._run([row], {**options, min_key: len(reply) + 1})[0]
-            replies.append(reply)
-        return replies
 
     def log_likelihoods(self, inputs: list[str], replies: list[str]) -> list[float]:
         """As ``TransformersBackend.log_likelihoods``, by the engine's ``score_batch``."""
@@ -269,7 +260,7 @@ def translate_options(decoding: DecodingSettings, spec: FormatSpec) -> dict[str,
         "repetition_penalty": decoding.repetition_penalty,
     }
     if decoding.strategy == "greedy":
-        return {**options, "beam_size": 1, "min_end_probability": decoding.min_end_probability}  # run_tokens' own
+        return {**options, "beam_size": 1}
     if decoding.strategy == "beam":
         return {**options, "beam_size": decoding.num_beams, "length_penalty": decoding.length_penalty}
     if decoding.strategy == "sampling":

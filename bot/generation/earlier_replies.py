@@ -5,7 +5,8 @@ and after one reply ending «…, а ты?» every later one asked back «а т�
 a banned 3-gram wherever they came. Here the n-grams are of words (``words_only``: lower-cased,
 punctuation aside), and at each step a token is banned when the word it starts or goes on with could
 only become a banned word: its letters are a beginning of that word, in any case. The model has to
-choose another word, not another spelling of it, and «а ты» after other words is a new n-gram.
+choose another word, not another spelling of it, and «а ты» after other words is a new n-gram. The rule that
+keeps them out in both backends is ``rules.KeepOutWords``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
-
-import torch
-from transformers import LogitsProcessor
 
 from dialogue.format import words_only
 
@@ -36,8 +34,8 @@ def earlier_ngrams(replies: Sequence[str], n: int, *, free: Sequence[str] = ()) 
 
     The n-grams of ``free`` (the persona's facts) are left out while one earlier reply holds them: a fact the bot
     volunteered may be said once more when asked («Я живу в Казани»); said twice, it is banned, so that it does not
-    answer every question. A reply made of free n-grams could say an earlier reply again: the backends check
-    that with ``repeats_earlier`` and generate it again under the full ban."""
+    answer every question. A reply made of free n-grams could say an earlier reply again: ``rules.generate_obeying``
+    checks that with ``repeats_earlier`` and generates it again under the full ban."""
     def ngrams(words: list[str], size: int) -> set[tuple[str, ...]]:
         return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
 
@@ -121,26 +119,3 @@ class TokenWords:
                 for end in range(len(partial) + 1, len(word) + 1):
                     tokens.update(self.going_on.get(word[len(partial) : end], ()))
         return tokens
-
-
-class NoRepeatOfEarlier(LogitsProcessor):
-    """No word n-gram of the bot's own earlier replies in this dialogue (one ``earlier_ngrams`` dict per request;
-    beams and returned sequences of a request share it). The user's words stay free, and the persona's
-    (``earlier_ngrams``' ``free``, while one earlier reply holds them): the bot may say a fact once more, but
-    not the same reply twice."""
-
-    def __init__(self, banned: Sequence[dict], prompt_length: int, tokenizer: Any, words: TokenWords) -> None:
-        self.banned, self.prompt_length = list(banned), prompt_length
-        self.tokenizer, self.words = tokenizer, words
-        self.context_lengths = [sorted({len(context) for context in grams}) for grams in self.banned]
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        per_request = input_ids.shape[0] // len(self.banned)
-        for row in range(input_ids.shape[0]):
-            request = row // per_request
-            if not self.banned[request]:
-                continue
-            text = self.tokenizer.decode(input_ids[row, self.prompt_length :].tolist(), skip_special_tokens=True)
-            if tokens := self.words.banned(text, self.banned[request], self.context_lengths[request]):
-                scores[row, sorted(tokens)] = -float("inf")
-        return scores
