@@ -14,7 +14,8 @@ from bot.chat import ChatService, InvalidMessage, ReplyFailed
 from bot.storage.models import User
 from bot.storage.repository import Repository
 from bot.telegram.addressing import AddressedToBot, is_private, strip_mention
-from bot.telegram.replies import send_reply
+from bot.telegram.ordering import RedisLines
+from bot.telegram.replies import deliver_pending, send_reply
 
 
 async def reset(message: Message, repo: Repository, user: User, chat: ChatService) -> None:
@@ -22,8 +23,13 @@ async def reset(message: Message, repo: Repository, user: User, chat: ChatServic
 
 
 async def chat_message(
-    message: Message, bot: Bot, repo: Repository, user: User, chat: ChatService, turn: list[Message] | None = None
+    message: Message, bot: Bot, repo: Repository, user: User, chat: ChatService, turn: list[Message] | None = None,
+    lines: RedisLines | None = None,
 ) -> None:
+    if lines is not None:
+        # Several workers: one that stopped mid-reply left this user's message pending (its ticket was skipped to
+        # reach this turn). It is answered first, in order; messages of this turn are not stored yet.
+        await deliver_pending(bot, repo, await chat.answer_pending(repo, "telegram", user=user))
     messages = turn or [message]
     parts = [m.text or "" for m in messages]
     if not is_private(message):

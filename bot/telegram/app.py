@@ -5,11 +5,13 @@ Start: migrate the database, sync presets, load the model (``bot.runtime``), bui
 set the command menu, answer messages a previous stop left pending, then poll (or serve the
 webhook). Stop (SIGTERM/SIGINT): no new updates; in-flight ones get ``shutdown_grace_s`` to
 finish, then are cancelled — their user messages stay "pending" and are answered at the
-next start.
+next start (with several workers, by a live worker: ``sweep_pending``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -32,7 +34,7 @@ from bot.storage.repository import Repository
 from bot.telegram import middlewares
 from bot.telegram.flood import RedisBuckets
 from bot.telegram.ordering import RedisLines
-from bot.telegram.replies import send_reply
+from bot.telegram.replies import deliver_pending
 from bot.telegram.runner import run_polling, run_webhook
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ def build_dispatcher(settings: Settings, database: Database, chat: ChatService) 
     dp["in_flight"] = middlewares.install(dp, settings, database, chat, lines=lines, buckets=buckets)
     dp.include_routers(*build_routers())
     dp.startup.register(on_startup)
+    dp.shutdown.register(on_shutdown)
     return dp
 
 
@@ -104,10 +107,37 @@ def redis_prefix(settings: Settings) -> str:
     return f"persona-bot:{settings.telegram_token.get_secret_value().split(':', 1)[0] if settings.telegram_token else 0}"
 
 
-async def on_startup(bot: Bot, settings: Settings, database: Database, chat: ChatService,
+async def on_startup(dispatcher: Dispatcher, bot: Bot, settings: Settings, database: Database, chat: ChatService,
                      lines: RedisLines | None) -> None:
     await set_commands(bot, settings)
     await answer_pending(bot, database, chat, lines)
+    if lines is not None:  # several workers: one may stop mid-reply while the others go on
+        dispatcher["sweeper"] = asyncio.create_task(sweep_pending(bot, database, chat, lines))
+
+
+async def on_shutdown(dispatcher: Dispatcher) -> None:
+    if (sweeper := dispatcher.workflow_data.pop("sweeper", None)) is not None:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+
+
+SWEEP_S = 20.0
+"""How often a worker looks for messages that a stopped worker left unanswered (with several workers)."""
+
+
+async def sweep_pending(bot: Bot, database: Database, chat: ChatService, lines: RedisLines) -> None:
+    """Every ``SWEEP_S``: answer messages still pending, each user's in the user's line. A worker killed in the
+    middle of a reply leaves its message pending and its ticket unrefreshed; once the line skips that ticket
+    (``LINE_TTL_S``), a live worker answers the message, as a restarted single bot would. A message a live worker is
+    answering is ahead in the line and no longer pending when the sweep's turn comes; the next message of that user
+    answers it first anyway (``handlers.chat``)."""
+    while True:
+        await asyncio.sleep(SWEEP_S)
+        try:
+            await answer_pending(bot, database, chat, lines)
+        except Exception:  # a database or Redis hiccup: the next sweep tries again
+            log.exception("answering pending messages failed")
 
 
 async def set_commands(bot: Bot, settings: Settings) -> None:
@@ -131,24 +161,12 @@ async def answer_pending(bot: Bot, database: Database, chat: ChatService, lines:
     async with database.session() as session:
         repo = Repository(session)
         if lines is None:
-            await _deliver(bot, repo, await chat.answer_pending(repo, platform="telegram"))
+            await deliver_pending(bot, repo, await chat.answer_pending(repo, platform="telegram"))
             return
         users = {m.dialogue.user.id: m.dialogue.user for m in await repo.pending_messages(platform="telegram")}
         await repo.release()
         for user in users.values():
             async with lines.ticket(int(user.external_id)) as ticket:
                 await lines.wait_turn(int(user.external_id), ticket)
-                await _deliver(bot, repo, await chat.answer_pending(repo, platform="telegram", user=user))
+                await deliver_pending(bot, repo, await chat.answer_pending(repo, platform="telegram", user=user))
                 await repo.release()
-
-
-async def _deliver(bot: Bot, repo: Repository, outcomes: list) -> None:
-    for outcome in outcomes:
-        chat_id = outcome.user_message.dialogue.chat_id
-        try:
-            if outcome.reply is not None:
-                await send_reply(bot, repo, chat_id, outcome.reply, prefix=texts.PENDING_ANSWER_PREFIX)
-            else:
-                await bot.send_message(chat_id, outcome.notice, parse_mode=None)
-        except TelegramAPIError as exc:  # e.g. the user blocked the bot meanwhile
-            log.warning("answer to pending message %s not delivered: %s", outcome.user_message.id, exc.message)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ReplyParameters
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.chat import ChatReply
+from bot import texts
+from bot.chat import ChatReply, PendingOutcome
 from bot.storage.repository import Repository
 from bot.telegram.keyboards import feedback_keyboard
 
@@ -53,3 +55,17 @@ async def edit_reply(bot: Bot, reply: ChatReply) -> None:
         parse_mode=None,
         reply_markup=feedback_keyboard(message.id),
     )
+
+
+async def deliver_pending(bot: Bot, repo: Repository, outcomes: list[PendingOutcome]) -> None:
+    """Send what ``ChatService.answer_pending`` made of messages a stop left unanswered: each reply quoted as the
+    answer to an earlier message, or the notice that it could not be answered."""
+    for outcome in outcomes:
+        chat_id = outcome.user_message.dialogue.chat_id
+        try:
+            if outcome.reply is not None:
+                await send_reply(bot, repo, chat_id, outcome.reply, prefix=texts.PENDING_ANSWER_PREFIX)
+            else:
+                await bot.send_message(chat_id, outcome.notice, parse_mode=None)
+        except TelegramAPIError as exc:  # e.g. the user blocked the bot meanwhile
+            log.warning("answer to pending message %s not delivered: %s", outcome.user_message.id, exc.message)
