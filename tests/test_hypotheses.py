@@ -84,6 +84,28 @@ def test_splits_are_deterministic_hash_based_and_stable_when_data_grows() -> Non
         SplitPlan(validation_fraction=0.6, test_fraction=0.5)
 
 
+def test_a_profile_disjoint_split_tests_on_profiles_never_trained_on() -> None:
+    """Profiles repeat across dialogues; held out, no test dialogue shares a profile with a train dialogue, a
+    dialogue between a held-out profile and another is left out, and dialogues without personas split as before."""
+    rng = random.Random(0)
+    profiles = [(f"факт {n}", f"ещё {n}") for n in range(300)]
+    dialogues = [Dialogue(f"chat:{i}", "ru_persona_chat", ("a", "b"), dict(enumerate(rng.sample(profiles, 2))))
+                 for i in range(3000)]
+    plain = [Dialogue(f"joke:{i}", "anekdots", ("a", "b")) for i in range(500)]
+    plan = SplitPlan(seed=0, validation_fraction=0.05, test_fraction=0.05, held_out_profiles=0.2)
+    parts = plan.split([*dialogues, *plain])
+    kept = [d for part in parts.values() for d in part if d.personas]
+    trained = {facts for d in parts["train"] + parts["validation"] for facts in d.personas.values()}
+    tested = {facts for d in parts["test"] for facts in d.personas.values()}
+    assert parts["test"] and not trained & tested and all(plan.held_out(facts) for facts in tested)
+    assert 0.02 < len(parts["test"]) / len(dialogues) < 0.07  # both profiles held out: about 0.2 ** 2
+    assert 0.55 < len(kept) / len(dialogues) < 0.75  # the rest of the dialogues with one held-out profile are left out
+    assert {d.dialogue_id: name for name, part in parts.items() for d in part if not d.personas} == {
+        d.dialogue_id: plan.split_of(d.dialogue_id) for d in plain}
+    with pytest.raises(ValueError):
+        SplitPlan(held_out_profiles=1.0)
+
+
 def test_measure_limits_counts_each_fact_and_utterance_once() -> None:
     rows = [Sample(("один два", "три"), ("a b c",), "d", "s", "x"), Sample(("один два", "три"), ("a b c", "d"), "e f", "s", "x")]
     split = datasets.Dataset.from_list([asdict(r) for r in rows])

@@ -62,8 +62,7 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
 
     # 1. Data: train / validation / test samples (persona, context, reply).
     data = load_dataset_dict(
-        hypothesis, data_dir, cache_dir=output_dir / "cache", seed=config.data_seed,
-        max_dialogues_per_source=config.max_dialogues_per_source,
+        hypothesis, data_dir, cache_dir=output_dir / "cache", **config.data_options(),
     )
     if config.drop_invented_names:  # train only: validation and test stay what people wrote
         kept = data["train"].filter(lambda persona, reply: not invents_a_name(persona, reply),

@@ -60,10 +60,11 @@ def resolve_hypothesis(name: str | Hypothesis) -> Hypothesis:
 def prepare_dataset(
     hypothesis: str | Hypothesis, data_dir: Path, *, cache_dir: Path | None = None, seed: int = 0,
     max_dialogues_per_source: int | None = None, validation_fraction: float = 0.05, test_fraction: float = 0.05,
+    held_out_profiles: float = 0.0,
 ) -> tuple[datasets.DatasetDict, DataSummary]:
     """The data set of ``hypothesis`` and its summary, from the cache when it was built before."""
     hypothesis, data_dir = resolve_hypothesis(hypothesis), Path(data_dir)
-    plan = SplitPlan(seed, validation_fraction, test_fraction)
+    plan = SplitPlan(seed, validation_fraction, test_fraction, held_out_profiles)
     used = {name: resolve_source(name, data_dir) for name in hypothesis.sources}
     key = _cache_key(hypothesis, plan, used, data_dir, max_dialogues_per_source)
     target = Path(cache_dir) / f"{hypothesis.name}-{key}" if cache_dir is not None else None
@@ -139,7 +140,8 @@ def _cache_key(hypothesis: Hypothesis, plan: SplitPlan, used: dict[str, str], da
                 stat = path.stat()
                 files.append((data_file.path, stat.st_size, stat.st_mtime_ns))
     fields = {f.name: getattr(hypothesis, f.name) for f in dataclasses.fields(hypothesis) if f.name != "description"}
-    payload = [DATA_VERSION, {**fields, "sources": dict(hypothesis.sources)}, asdict(plan), max_dialogues, files]
+    split = {name: value for name, value in asdict(plan).items() if value or name != "held_out_profiles"}  # keys as before
+    payload = [DATA_VERSION, {**fields, "sources": dict(hypothesis.sources)}, split, max_dialogues, files]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 

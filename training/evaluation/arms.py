@@ -41,8 +41,7 @@ def test_rows(model_dir: Path, data_dir: Path, limit: int | None):
 
     config = load_experiment(model_dir)
     hypothesis = HYPOTHESES[config.hypothesis]
-    data = load_dataset_dict(hypothesis, data_dir, seed=config.data_seed, verbose=False,
-                             max_dialogues_per_source=config.max_dialogues_per_source)
+    data = load_dataset_dict(hypothesis, data_dir, verbose=False, **config.data_options())
     test = data["test"]
     if limit is not None and limit < len(test):
         test = test.shuffle(seed=LIMIT_SEED).select(range(limit))

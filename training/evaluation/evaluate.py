@@ -48,8 +48,7 @@ def load_split(config: ExperimentConfig, data_dir: Path, limit: int | None, *, s
 
     hypothesis = HYPOTHESES[config.hypothesis]
     data = load_dataset_dict(
-        hypothesis, data_dir, cache_dir=cache_dir, seed=config.data_seed,
-        max_dialogues_per_source=config.max_dialogues_per_source,
+        hypothesis, data_dir, cache_dir=cache_dir, **config.data_options(),
     )
     rows = data[split]
     if split != "test":

@@ -39,6 +39,11 @@ class ScratchModelConfig:
     vocab_size: int = 8000
     """Size of the tokenizer trained on the experiment's train split."""
 
+    def data_options(self) -> dict[str, object]:
+        """How this experiment's data set is built and split (``training.data.dataset.prepare_dataset``'s options)."""
+        return {"seed": self.data_seed, "max_dialogues_per_source": self.max_dialogues_per_source,
+                "held_out_profiles": self.held_out_profiles}
+
     def __post_init__(self) -> None:
         for key in ("d_model", "num_layers", "num_heads", "d_ff"):
             if getattr(self, key) < 1:
@@ -144,6 +149,9 @@ class ExperimentConfig:
     data_seed: int = 42
     """Seed of the train / validation / test split: kept when ``seed`` changes, so that runs of several seeds share
     their test dialogues and none of them trains on another's."""
+    held_out_profiles: float = 0.0
+    """Above 0: the split is profile-disjoint (``SplitPlan.held_out_profiles``): this share of the persona chat's
+    profiles never plays in training, and the test dialogues are those between two of them (h4's leakage)."""
     precision: str = "auto"
     """``auto`` (bf16/fp16 on a capable GPU, else fp32), ``fp32``, ``fp16`` or ``bf16``."""
 

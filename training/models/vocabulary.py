@@ -44,8 +44,7 @@ def used_token_ids_of_run(model_dir: Path, data_dir: Path) -> set[int]:
 
     config, spec = load_experiment(model_dir), FormatSpec.load(model_dir)
     hypothesis = HYPOTHESES[config.hypothesis]
-    data = load_dataset_dict(hypothesis, data_dir, cache_dir=Path(model_dir).parent / "cache", seed=config.data_seed,
-                             max_dialogues_per_source=config.max_dialogues_per_source)
+    data = load_dataset_dict(hypothesis, data_dir, cache_dir=Path(model_dir).parent / "cache", **config.data_options())
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     texts = to_model_inputs(data, spec, hypothesis, tokenizer, seed=config.seed)
     used = used_token_ids(features.tokenize_split(texts[name], tokenizer, spec, desc=f"tokenize {name}")
