@@ -33,16 +33,18 @@ def profiles_in(rows) -> set[frozenset[str]]:
     return {frozenset(facts) for column in ("persona", "partner") for facts in rows[column] if facts}
 
 
-def test_rows(model_dir: Path, data_dir: Path, limit: int | None):
-    """The persona chat's test rows of ``model_dir``'s experiment (a fixed random subset of ``limit``), and which of
-    them are unseen: neither profile plays in a train dialogue of the persona chat."""
+def test_rows(model_dir: Path, data_dir: Path, limit: int | None, split: str = "test"):
+    """The persona chat's rows of ``split`` of ``model_dir``'s experiment (a fixed random subset of ``limit``), and
+    which of them are unseen: neither profile plays in a train dialogue of the persona chat. (With a profile-disjoint
+    split, ``held_out_profiles``, every test row is unseen and every validation row seen: the same models on both
+    say what having seen a profile is worth.)"""
     from training.data.dataset import load_dataset_dict
     from training.data.hypotheses import HYPOTHESES
 
     config = load_experiment(model_dir)
     hypothesis = HYPOTHESES[config.hypothesis]
     data = load_dataset_dict(hypothesis, data_dir, verbose=False, **config.data_options())
-    test = data["test"]
+    test = data[split].filter(lambda source: source == hypothesis.main_source, input_columns="source")
     if limit is not None and limit < len(test):
         test = test.shuffle(seed=LIMIT_SEED).select(range(limit))
     seen = profiles_in(data["train"].filter(lambda source: source == hypothesis.main_source, input_columns="source"))
@@ -86,10 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_dirs", nargs="+", type=Path)
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", DEFAULT_DATA_DIR)))
     parser.add_argument("--limit", type=int, default=300, help="test rows (a fixed random subset); default 300")
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="the rows (validation: held-out dialogues of profiles seen in training)")
     parser.add_argument("--out", type=Path, help="write every figure here as JSON")
     args = parser.parse_args(argv)
-    hypothesis, test, unseen = test_rows(args.model_dirs[0], args.data_dir, args.limit)
-    print(f"{len(test)} test rows, {len(unseen)} of them unseen (neither profile in a train dialogue)")
+    hypothesis, test, unseen = test_rows(args.model_dirs[0], args.data_dir, args.limit, args.split)
+    print(f"{len(test)} {args.split} rows, {len(unseen)} of them unseen (neither profile in a train dialogue)")
     results: dict[str, dict] = {}
     for model_dir in args.model_dirs:
         config, backend = load_experiment(model_dir), predict.load_backend(model_dir)
@@ -110,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {pair}: {d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"rows": len(test), "unseen_rows": len(unseen), "results": results,
+        args.out.write_text(json.dumps({"split": args.split, "rows": len(test), "unseen_rows": len(unseen), "results": results,
                                         "f1_differences": differences},
                                        indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"written: {args.out}")

@@ -39,11 +39,6 @@ class ScratchModelConfig:
     vocab_size: int = 8000
     """Size of the tokenizer trained on the experiment's train split."""
 
-    def data_options(self) -> dict[str, object]:
-        """How this experiment's data set is built and split (``training.data.dataset.prepare_dataset``'s options)."""
-        return {"seed": self.data_seed, "max_dialogues_per_source": self.max_dialogues_per_source,
-                "held_out_profiles": self.held_out_profiles}
-
     def __post_init__(self) -> None:
         for key in ("d_model", "num_layers", "num_heads", "d_ff"):
             if getattr(self, key) < 1:
@@ -154,6 +149,11 @@ class ExperimentConfig:
     profiles never plays in training, and the test dialogues are those between two of them (h4's leakage)."""
     precision: str = "auto"
     """``auto`` (bf16/fp16 on a capable GPU, else fp32), ``fp32``, ``fp16`` or ``bf16``."""
+
+    def data_options(self) -> dict[str, object]:
+        """How this experiment's data set is built and split (``training.data.dataset.prepare_dataset``'s options)."""
+        return {"seed": self.data_seed, "max_dialogues_per_source": self.max_dialogues_per_source,
+                "held_out_profiles": self.held_out_profiles}
 
     def __post_init__(self) -> None:
         if not self.name or not self.hypothesis:
