@@ -153,7 +153,11 @@ class CTranslate2Backend:
         since the reply's earlier steps did not end it). Greedy's earlier steps stay as they were, so each round
         goes on where the last one broke a rule, as transformers does in one pass. At most ``RULE_ATTEMPTS``
         engine calls per row suppress tokens; a reply that still breaks a rule then (sampling, or int8 kernels whose steps
-        differ between calls) ends before the word that breaks it, logged."""
+        differ between calls) ends before the word that breaks it, logged.
+
+        CTranslate2 matches a suppressed sequence's leading tokens wherever they end, not only from the reply's start:
+        a token banned after a short opening is banned after the same tokens later in the reply too, so there a reply
+        may leave out a word that transformers would take (stricter, never looser)."""
         scored = any(rule.needs_scores for rule in rules)
         if scored:
             options = {**options, "return_logits_vocab": True}
