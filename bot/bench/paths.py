@@ -135,7 +135,7 @@ async def _ct2_selection(config: BenchConfig) -> dict:
 async def _ct2_raw(config: BenchConfig) -> dict:
     """``translate_batch`` on pre-tokenised inputs, in the batches the Generator would form."""
     from bot.generation.ctranslate2_backend import decoding_options
-    from bot.generation.rules import decoding_rules
+    from bot.generation.rules import decoding_rules, requests_for
 
     backend = _load_ct2(config)
     tokenizer, options = backend.tokenizer, decoding_options(backend, config.decoding)
@@ -149,7 +149,7 @@ async def _ct2_raw(config: BenchConfig) -> dict:
     pretokenised = {p: tokens(p) for p in PROMPT_PAIRS}
 
     def run_batch(batch: list[Prompt]) -> list[str]:
-        rules = decoding_rules(backend.requests(config.decoding, len(batch)))  # the end threshold, if greedy has one
+        rules = decoding_rules(requests_for(backend, config.decoding, len(batch)))  # the end threshold, if greedy has one
         results = backend.run_tokens([pretokenised[p] for p in batch], options, rules)
         return [tokenizer.decode(tokenizer.convert_tokens_to_ids(r), skip_special_tokens=True) for r in results]
 

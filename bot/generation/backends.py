@@ -24,7 +24,7 @@ from bot.generation.errors import ModelLoadError
 from bot.generation.hub import offline_unless_reachable
 from bot.generation.earlier_replies import TokenWords, WordGrams
 from bot.generation.reply_only import reply_only
-from bot.generation.rules import DecodingRule, Requests, RulesProcessor, generate_obeying
+from bot.generation.rules import DecodingRule, RulesProcessor, generate_obeying
 from dialogue.format import FORMAT_FILE, FormatSpec, tokenizer_truncator
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -130,10 +130,7 @@ class TransformersBackend:
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
                  keep_out: Sequence[WordGrams] | None = None) -> list[str]:
-        requests = Requests(self.tokenizer, lambda: self.token_words, self.end_ids, decoding, len(inputs), earlier,
-                            persona, keep_out)
-        return generate_obeying(lambda rows, rules, n: self.generate_under(rows, decoding, rules, n), requests, inputs,
-                                per_input)
+        return generate_obeying(self, inputs, decoding, earlier, persona=persona, per_input=per_input, keep_out=keep_out)
 
     def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
                        per_input: int = 1) -> list[str]:

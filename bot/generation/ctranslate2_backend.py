@@ -34,7 +34,7 @@ from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_to
 from bot.generation.backends import IGNORE, _check_local_dir, _local_model_id, scored_replies, stop_token_ids
 from bot.generation.earlier_replies import TokenWords, WordGrams
 from bot.generation.errors import GenerationError, ModelLoadError
-from bot.generation.rules import DecodingRule, Requests, first_broken, generate_obeying
+from bot.generation.rules import DecodingRule, first_broken, generate_obeying
 from dialogue.format import FormatSpec
 
 log = logging.getLogger(__name__)
@@ -118,17 +118,11 @@ class CTranslate2Backend:
             return tuple(self.tokenizer.convert_tokens_to_ids(list(self.stop_tokens)))
         return (self.tokenizer.eos_token_id,)
 
-    def requests(self, decoding: DecodingSettings, count: int, earlier: Sequence[Sequence[str]] | None = None,
-                 persona: Sequence[Sequence[str]] | None = None, keep_out: Sequence[WordGrams] | None = None) -> Requests:
-        return Requests(self.tokenizer, lambda: self.token_words, self.end_ids, decoding, count, earlier, persona, keep_out)
-
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
                  keep_out: Sequence[WordGrams] | None = None) -> list[str]:
         """As ``TransformersBackend.generate``; the rules are applied by ``run_tokens``."""
-        requests = self.requests(decoding, len(inputs), earlier, persona, keep_out)
-        return generate_obeying(lambda rows, rules, n: self.generate_under(rows, decoding, rules, n), requests, inputs,
-                                per_input)
+        return generate_obeying(self, inputs, decoding, earlier, persona=persona, per_input=per_input, keep_out=keep_out)
 
     def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
                        per_input: int = 1) -> list[str]:
@@ -175,9 +169,10 @@ class CTranslate2Backend:
                                                                                       "max_decoding_length")
         suppress: list[list[str]] = []
         shortest, calls, token_calls = options[min_key], 1, 1
+        end_ids = self.end_ids
         while True:
             sequences = self._sequences(result)
-            broken = [self._broken(rules, request, k, sequence, result, options[cap_key])
+            broken = [self._broken(rules, request, k, sequence, result, options[cap_key], end_ids)
                       for k, sequence in enumerate(sequences)]
             if all(b is None for b in broken):
                 return sequences
@@ -203,11 +198,11 @@ class CTranslate2Backend:
                 for sequence, found in zip(sequences, broken)]
 
     def _broken(self, rules: Sequence[DecodingRule], request: int, hypothesis: int, sequence: list[str], result: Any,
-                cap: int) -> tuple[int, set[int]] | None:
+                cap: int, end_ids: tuple[int, ...]) -> tuple[int, set[int]] | None:
         logits = getattr(result, "logits", None)
         step_scores = (lambda step: torch.as_tensor(np.asarray(logits[hypothesis][step]))) if logits else None
         return first_broken(rules, request, self.tokenizer.convert_tokens_to_ids(sequence), len(sequence) < cap,
-                            self.end_ids, step_scores)
+                            end_ids, step_scores)
 
     def _before(self, reply: list[str], step: int) -> list[str]:
         """``reply`` up to ``step`` without the beginning of the word that the token at ``step`` goes on with (the
@@ -222,8 +217,8 @@ class CTranslate2Backend:
 
     def _run(self, tokens: list[list[str]], options: dict[str, Any]) -> list[Any]:
         if self.format.is_causal:  # the end token is not in the result (return_end_token is off)
-            # One row per engine batch: in a left-padded batch CTranslate2 4.8 gives Gemma 3 slightly different
-            # replies than alone (and than transformers); batching gained little on 2 cores (docs/model_recipe.md).
+            # One row per engine batch: in a left-padded batch CTranslate2 4.8 gives Gemma 3 other replies than
+            # alone (and than transformers), so batching would change what the bot says (docs/model_recipe.md).
             return self.engine.generate_batch(tokens, max_batch_size=1, **options)
         return self.engine.translate_batch(tokens, **options)
 

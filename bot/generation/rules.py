@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import torch
@@ -44,6 +44,13 @@ class Requests:
     earlier: Sequence[Sequence[str]] | None = None
     persona: Sequence[Sequence[str]] | None = None
     keep_out: Sequence[WordGrams] | None = None
+
+
+def requests_for(backend: Any, decoding: DecodingSettings, count: int, earlier: Sequence[Sequence[str]] | None = None,
+                 persona: Sequence[Sequence[str]] | None = None, keep_out: Sequence[WordGrams] | None = None) -> Requests:
+    """The ``Requests`` of ``count`` inputs to ``backend`` (its tokenizer, ``token_words`` and ``end_ids``)."""
+    return Requests(backend.tokenizer, lambda: backend.token_words, backend.end_ids, decoding, count, earlier, persona,
+                    keep_out)
 
 
 class DecodingRule(ABC):
@@ -181,21 +188,22 @@ def first_broken(rules: Sequence[DecodingRule], request: int, reply: Sequence[in
     return None
 
 
-def generate_obeying(generate: Callable[..., list[str]], requests: Requests, inputs: list[str], per_input: int) -> list[str]:
-    """Both backends' ``generate``: ``generate(inputs, rules, per_input)`` under the rules built for ``requests``.
+def generate_obeying(backend: Any, inputs: list[str], decoding: DecodingSettings,
+                     earlier: Sequence[Sequence[str]] | None = None, *, persona: Sequence[Sequence[str]] | None = None,
+                     per_input: int = 1, keep_out: Sequence[WordGrams] | None = None) -> list[str]:
+    """Both backends' ``generate``: ``backend.generate_under`` with the rules built for these requests.
     The persona's words are free of the earlier-reply ban, so a reply made of them could say an earlier reply again
     with other punctuation («Я живу в Казани» after «Я живу в Казани.»): such a request goes again under the full
     ban."""
-    replies = generate(inputs, decoding_rules(requests), per_input)
-    earlier = requests.earlier
-    if earlier and requests.persona:
+    requests = requests_for(backend, decoding, len(inputs), earlier, persona, keep_out)
+    replies = backend.generate_under(inputs, decoding, decoding_rules(requests), per_input)
+    if earlier and persona:
         again = [i for i in range(len(inputs))
                  if any(repeats_earlier(r, earlier[i]) for r in replies[i * per_input : (i + 1) * per_input])]
         if again:
-            keep_out = requests.keep_out
-            redo = Requests(requests.tokenizer, requests.words, requests.end_ids, requests.decoding, len(again),
-                            [earlier[i] for i in again], None, [keep_out[i] for i in again] if keep_out else None)
-            redone = generate([inputs[i] for i in again], decoding_rules(redo), per_input)
+            redo = replace(requests, count=len(again), earlier=[earlier[i] for i in again], persona=None,
+                           keep_out=[keep_out[i] for i in again] if keep_out else None)
+            redone = backend.generate_under([inputs[i] for i in again], decoding, decoding_rules(redo), per_input)
             for k, i in enumerate(again):
                 replies[i * per_input : (i + 1) * per_input] = redone[k * per_input : (k + 1) * per_input]
     return replies
