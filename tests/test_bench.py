@@ -28,6 +28,19 @@ def test_bench_writes_table_and_chart(tiny_model_dir, tmp_path, capsys) -> None:
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
 
+def test_workers_side_by_side_are_measured_as_one_machine(tiny_model_dir, tmp_path) -> None:
+    """``--workers 2``: two processes, each with its own model, share the clients; one row sums them."""
+    out = tmp_path / "workers"
+    args = ["--model-dir", str(tiny_model_dir), "--requests", "4", "--concurrency", "2,4", "--threads", "1"]
+    assert main([*args, "--workers", "2", "--paths", "ct2", "--max-new-tokens", "4", "--out", str(out)]) == 0
+    table = out.with_suffix(".md").read_text(encoding="utf-8")
+    [row] = [line for line in table.splitlines() if "2 workers x 1 threads |" in line]
+    assert all(float(c) > 0 for c in row.strip("| ").split(" | ")[1:])
+    assert "in each of 2 worker processes" in table
+    with pytest.raises(SystemExit, match="multiples of the 2 workers"):
+        main([*args[:4], "--concurrency", "1,4", "--workers", "2", "--out", str(out)])
+
+
 def test_bench_rejects_unknown_paths_and_missing_models(tmp_path) -> None:
     with pytest.raises(SystemExit, match="unknown paths"):
         main(["--paths", "naive,warp", "--model-dir", str(tmp_path)])

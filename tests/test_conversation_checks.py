@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import SelectionSettings
+from bot.generation.turns import MAX_SENTENCES, Turn, compose, sentences_after
 from training.evaluation.conversation_checks import (
     CHECKS_FILE,
     PROBES,
@@ -27,8 +28,10 @@ class ScriptedBackend:
     def __init__(self, tiny_backend, replies: list[str]) -> None:  # noqa: ANN001
         self.format, self.tokenizer, self.replies, self.inputs = tiny_backend.format, tiny_backend.tokenizer, replies, []
 
-    def generate(self, inputs: list[str], decoding, earlier=None, *, persona=None, keep_out=None) -> list[str]:  # noqa: ANN001
+    def generate(self, inputs: list[str], decoding, earlier=None, *, persona=None, keep_out=None,  # noqa: ANN001
+                 max_sentences=None) -> list[str]:  # noqa: ANN001
         self.inputs += inputs
+        self.max_sentences = max_sentences
         return [self.replies[(len(self.inputs) - len(inputs) + i) % len(self.replies)] for i in range(len(inputs))]
 
 
@@ -36,6 +39,16 @@ def test_the_probes_cover_ten_personas_with_at_least_twenty_questions() -> None:
     assert len(PROBES) >= 20 and len({p.persona for p in PROBES}) >= 10
     assert len(SCRIPTED_DIALOGUE) == 8 == len(set(SCRIPTED_DIALOGUE))
     assert all(p.stems and all(s == s.lower() for s in p.stems) for p in PROBES)
+
+
+def test_a_reply_the_sentence_limit_ended_is_cut_before_the_sentence_it_began(tiny_model_dir: Path) -> None:
+    """The model is told how many sentences the bot sends (``SentenceLimit``) and stops at the first token of one
+    more: that fragment goes, and with it a question back it would have kept from being cut."""
+    backend = ScriptedBackend(load_backend(tiny_model_dir), ["Я врач. А ты? Я", "Я врач. Люблю собак. Я"])
+    turn = Turn(("Я работаю врачом.",), ("Кем ты работаешь?",))
+    assert compose(backend, [turn, turn], GREEDY) == ["Я врач.", "Я врач. Люблю собак."]
+    assert backend.max_sentences == [MAX_SENTENCES, MAX_SENTENCES]
+    assert sentences_after("Тебя зовут Олег.") == 1 and sentences_after("Да,") == sentences_after("") == MAX_SENTENCES
 
 
 def test_a_reply_that_repeats_an_earlier_one_counts_once_per_repeat(tiny_model_dir: Path) -> None:

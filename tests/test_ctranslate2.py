@@ -355,6 +355,41 @@ def test_a_rule_added_in_one_place_is_obeyed_by_both_backends(model: str, reques
         assert obeyed(_sampled(backend, inputs, sampling, 0))
 
 
+class _EndAfterThree(rules.DecodingRule):
+    """A toy rule that ends replies (``ends``): after their third token."""
+
+    @classmethod
+    def build(cls, requests: rules.Requests) -> _EndAfterThree:
+        return cls()
+
+    def forbidden(self, request, reply, scores):  # noqa: ANN001, ANN201
+        return ()
+
+    def ends(self, request, reply) -> bool:  # noqa: ANN001
+        return len(reply) >= 3
+
+
+@pytest.mark.parametrize("model", ["t5", "gemma"])
+def test_a_rule_that_ends_replies_is_obeyed_by_both_backends(model: str, request, monkeypatch) -> None:  # noqa: ANN001
+    """Where a rule ends a reply, both backends end it there: the same replies under greedy (alone and with the
+    end threshold, which the ending overrides), each the start of the reply the rule did not end; sampled replies
+    too (CTranslate2 stops the engine there, or cuts the reply)."""
+    directory = request.getfixturevalue("tiny_model_copy" if model == "t5" else "gemma_adapter_dir")
+    reference, fast = _both(directory)
+    inputs = _inputs(reference)
+    greedy = replace(GREEDY, max_new_tokens=12)
+    sampling = replace(greedy, strategy="sampling", temperature=0.9, top_k=20, top_p=1.0)
+    plain = fast.generate(inputs, greedy)
+    monkeypatch.setattr(rules, "RULES", (*rules.RULES, _EndAfterThree))
+    for decoding in (greedy, replace(greedy, min_end_probability=0.9)):
+        ended = reference.generate(inputs, decoding)
+        assert fast.generate(inputs, decoding) == ended
+    ended = reference.generate(inputs, greedy)
+    assert all(whole.startswith(start) for whole, start in zip(plain, ended)) and ended != plain
+    for backend in (reference, fast):
+        assert max(len(reply.split()) for reply in _sampled(backend, inputs, sampling, 0)) <= 3
+
+
 @pytest.mark.parametrize("model", ["t5", "gemma"])
 def test_sampled_replies_of_both_backends_keep_earlier_replies_out(model: str, request) -> None:  # noqa: ANN001
     """The earlier-reply ban under sampling (🔄, reply selection): the word pairs that replies drawn without it

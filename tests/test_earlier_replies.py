@@ -12,7 +12,7 @@ from bot.generation.earlier_replies import (
     merged,
     repeats_earlier,
 )
-from bot.generation.rules import KeepOutWords, RulesProcessor
+from bot.generation.rules import KeepOutWords, RulesProcessor, SentenceLimit, ending
 
 
 class Pieces:
@@ -78,13 +78,31 @@ def test_a_banned_word_is_banned_in_every_case_and_split_but_a_new_word_is_not()
 def test_the_processor_bans_per_request_after_the_prompt() -> None:
     tokenizer = Pieces(PIECES)
     grams = earlier_ngrams(["Я люблю печь пироги."], 3)
-    processor = RulesProcessor([KeepOutWords([grams, {}], tokenizer, TokenWords(tokenizer))], requests=2, reply_start=1)
+    processor = RulesProcessor([KeepOutWords([grams, {}], tokenizer, TokenWords(tokenizer))], requests=2, reply_start=1,
+                               end_ids=[0])
     prompt = ID[" а"]  # the prompt's words are not the reply's
     rows = torch.tensor([[prompt, ID[" люблю"], ID[" печь"]], [prompt, ID[" люблю"], ID[" печь"]]])
     scores = processor(rows, torch.zeros(2, len(PIECES)))
     assert {PIECES[i] for i in torch.nonzero(scores[0] == -float("inf")).flatten().tolist()} == {
         " пироги", " Пироги", " Пир", " пир", " п"}
     assert not torch.isinf(scores[1]).any()  # the other request said nothing before
+
+
+def test_a_reply_ends_once_it_begins_a_sentence_more_than_its_request_allows() -> None:
+    tokenizer = Pieces(PIECES)
+    rule = SentenceLimit([1, 2, None], tokenizer)
+    said = [ID[" Я"], ID[" живу"], ID[" в"], ID[" Казани"], ID["."]]
+    assert not rule.ends(0, said)  # a stop is known to end a sentence only when the next word begins
+    assert rule.ends(0, [*said, ID[" Я"]]) and not rule.ends(1, [*said, ID[" Я"]]) and not rule.ends(2, said * 3)
+    assert rule.ends(1, [*said, *said, ID[" Я"]])
+    # transformers: only the end (here id 0) may follow where the reply ends, whatever else the rules say
+    processor = RulesProcessor([rule, KeepOutWords([QUESTION_BACK] * 3, tokenizer, TokenWords(tokenizer))],
+                               requests=3, reply_start=1, end_ids=[0])
+    rows = torch.tensor([[ID[" а"], *said, ID[" Я"]]] * 3)
+    scores = processor(rows, torch.zeros(3, len(PIECES)))
+    assert scores[0, 0] == 0 and torch.isinf(scores[0, 1:]).all()
+    assert not torch.isinf(scores[1]).any() and not torch.isinf(scores[2]).any()
+    assert ending([rule], 0, [*said, ID[" Я"], ID[" живу"]]) == len(said) + 1 and ending([rule], 1, said) is None
 
 
 def test_a_question_back_is_kept_out_wherever_it_would_start_but_other_words_after_a_are_not() -> None:

@@ -37,16 +37,17 @@ class Recording:
         self.batches: list[list[str]] = []
 
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier=None, *, persona=None,  # noqa: ANN001
-                 keep_out=None) -> list[str]:  # noqa: ANN001
+                 keep_out=None, max_sentences=None) -> list[str]:  # noqa: ANN001
         assert threading.current_thread() is not threading.main_thread()
         self.batches.append(inputs)
-        self.earlier, self.persona, self.keep_out = earlier, persona, keep_out
+        self.earlier, self.persona, self.keep_out, self.max_sentences = earlier, persona, keep_out, max_sentences
         time.sleep(self.sleep_s)
         if self.fail_once:
             self.fail_once = False
             raise RuntimeError("boom in the model")
         return self.replies if self.replies is not None else self.inner.generate(inputs, decoding, earlier, persona=persona,
-                                                                                    keep_out=keep_out)
+                                                                                    keep_out=keep_out,
+                                                                                    max_sentences=max_sentences)
 
 
 async def test_single_reply(backend) -> None:
@@ -260,7 +261,7 @@ def test_the_end_is_forbidden_only_where_it_is_unlikely() -> None:
     scores = torch.log(probs)
 
     def processed(probability: float) -> torch.Tensor:
-        processor = RulesProcessor([EndOnlyWhenLikely([0, 1], probability)], requests=2, reply_start=1)
+        processor = RulesProcessor([EndOnlyWhenLikely([0, 1], probability)], requests=2, reply_start=1, end_ids=[0, 1])
         return processor(torch.zeros(2, 4, dtype=torch.long), scores.clone())
 
     assert processed(0.5)[0, :2].tolist() == [-math.inf, -math.inf] and processed(0.5)[0, 2] == scores[0, 2]

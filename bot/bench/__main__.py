@@ -22,7 +22,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-dir", type=Path, help="the checkpoint (default: MODEL_PATH)")
     parser.add_argument("--requests", type=int, default=64, help="requests per concurrency level")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated concurrency levels")
-    parser.add_argument("--threads", type=int, default=2, help="torch / CTranslate2 threads")
+    parser.add_argument("--threads", type=int, default=2, help="torch / CTranslate2 threads (per worker)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes serving side by side, each with its own model (the bot's workers on one "
+                             "machine); concurrency levels and requests are shared out among them")
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--batch-max-size", type=int, default=32, help="the Generator's BATCH_MAX_SIZE")
     parser.add_argument("--batch-max-wait-ms", type=int, help="the Generator's BATCH_MAX_WAIT_MS (default: settings)")
@@ -48,18 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     model_name = str(model_dir)
     if not (model_dir / "config.json").is_file() and not is_adapter_dir(model_dir):
         sys.exit(f"no model at {model_dir}: pass --model-dir (default: MODEL_PATH, the shipped model)")
-    config = BenchConfig(
-        model_dir=model_dir,
-        requests=args.requests,
-        concurrency=tuple(int(c) for c in args.concurrency.split(",")),
-        threads=args.threads,
-        max_new_tokens=args.max_new_tokens,
-        batch_max_size=args.batch_max_size,
-        batch_max_wait_ms=settings.batch_max_wait_ms if args.batch_max_wait_ms is None else args.batch_max_wait_ms,
-        selection=replace(settings.selection, candidates=args.rerank_candidates),
-        decoding_settings=(settings.serving_decoding(read_model_decoding(model_dir)) if args.decoding == "bot"
-                           else BenchConfig.decoding_settings),
-    )
+    try:
+        config = _config(args, settings, model_dir)
+    except ValueError as error:
+        sys.exit(str(error))
     header = _header(config, model_name)
     results = []
     for name in names:
@@ -71,6 +66,22 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     args.out.with_suffix(".md").write_text(table, encoding="utf-8")
     return 0
+
+
+def _config(args: argparse.Namespace, settings, model_dir: Path) -> BenchConfig:  # noqa: ANN001
+    return BenchConfig(
+        model_dir=model_dir,
+        requests=args.requests,
+        concurrency=tuple(int(c) for c in args.concurrency.split(",")),
+        threads=args.threads,
+        workers=args.workers,
+        max_new_tokens=args.max_new_tokens,
+        batch_max_size=args.batch_max_size,
+        batch_max_wait_ms=settings.batch_max_wait_ms if args.batch_max_wait_ms is None else args.batch_max_wait_ms,
+        selection=replace(settings.selection, candidates=args.rerank_candidates),
+        decoding_settings=(settings.serving_decoding(read_model_decoding(model_dir)) if args.decoding == "bot"
+                           else BenchConfig.decoding_settings),
+    )
 
 
 def _header(config: BenchConfig, model_name: str) -> list[str]:
@@ -85,7 +96,8 @@ def _header(config: BenchConfig, model_name: str) -> list[str]:
         f"Model: {model_name}  ",
         f"Run: {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, load average at start {load}; torch {torch.__version__}, "
-        f"ctranslate2 {ctranslate2.__version__}, {config.threads} threads  ",
+        f"ctranslate2 {ctranslate2.__version__}, {config.threads} threads"
+        + (f" in each of {config.workers} worker processes" if config.workers > 1 else "") + "  ",
         f"Load: {config.requests} requests per level, {_decoding(config)}, max_new_tokens={config.max_new_tokens}, "
         f"Generator batch_max_size={config.batch_max_size}, batch_max_wait_ms={config.batch_max_wait_ms}; "
         "latency p50/p95 at concurrency 1  ",

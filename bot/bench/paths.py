@@ -35,12 +35,17 @@ class BenchConfig:
     decoding_settings: DecodingSettings = DecodingSettings(strategy="greedy")
     """How every path decodes (``max_new_tokens`` above wins): greedy, so that figures compare across runs, or
     the bot's configured decoding (``--decoding bot``)."""
+    workers: int = 1
+    """Processes serving side by side, each with its own model and ``threads`` threads (the bot's workers on one
+    machine); a level's concurrent clients and requests are shared out among them."""
 
     def __post_init__(self) -> None:
-        if self.requests < 1 or self.threads < 1 or self.max_new_tokens < 1 or self.batch_max_size < 1:
-            raise ValueError("requests, threads, max_new_tokens and batch_max_size must be >= 1")
+        if min(self.requests, self.threads, self.max_new_tokens, self.batch_max_size, self.workers) < 1:
+            raise ValueError("requests, threads, max_new_tokens, batch_max_size and workers must be >= 1")
         if not self.concurrency or min(self.concurrency) < 1:
             raise ValueError("concurrency levels must be positive integers")
+        if any(c % self.workers for c in self.concurrency) or self.requests % self.workers:
+            raise ValueError(f"concurrency levels and requests must be multiples of the {self.workers} workers")
         if not self.selection.enabled:
             raise ValueError("the selection paths need at least 1 candidate")
 
@@ -49,11 +54,22 @@ class BenchConfig:
         return replace(self.decoding_settings, max_new_tokens=self.max_new_tokens)
 
 
+_level_barrier = None
+"""In a bench worker process: the barrier every worker of a run passes before each level, so that the levels of
+side-by-side workers overlap (``measure``)."""
+
+
+def _level_start() -> None:
+    if _level_barrier is not None:
+        _level_barrier.wait()
+
+
 async def _serve_levels(serve: Callable[[Prompt], Awaitable[str]], tokenizer, config: BenchConfig) -> dict:
     # Warm-up with every distinct prompt once: kernels are prepared per input shape on first use.
     await closed_loop(serve, prompts(len(PROMPT_PAIRS)), 1)
     levels = {}
     for concurrency in config.concurrency:
+        _level_start()
         latencies, seconds, replies = await closed_loop(serve, prompts(config.requests), concurrency)
         levels[concurrency] = LevelResult(concurrency, tuple(latencies), seconds, _count_tokens(tokenizer, replies))
     return levels
@@ -156,6 +172,7 @@ async def _ct2_raw(config: BenchConfig) -> dict:
     fixed_batches(run_batch, prompts(len(PROMPT_PAIRS)), 1)  # warm-up, as in _serve_levels
     levels = {}
     for concurrency in config.concurrency:
+        _level_start()
         size = min(concurrency, config.batch_max_size)
         latencies, seconds, outputs = fixed_batches(run_batch, prompts(config.requests), size)
         levels[concurrency] = LevelResult(concurrency, tuple(latencies), seconds, _count_tokens(tokenizer, outputs))
@@ -174,9 +191,11 @@ PATHS: dict[str, tuple[str, Callable[[BenchConfig], Awaitable[dict]]]] = {
 """Path name -> (label for the table, the coroutine measuring it)."""
 
 
-def _measure_here(name: str, config: BenchConfig) -> PathResult:
+def _measure_here(name: str, config: BenchConfig, barrier=None) -> PathResult:  # noqa: ANN001
     import torch
 
+    global _level_barrier
+    _level_barrier = barrier
     torch.set_num_threads(config.threads)
     label, run = PATHS[name]
     levels = asyncio.run(run(config))
@@ -194,6 +213,22 @@ def _peak_rss_mb() -> float:
 
 
 def measure(name: str, config: BenchConfig) -> PathResult:
-    """Measure one path in a fresh process: its own peak memory, nothing left over from the others."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_measure_here, name, config).result()
+    """Measure one path in fresh processes (``config.workers`` side by side): their own peak memory, nothing left
+    over from the others. Side-by-side workers are one result: a level's replies of every worker over the longest
+    worker's time, their peak memory summed."""
+    context = multiprocessing.get_context("spawn")
+    if config.workers == 1:
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            return pool.submit(_measure_here, name, config).result()
+    share = replace(config, requests=config.requests // config.workers,
+                    concurrency=tuple(c // config.workers for c in config.concurrency), workers=1)
+    with context.Manager() as manager, ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
+        barrier = manager.Barrier(config.workers)
+        parts = [f.result() for f in [pool.submit(_measure_here, name, share, barrier) for _ in range(config.workers)]]
+    levels = {}
+    for total, own in zip(config.concurrency, share.concurrency):
+        each = [part.levels[own] for part in parts]
+        levels[total] = LevelResult(total, tuple(ms for level in each for ms in level.latencies_ms),
+                                    max(level.seconds for level in each), sum(level.tokens for level in each))
+    label = f"{parts[0].label}, {config.workers} workers x {config.threads} threads"
+    return PathResult(name, label, levels, sum(part.peak_rss_mb for part in parts))

@@ -42,13 +42,15 @@ class Backend(Protocol):
 
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
-                 keep_out: Sequence[WordGrams] | None = None) -> list[str]:
+                 keep_out: Sequence[WordGrams] | None = None, max_sentences: Sequence[int | None] | None = None,
+                 ) -> list[str]:
         """``per_input`` replies per input, grouped by input, in order (whitespace-stripped; may be empty;
         more than one needs sampling or a beam at least that wide), under every decoding rule
         (``bot.generation.rules``, built by ``generate_obeying``). ``earlier``: per input, the bot's own earlier
         replies in that dialogue, which the reply must not repeat (``KeepOutWords``); ``persona``: per input, the
         facts whose words the reply may use again though an earlier reply used them; ``keep_out``: per input,
-        more word n-grams the reply may not hold (``QUESTION_BACK``)."""
+        more word n-grams the reply may not hold (``QUESTION_BACK``); ``max_sentences``: per input, how many
+        sentences the reply may say (``SentenceLimit``; None: no limit)."""
         ...
 
     def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
@@ -129,8 +131,10 @@ class TransformersBackend:
 
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
-                 keep_out: Sequence[WordGrams] | None = None) -> list[str]:
-        return generate_obeying(self, inputs, decoding, earlier, persona=persona, per_input=per_input, keep_out=keep_out)
+                 keep_out: Sequence[WordGrams] | None = None, max_sentences: Sequence[int | None] | None = None,
+                 ) -> list[str]:
+        return generate_obeying(self, inputs, decoding, earlier, persona=persona, per_input=per_input, keep_out=keep_out,
+                                max_sentences=max_sentences)
 
     def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
                        per_input: int = 1) -> list[str]:
@@ -154,7 +158,8 @@ class TransformersBackend:
         if causal:
             kwargs = reply_only(kwargs, reply_start)
         if rules:  # after the repetition controls: a rule judges the scores greedy picks from
-            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(RulesProcessor(rules, len(inputs), reply_start))
+            processor = RulesProcessor(rules, len(inputs), reply_start, self.end_ids)
+            kwargs.setdefault("logits_processor", LogitsProcessorList()).append(processor)
         with torch.inference_mode():
             output = self.model.generate(**encoded, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
         if causal:

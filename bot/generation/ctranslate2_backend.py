@@ -34,7 +34,7 @@ from bot.generation.adapted import is_adapter_dir, load_adapted, load_adapted_to
 from bot.generation.backends import IGNORE, _check_local_dir, _local_model_id, scored_replies, stop_token_ids
 from bot.generation.earlier_replies import TokenWords, WordGrams
 from bot.generation.errors import GenerationError, ModelLoadError
-from bot.generation.rules import DecodingRule, first_broken, generate_obeying
+from bot.generation.rules import DecodingRule, apply_rules, ending, first_broken, generate_obeying, must_end
 from dialogue.format import FormatSpec
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,11 @@ class CTranslate2Backend:
 
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
-                 keep_out: Sequence[WordGrams] | None = None) -> list[str]:
+                 keep_out: Sequence[WordGrams] | None = None, max_sentences: Sequence[int | None] | None = None,
+                 ) -> list[str]:
         """As ``TransformersBackend.generate``; the rules are applied by ``run_tokens``."""
-        return generate_obeying(self, inputs, decoding, earlier, persona=persona, per_input=per_input, keep_out=keep_out)
+        return generate_obeying(self, inputs, decoding, earlier, persona=persona, per_input=per_input, keep_out=keep_out,
+                                max_sentences=max_sentences)
 
     def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
                        per_input: int = 1) -> list[str]:
@@ -152,16 +154,35 @@ class CTranslate2Backend:
         CTranslate2 matches a suppressed sequence's leading tokens wherever they end, not only from the reply's start:
         a token banned after a short opening is banned after the same tokens later in the reply too, so there a reply
         may leave out a word that transformers would take (stricter, never looser)."""
-        scored = any(rule.needs_scores for rule in rules)
-        if scored:
-            options = {**options, "return_logits_vocab": True}
-        results = self._run(tokens, options)
         if not rules:
-            return [sequence for result in results for sequence in self._sequences(result)]
+            return [sequence for result in self._run(tokens, options) for sequence in self._sequences(result)]
+        if any(rule.needs_scores for rule in rules):
+            options = {**options, "return_logits_vocab": True}
         replies = []
-        for request, (row, result) in enumerate(zip(tokens, results)):
+        for request, row in enumerate(tokens):
+            [result] = self._run([row], options, self._stop_at_broken(rules, request, options))
             replies += self._obeying(rules, request, row, result, options)
         return replies
+
+    def _stop_at_broken(self, rules: Sequence[DecodingRule], request: int, options: dict[str, Any]) -> Any:
+        """An engine callback that stops a greedy or sampled row at the first token the rules forbid or where they
+        end the reply, so that the engine does not write what is generated again or cut (``_obeying`` reads the
+        result as it reads any other). None where the engine calls no callback (beams) or where stopping one row
+        would stop its other hypotheses too."""
+        if not self.format.is_causal or options.get("beam_size", 1) != 1 or options.get("num_hypotheses", 1) != 1:
+            return None
+        scored = any(rule.needs_scores for rule in rules)
+        reply: list[int] = []
+
+        def stop(step: Any) -> bool:
+            if must_end(rules, request, reply):
+                return True
+            scores = torch.as_tensor(np.asarray(step.logits))[0].clone() if scored else None
+            forbidden = apply_rules(rules, request, reply, scores)
+            reply.append(step.token_id)
+            return step.token_id in forbidden
+
+        return stop
 
     def _obeying(self, rules: Sequence[DecodingRule], request: int, row: list[str], result: Any,
                  options: dict[str, Any]) -> list[list[str]]:
@@ -171,7 +192,8 @@ class CTranslate2Backend:
         shortest, calls, token_calls = options[min_key], 1, 1
         end_ids = self.end_ids
         while True:
-            sequences = self._sequences(result)
+            sequences = [sequence[:cut] if (cut := self._ending(rules, request, sequence)) else sequence
+                         for sequence in self._sequences(result)]
             broken = [self._broken(rules, request, k, sequence, result, options[cap_key], end_ids)
                       for k, sequence in enumerate(sequences)]
             if all(b is None for b in broken):
@@ -191,18 +213,23 @@ class CTranslate2Backend:
                 break
             token_calls += len(suppress) > before[0]
             calls += 1
-            result = self._run([row], {**options, "suppress_sequences": suppress or None, min_key: shortest})[0]
+            again = {**options, "suppress_sequences": suppress or None, min_key: shortest}
+            result = self._run([row], again, self._stop_at_broken(rules, request, again))[0]
         log.warning("a reply still broke a decoding rule after %d engine calls: it ends before the word that breaks it",
                     calls)
         return [sequence if found is None else self._before(sequence, found[0])
                 for sequence, found in zip(sequences, broken)]
 
+    def _ending(self, rules: Sequence[DecodingRule], request: int, sequence: list[str]) -> int | None:
+        return ending(rules, request, self.tokenizer.convert_tokens_to_ids(sequence))
+
     def _broken(self, rules: Sequence[DecodingRule], request: int, hypothesis: int, sequence: list[str], result: Any,
                 cap: int, end_ids: tuple[int, ...]) -> tuple[int, set[int]] | None:
         logits = getattr(result, "logits", None)
         step_scores = (lambda step: torch.as_tensor(np.asarray(logits[hypothesis][step]))) if logits else None
-        return first_broken(rules, request, self.tokenizer.convert_tokens_to_ids(sequence), len(sequence) < cap,
-                            end_ids, step_scores)
+        ids = self.tokenizer.convert_tokens_to_ids(sequence)
+        ended = len(sequence) < cap or must_end(rules, request, ids)
+        return first_broken(rules, request, ids, ended, end_ids, step_scores)
 
     def _before(self, reply: list[str], step: int) -> list[str]:
         """``reply`` up to ``step`` without the beginning of the word that the token at ``step`` goes on with (the
@@ -215,11 +242,11 @@ class CTranslate2Backend:
             cut -= 1
         return reply[:cut] if self._text(reply[:cut]) else reply
 
-    def _run(self, tokens: list[list[str]], options: dict[str, Any]) -> list[Any]:
+    def _run(self, tokens: list[list[str]], options: dict[str, Any], stop: Any = None) -> list[Any]:
         if self.format.is_causal:  # the end token is not in the result (return_end_token is off)
             # One row per engine batch: in a left-padded batch CTranslate2 4.8 gives Gemma 3 other replies than
             # alone (and than transformers), so batching would change what the bot says (docs/model_recipe.md).
-            return self.engine.generate_batch(tokens, max_batch_size=1, **options)
+            return self.engine.generate_batch(tokens, max_batch_size=1, callback=stop, **options)
         return self.engine.translate_batch(tokens, **options)
 
     def _sequences(self, result: Any) -> list[list[str]]:

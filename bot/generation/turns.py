@@ -9,7 +9,8 @@ Generator, reply selection, the evaluation and the conversation checks:
 * turn-taking: a question back («А ты?», «А у тебя?») only where a person would ask one, rarely (``ask_back_allowed``):
   elsewhere it is kept out while the model writes (``QUESTION_BACK``), so that it says something else instead;
   never the user's own message said back (an echo is generated again with it kept out); a reply the token limit
-  cut mid-sentence ends at its last full sentence; at most ``MAX_SENTENCES`` sentences.
+  cut mid-sentence ends at its last full sentence; at most ``MAX_SENTENCES`` sentences, the model stopped once it
+  begins one more (``SentenceLimit``).
 """
 
 from __future__ import annotations
@@ -106,8 +107,10 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
     # A question back is kept out while the model writes where a person would not ask one: it says something
     # else instead («Я учитель. Люблю свою работу.»), rather than a shorter reply being sent.
     keep_out = [{} if ask_back_allowed(t.history) else QUESTION_BACK for t in turns]
+    limits = [sentences_after(opening) for opening in openings]
     many = {"per_input": per_input} if per_input > 1 else {}
-    texts = backend.generate(inputs, decoding, earlier, persona=[t.persona for t in turns], keep_out=keep_out, **many)
+    texts = backend.generate(inputs, decoding, earlier, persona=[t.persona for t in turns], keep_out=keep_out,
+                             max_sentences=limits, **many)
     if len(texts) != len(inputs) * per_input:
         raise ValueError(f"backend returned {len(texts)} replies for {len(inputs)} inputs x {per_input}")
     # An echo goes again, with the user's message kept out as if the bot had said it before.
@@ -117,12 +120,20 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
         again = backend.generate([inputs[i] for i in echoed], decoding,
                                  [earlier[i] + [turns[i].history[-1]] for i in echoed],
                                  persona=[turns[i].persona for i in echoed], keep_out=[keep_out[i] for i in echoed],
-                                 **many)
+                                 max_sentences=[limits[i] for i in echoed], **many)
         for k, i in enumerate(echoed):
             texts[i * per_input : (i + 1) * per_input] = again[k * per_input : (k + 1) * per_input]
     limit = decoding.max_new_tokens or backend.format.max_target_tokens
-    return [finish(openings[k // per_input], text, turns[k // per_input].history, _at_limit(backend, text, limit))
+    # A reply is cut where the token limit or the sentence limit stopped it (it ends with the next sentence begun).
+    return [finish(openings[k // per_input], text, turns[k // per_input].history,
+                   _at_limit(backend, text, limit) or len(sentences(text)) > limits[k // per_input])
             for k, text in enumerate(texts)]
+
+
+def sentences_after(opening: str) -> int:
+    """How many sentences the model may write after ``opening``: one after an opening that is a whole sentence (a
+    fact said back, a goodbye), else ``MAX_SENTENCES`` for the reply (an opening «Да,» begins its first one)."""
+    return 1 if opening.endswith((".", "!")) else MAX_SENTENCES
 
 
 def model_inputs(backend, turns: Sequence[Turn], openings: Sequence[str] | None = None) -> list[str]:
