@@ -5,7 +5,10 @@ and it cannot look further back than its input window. Where the facts settle th
 opening is fixed here and the model goes on from it (``FormatSpec.build_input(opening=…)``):
 
 * a yes/no question about the bot that its persona, or what it said earlier in the dialogue, settles:
-  «Да,» or «Нет,» by the fact's polarity (``settle``);
+  «Да,» or «Нет,» by the fact's polarity (``settle``), also through what the fact implies (``dialogue.kinds``:
+  «Я веган.» answers «Ты ешь мясо?» with no);
+* a question about the bot that takes for granted what its persona denies («Сколько у тебя детей?» of «У меня нет
+  детей.»): that fact;
 * a question about the bot that only an earlier reply of its own answers (it invented it): that reply's
   fact, so that it keeps to what it invented;
 * a question about the user («Как меня зовут?», «Где я живу?», «У меня есть собака?»): the user's fact
@@ -20,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from dialogue.kinds import affirmed, denied
 from dialogue.memory import SINGLE_VALUED, GENERIC_LEMMAS, classify, self_statements
 from dialogue.russian import (
     FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, lemma, parse, sentences, to_first_person, to_second_person,
@@ -46,8 +50,6 @@ _QUESTION_SLOTS = {
     "likes": {"любить", "нравиться", "хобби", "увлекаться", "обожать", "любимый"},
     "plans": {"собираться", "планировать", "план", "мечтать", "хотеть"},
 }
-_CATEGORIES = {"pets": frozenset({"животное", "питомец", "зверь", "живность"})}
-"""Words that ask about a whole slot: any fact of the slot answers them."""
 _QUESTION_CUES = frozenset({"звать", "имя", "город", "возраст", "год", "работа", "профессия", "помнить", "знать",
                             "напомнить", "сказать", "говорить"})
 """Words of a question that say what kind of fact it asks for, not which one."""
@@ -95,8 +97,10 @@ def settle(question: str, facts: Sequence[str]) -> bool | None:
     """True (yes) or False (no) if one of ``facts`` (first person, the answering side's) settles the yes/no
     ``question`` put to that side; None if none does. The fact must share what the question is about (not
     only a common verb: «Ты любишь кошек?» is not settled by «Я люблю собак»); the answer is yes when the
-    fact and the question agree in polarity («Я не курю» settles «Ты куришь?» with no). A single-valued
-    slot settles a question about another value: «Я живу в Казани» answers «Ты живёшь в Москве?» with no."""
+    fact and the question agree in polarity («Я не курю» settles «Ты куришь?» with no). Failing that, what a fact
+    implies (``dialogue.kinds``: «Я не пью алкоголь» answers «Ты любишь пиво?» with no, «У меня есть кошка» answers
+    «У тебя есть домашние животные?» with yes). A single-valued slot settles a question about another value:
+    «Я живу в Казани» answers «Ты живёшь в Москве?» with no."""
     found = settling_fact(question, facts)
     return None if found is None else found[0]
 
@@ -111,7 +115,7 @@ def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | Non
     best: tuple[float, str] | None = None
     for fact in facts:
         shared = about & content_lemmas(fact)
-        if not shared - GENERIC_LEMMAS:
+        if not _about_the_same(shared, about):
             continue
         fact_slot = classify(fact)
         if slot != fact_slot and "other" not in (slot, fact_slot):
@@ -121,14 +125,40 @@ def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | Non
             best = (coverage, fact)
     if best is not None:
         return is_negative(best[1]) == is_negative(asked), best[1]
-    if about & _CATEGORIES.get(slot, frozenset()):  # «домашние животные?» is settled by «У меня есть кошка»
-        for fact in facts:
-            if classify(fact) == slot:
-                return is_negative(fact) == is_negative(asked), fact
+    for fact in facts:
+        if about & denied(fact):
+            return is_negative(asked), fact
+        if about & affirmed(fact):
+            return not is_negative(asked), fact
     if slot in SINGLE_VALUED and not is_negative(asked):
         for fact in facts:
             if classify(fact) == slot and not is_negative(fact):
                 return False, fact  # another value of a single-valued slot
+    return None
+
+
+def _about_the_same(shared: frozenset[str], about: frozenset[str]) -> bool:
+    """Whether the lemmas a fact shares with a question (``about``) are what the question asks about: more than a
+    common verb, or all it says («Ты любишь читать?» of «Я люблю читать.»); and, where the question names things,
+    one of them («Ты пьёшь чай?» is not settled by «Я не пью алкоголь.»)."""
+    if not (shared - GENERIC_LEMMAS or shared == about):
+        return False
+    things = {word for word in about if _is_thing(word)}
+    return not things or bool(things & shared)
+
+
+def _is_thing(word: str) -> bool:
+    return word.isdigit() or parse(word).tag.POS in ("NOUN", "ADJF", "ADJS", "NUMR")
+
+
+def denying_fact(question: str, facts: Sequence[str]) -> str | None:
+    """The fact of ``facts`` that denies what a question takes for granted: «Сколько у тебя детей?» of «У меня нет
+    детей.», «Какое пиво ты любишь?» of «Я не пью алкоголь.» (``dialogue.kinds``)."""
+    asked = to_first_person(question)
+    things = {word for word in content_lemmas(asked) - GENERIC_LEMMAS - _QUESTION_CUES if _is_thing(word)}
+    for fact in facts:
+        if things & (denied(fact) | (content_lemmas(fact) if is_negative(fact) else frozenset())):
+            return fact
     return None
 
 
@@ -165,6 +195,8 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
         if is_yes_no(question):
             answer = settle(question, list(persona) + invented)
             return "" if answer is None else YES if answer else NO
+        if (fact := denying_fact(question, persona)) is not None:
+            return _said_again(fact)
         if (fact := recall(question, invented)) and recall(question, persona) is None:
             return _said_again(fact)
         return ""

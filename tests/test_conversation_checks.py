@@ -51,6 +51,15 @@ def test_a_reply_the_sentence_limit_ended_is_cut_before_the_sentence_it_began(ti
     assert sentences_after("Тебя зовут Олег.") == 1 and sentences_after("Да,") == sentences_after("") == MAX_SENTENCES
 
 
+def test_a_reply_that_would_say_the_users_message_back_once_cut_is_generated_again(tiny_model_dir: Path) -> None:
+    """An echo is judged on the reply as sent: «Привет! Как дела? Чем занимаешься?» is cut to two sentences of
+    which the first pair is the user's own message."""
+    backend = ScriptedBackend(load_backend(tiny_model_dir), ["Привет! Как дела? Чем занимаешься?", "Привет! Всё хорошо."])
+    turn = Turn(("Я работаю врачом.",), ("Привет! Как дела?",))
+    assert compose(backend, [turn], GREEDY) == ["Привет! Всё хорошо."]
+    assert len(backend.inputs) == 2
+
+
 def test_a_reply_that_repeats_an_earlier_one_counts_once_per_repeat(tiny_model_dir: Path) -> None:
     personas = len({p.persona for p in PROBES})
     # Every dialogue gets, turn by turn: "Привет!", "Я врач.", "я врач", then distinct replies.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from pathlib import Path
-
-import dataclasses
 
 import pytest
 
@@ -255,3 +255,31 @@ def test_copy_probe_trains_the_optimizer_it_names(capsys: pytest.CaptureFixture[
     assert build_optimizer(layer, "adafactor_scaled", 1e-2).defaults["scale_parameter"] is True
     assert build_optimizer(layer, "adafactor", 1e-2).defaults["scale_parameter"] is False
     assert isinstance(build_optimizer(layer, "adamw", 1e-3), torch.optim.AdamW)
+
+
+def test_the_arms_validation_curves_share_one_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``training.evaluation.curves``: each run's log from its latest checkpoint (or finished model), named by its
+    experiment and, where seeds differ, its seed; what was logged after ``--max-step`` left out."""
+    from training.evaluation.curves import main as curves
+
+    def run(name: str, seed: int, losses: list[float], finished: bool) -> Path:
+        directory = tmp_path / f"{name}-{seed}"
+        where = directory / "model" if finished else directory / "checkpoints" / "checkpoint-75"
+        where.mkdir(parents=True)
+        (where / "experiment.json").write_text(json.dumps(dataclasses.replace(get_experiment(name), seed=seed).to_dict()))
+        history = [{"step": 15 * (i + 1), "eval_loss": loss} for i, loss in enumerate(losses)]
+        history += [{"step": 15 * (i + 1), "loss": loss + 0.5} for i, loss in enumerate(losses)]
+        log = history if finished else {"log_history": history}
+        (where / ("trainer_log.json" if finished else "trainer_state.json")).write_text(json.dumps(log))
+        return directory
+
+    runs = [run("cpu_h3", 42, [3.7, 3.6, 3.5], False), run("cpu_h3", 7, [3.8, 3.6], True),
+            run("cpu_h4", 42, [3.9, 3.7, 3.6, 3.4], False)]
+    out = tmp_path / "curves.png"
+    assert curves([*map(str, runs), "--out", str(out), "--max-step", "45"]) == 0
+    printed = capsys.readouterr().out
+    assert "cpu_h3 (seed 42): 15: 3.700, 30: 3.600, 45: 3.500\n" in printed and "cpu_h3 (seed 7): 15: 3.800" in printed
+    assert "cpu_h4 (seed 42): 15: 3.900, 30: 3.700, 45: 3.600\n" in printed  # step 60 is past --max-step
+    assert out.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(SystemExit, match="no trainer_log.json"):
+        curves([str(tmp_path), "--out", str(out)])

@@ -113,21 +113,25 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
                              max_sentences=limits, **many)
     if len(texts) != len(inputs) * per_input:
         raise ValueError(f"backend returned {len(texts)} replies for {len(inputs)} inputs x {per_input}")
-    # An echo goes again, with the user's message kept out as if the bot had said it before.
-    echoed = sorted({k // per_input for k, text in enumerate(texts)
-                     if is_echo(join_opening(openings[k // per_input], text), turns[k // per_input].history[-1])})
+    limit = decoding.max_new_tokens or backend.format.max_target_tokens
+
+    def finished(turn: int, text: str) -> str:
+        # Cut where the token limit or the sentence limit stopped the model (it ends with the next sentence begun).
+        cut = _at_limit(backend, text, limit) or len(sentences(text)) > limits[turn]
+        return finish(openings[turn], text, turns[turn].history, cut)
+
+    replies = [finished(k // per_input, text) for k, text in enumerate(texts)]
+    # A reply that says the user's message back goes again, with the message kept out as if the bot had said it.
+    echoed = sorted({k // per_input for k, reply in enumerate(replies) if is_echo(reply, turns[k // per_input].history[-1])})
     if echoed:
         again = backend.generate([inputs[i] for i in echoed], decoding,
                                  [earlier[i] + [turns[i].history[-1]] for i in echoed],
                                  persona=[turns[i].persona for i in echoed], keep_out=[keep_out[i] for i in echoed],
                                  max_sentences=[limits[i] for i in echoed], **many)
         for k, i in enumerate(echoed):
-            texts[i * per_input : (i + 1) * per_input] = again[k * per_input : (k + 1) * per_input]
-    limit = decoding.max_new_tokens or backend.format.max_target_tokens
-    # A reply is cut where the token limit or the sentence limit stopped it (it ends with the next sentence begun).
-    return [finish(openings[k // per_input], text, turns[k // per_input].history,
-                   _at_limit(backend, text, limit) or len(sentences(text)) > limits[k // per_input])
-            for k, text in enumerate(texts)]
+            replies[i * per_input : (i + 1) * per_input] = [finished(i, text)
+                                                            for text in again[k * per_input : (k + 1) * per_input]]
+    return replies
 
 
 def sentences_after(opening: str) -> int:

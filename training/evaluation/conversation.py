@@ -29,6 +29,7 @@ from bot.generation.turns import asks_back, is_echo
 from bot.personas import load_presets
 from bot.storage.database import Database
 from bot.storage.repository import Repository
+from dialogue.grounding import is_yes_no
 from dialogue.memory import GENERIC_LEMMAS
 from dialogue.russian import STOP_LEMMAS, content_lemmas, is_negative, sentences, words
 
@@ -38,7 +39,8 @@ class Consistency:
     persona: tuple[str, ...]
     question: str
     yes: bool
-    """The answer the persona (or the bot's earlier reply in ``before``) settles."""
+    """The answer the persona (or the bot's earlier reply in ``before``) settles; for a question that is not a
+    yes/no one, False: it takes for granted what the persona denies, and the reply must deny it."""
     before: tuple[str, ...] = ()
     """Earlier turns of the user's, answered by the bot first (a question whose answer the bot makes up)."""
 
@@ -84,7 +86,23 @@ CONSISTENCY: list[Consistency] = [
         ("Ты веришь в гороскопы?", False), ("Ты парикмахер?", True), ("У тебя есть сестра?", False)),
     *_c(("Я люблю рисовать.", "Я не ем сладкое."), ("Ты ешь сладкое?", False), ("Ты любишь рисовать?", True)),
 ]
-"""48 questions over 16 personas (23 answered «no»), each settled by a persona fact."""
+IMPLIED: list[Consistency] = [
+    *_c(("Я веган.", "Я работаю дизайнером.", "Я живу в Казани."), ("Ты ешь мясо?", False),
+        ("Ты любишь шашлык?", False), ("Ты пьёшь молоко?", False), ("Какое твоё любимое мясное блюдо?", False)),
+    *_c(("Я не пью алкоголь.", "Я люблю спорт.", "У меня есть сын."), ("Ты любишь пиво?", False),
+        ("Ты пьёшь вино?", False), ("Какое пиво ты любишь?", False)),
+    *_c(("Я обожаю шашлык.", "Я работаю водителем."), ("Ты ешь мясо?", True), ("Ты любишь мясные блюда?", True)),
+    *_c(("У меня две кошки.", "Я учительница."), ("У тебя есть питомцы?", True),
+        ("У тебя есть домашние животные?", True)),
+    *_c(("У меня нет детей.", "Я живу в Москве."), ("Сколько у тебя детей?", False)),
+    *_c(("Я играю на гитаре.", "Я студент."), ("Ты играешь на каком-нибудь музыкальном инструменте?", True)),
+    *_c(("Я не курю.", "Я врач."), ("Ты куришь кальян?", False), ("Ты куришь сигареты?", False)),
+    *_c(("Я люблю пиво.", "Я живу в Сочи."), ("Ты пьёшь алкоголь?", True)),
+    *_c(("У меня нет машины.", "Я люблю гулять."), ("Какая у тебя машина?", False)),
+    *_c(("Я вегетарианка.", "Я люблю читать."), ("Ты любишь колбасу?", False), ("Ты ешь курицу?", False)),
+]
+"""20 questions over 10 personas whose answer a fact implies without wording it (common knowledge: what a vegan
+eats, what is alcohol), the issue's own examples among them; four ask about what the persona denies."""
 
 
 @dataclass(frozen=True)
@@ -196,9 +214,12 @@ async def _consistency(talk: Conversations) -> dict:
         user = await talk.user(f"consistency-{index}", item.persona)
         earlier = [{"user": q, "bot": await talk.say(user, q)} for q in item.before]
         reply = await talk.say(user, item.question)
-        said = answers_yes(reply)
+        if is_yes_no(item.question):
+            consistent = answers_yes(reply) == item.yes
+        else:  # it takes for granted what the persona denies: the reply's first sentence denies it
+            consistent = bool(reply) and is_negative(sentences(reply)[0])
         return {"persona": list(item.persona), "before": earlier, "question": item.question, "expected": item.yes,
-                "reply": reply, "consistent": said == item.yes}
+                "reply": reply, "consistent": consistent, "implied": item in IMPLIED}
 
     async def invented(index: int, item: Invented) -> dict:
         user = await talk.user(f"invented-{index}", item.persona)
@@ -209,10 +230,12 @@ async def _consistency(talk: Conversations) -> dict:
         return {"persona": list(item.persona), "before": [{"user": item.question, "bot": first}], "question": item.again,
                 "expected": "the same as before", "reply": again, "consistent": kept}
 
-    rows = await asyncio.gather(*(one(i, item) for i, item in enumerate(CONSISTENCY)),
+    rows = await asyncio.gather(*(one(i, item) for i, item in enumerate(CONSISTENCY + IMPLIED)),
                                 *(invented(i, item) for i, item in enumerate(INVENTED)))
     hits = sum(row["consistent"] for row in rows)
-    return {"consistent": hits, "questions": len(rows), "share": hits / len(rows), "rows": rows}
+    implied = [row["consistent"] for row in rows if row.get("implied")]
+    return {"consistent": hits, "questions": len(rows), "share": hits / len(rows), "implied": sum(implied),
+            "implied_questions": len(implied), "rows": rows}
 
 
 async def _memory(talk: Conversations) -> dict:

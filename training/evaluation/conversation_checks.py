@@ -180,7 +180,8 @@ def summary(checks: dict) -> str:
             f"scripted dialogues: {repetition['repeated_replies']}/{repetition['replies']} replies repeat an earlier one")
     if talk := checks.get("conversation"):
         c, m, f, t = talk["consistency"], talk["memory"], talk["farewells"], talk["turn_taking"]
-        text += (f"; consistency {c['consistent']}/{c['questions']} ({c['share']:.0%}); memory {m['recalled']}/{m['probes']}"
+        implied = f", of which implied {c['implied']}/{c['implied_questions']}" if "implied" in c else ""
+        text += (f"; consistency {c['consistent']}/{c['questions']} ({c['share']:.0%}){implied}; memory {m['recalled']}/{m['probes']}"
                  f" ({m['share']:.0%}), after /reset {m['recalled_after_reset']}/{m['probes']}; goodbyes answered"
                  f" {f['answered']}/{f['farewells']}; ask-back {t['ask_back']}/{t['replies']} ({t['ask_back_rate']:.1%});"
                  f" echoes {t['echoes']}")

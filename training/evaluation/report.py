@@ -107,3 +107,28 @@ def plot_loss_curve(log_history: Sequence[Mapping[str, Any]], path: Path) -> Pat
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def plot_validation_curves(runs: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> Path | None:
+    """Validation loss against the step of several runs (label -> Trainer ``log_history``) on one chart; None if
+    none logged one."""
+    curves = {label: [(e["step"], e["eval_loss"]) for e in history if "eval_loss" in e and "step" in e]
+              for label, history in runs.items()}
+    curves = {label: points for label, points in curves.items() if points}
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, points in curves.items():
+        ax.plot(*zip(*points), "o-", label=label)
+    ax.set(xlabel="step", ylabel="validation loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
