@@ -29,7 +29,7 @@ from bot.generation.turns import asks_back, is_echo
 from bot.personas import load_presets
 from bot.storage.database import Database
 from bot.storage.repository import Repository
-from dialogue.grounding import is_yes_no
+from dialogue.grounding import denying_fact, is_yes_no
 from dialogue.memory import GENERIC_LEMMAS
 from dialogue.russian import STOP_LEMMAS, content_lemmas, is_negative, sentences, words
 
@@ -101,7 +101,7 @@ IMPLIED: list[Consistency] = [
     *_c(("У меня нет машины.", "Я люблю гулять."), ("Какая у тебя машина?", False)),
     *_c(("Я вегетарианка.", "Я люблю читать."), ("Ты любишь колбасу?", False), ("Ты ешь курицу?", False)),
 ]
-"""20 questions over 10 personas whose answer a fact implies without wording it (common knowledge: what a vegan
+"""19 questions over 10 personas whose answer a fact implies without wording it (common knowledge: what a vegan
 eats, what is alcohol), the issue's own examples among them; four ask about what the persona denies."""
 
 
@@ -216,8 +216,8 @@ async def _consistency(talk: Conversations) -> dict:
         reply = await talk.say(user, item.question)
         if is_yes_no(item.question):
             consistent = answers_yes(reply) == item.yes
-        else:  # it takes for granted what the persona denies: the reply's first sentence denies it
-            consistent = bool(reply) and is_negative(sentences(reply)[0])
+        else:  # it takes for granted what the persona denies: the reply's first sentence denies it («Я веган.»)
+            consistent = bool(reply) and denying_fact(item.question, sentences(reply)[:1]) is not None
         return {"persona": list(item.persona), "before": earlier, "question": item.question, "expected": item.yes,
                 "reply": reply, "consistent": consistent, "implied": item in IMPLIED}
 
