@@ -114,9 +114,10 @@ def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | Non
     slot = question_slot(asked) or classify(asked)
     best: tuple[float, str] | None = None
     for fact in facts:
-        shared = about & content_lemmas(fact)
-        if not _about_the_same(shared, about):
+        said = content_lemmas(fact)
+        if not _about_the_same(about, said):
             continue
+        shared = about & said
         fact_slot = classify(fact)
         if slot != fact_slot and "other" not in (slot, fact_slot):
             continue  # «У тебя есть дети?» is not settled by «Я люблю детей»
@@ -137,14 +138,16 @@ def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | Non
     return None
 
 
-def _about_the_same(shared: frozenset[str], about: frozenset[str]) -> bool:
-    """Whether the lemmas a fact shares with a question (``about``) are what the question asks about: more than a
-    common verb, or all it says («Ты любишь читать?» of «Я люблю читать.»); and, where the question names things,
-    one of them («Ты пьёшь чай?» is not settled by «Я не пью алкоголь.»)."""
+def _about_the_same(about: frozenset[str], said: frozenset[str]) -> bool:
+    """Whether a fact (its lemmas ``said``) is about what a question (``about``) asks: they share more than a common
+    verb, or all the question says («Ты любишь читать?» of «Я люблю читать.»); and where both name things, one of
+    them («Ты пьёшь чай?» is not settled by «Я не пью алкоголь.», «Ты любишь плавать в море?» is by «Я не умею
+    плавать.»)."""
+    shared = about & said
     if not (shared - GENERIC_LEMMAS or shared == about):
         return False
-    things = {word for word in about if _is_thing(word)}
-    return not things or bool(things & shared)
+    asked, named = ({word for word in lemmas if _is_thing(word)} for lemmas in (about, said))
+    return not (asked and named) or bool(asked & shared)
 
 
 def _is_thing(word: str) -> bool:

@@ -126,6 +126,7 @@ def test_the_common_knowledge_table_is_read_as_the_grounding_reads_words() -> No
     ("У меня две кошки.", "У тебя есть питомцы?", YES),
     ("Я играю на гитаре.", "Ты играешь на каком-нибудь музыкальном инструменте?", YES),
     ("Я люблю читать.", "Ты любишь читать?", YES),  # all the question says, though «читать» alone is too common
+    ("Я не умею плавать.", "Ты любишь плавать в море?", NO),  # the fact names no other thing
     # Not settled: the fact does not say it, and the model answers as it likes.
     ("Я не пью алкоголь.", "Ты пьёшь чай?", ""), ("Я люблю спорт.", "Ты любишь футбол?", ""),
     ("Я веган.", "Ты ешь овощи?", ""), ("Я не пью пиво.", "Ты пьёшь алкоголь?", ""),
