@@ -86,9 +86,26 @@ def decoding_table(results: Sequence[dict], best: str) -> str:
 
 def plot_loss_curve(log_history: Sequence[Mapping[str, Any]], path: Path) -> Path | None:
     """Train and validation loss against the step, from a Trainer ``log_history``; None if nothing logged."""
-    train = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
-    valid = [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e and "step" in e]
-    if not train and not valid:
+    return _plot({"train": _points(log_history, "loss"), "validation": _points(log_history, "eval_loss")}, path,
+                 "loss", {"train": "-"})
+
+
+def plot_validation_curves(runs: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> Path | None:
+    """Validation loss against the step of several runs (label -> Trainer ``log_history``) on one chart; None if
+    none logged one."""
+    return _plot({label: _points(history, "eval_loss") for label, history in runs.items()}, path, "validation loss")
+
+
+def _points(log_history: Sequence[Mapping[str, Any]], key: str) -> list[tuple[int, float]]:
+    return [(e["step"], e[key]) for e in log_history if key in e and "step" in e]
+
+
+def _plot(curves: Mapping[str, list[tuple[int, float]]], path: Path, ylabel: str,
+          styles: Mapping[str, str] | None = None) -> Path | None:
+    """Curves (label -> points) against the step in one chart (dots on each point unless ``styles`` says); None if
+    every curve is empty."""
+    curves = {label: points for label, points in curves.items() if points}
+    if not curves:
         return None
     import matplotlib
 
@@ -96,36 +113,9 @@ def plot_loss_curve(log_history: Sequence[Mapping[str, Any]], path: Path) -> Pat
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for points, label, style in ((train, "train", "-"), (valid, "validation", "o-")):
-        if points:
-            ax.plot(*zip(*points), style, label=label)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
-def plot_validation_curves(runs: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> Path | None:
-    """Validation loss against the step of several runs (label -> Trainer ``log_history``) on one chart; None if
-    none logged one."""
-    curves = {label: [(e["step"], e["eval_loss"]) for e in history if "eval_loss" in e and "step" in e]
-              for label, history in runs.items()}
-    curves = {label: points for label, points in curves.items() if points}
-    if not curves:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
     for label, points in curves.items():
-        ax.plot(*zip(*points), "o-", label=label)
-    ax.set(xlabel="step", ylabel="validation loss")
+        ax.plot(*zip(*points), (styles or {}).get(label, "o-"), label=label)
+    ax.set(xlabel="step", ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
