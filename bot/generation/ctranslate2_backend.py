@@ -158,9 +158,13 @@ class CTranslate2Backend:
             return [sequence for result in self._run(tokens, options) for sequence in self._sequences(result)]
         if any(rule.needs_scores for rule in rules):
             options = {**options, "return_logits_vocab": True}
+        stops = [self._stop_at_broken(rules, request, options) for request in range(len(tokens))]
+        if any(stops):  # a callback per row, so one row per engine call
+            results = [self._run([row], options, stop)[0] for row, stop in zip(tokens, stops)]
+        else:
+            results = self._run(tokens, options)
         replies = []
-        for request, row in enumerate(tokens):
-            [result] = self._run([row], options, self._stop_at_broken(rules, request, options))
+        for request, (row, result) in enumerate(zip(tokens, results)):
             replies += self._obeying(rules, request, row, result, options)
         return replies
 
