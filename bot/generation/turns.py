@@ -116,9 +116,10 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
     limit = decoding.max_new_tokens or backend.format.max_target_tokens
 
     def finished(turn: int, text: str) -> str:
-        # Cut where the token limit or the sentence limit stopped the model (it ends with the next sentence begun).
-        cut = _at_limit(backend, text, limit) or len(sentences(text)) > limits[turn]
-        return finish(openings[turn], text, turns[turn].history, cut)
+        said = sentences(text)
+        if len(said) > limits[turn]:  # the sentence limit stopped the model at the first token of one more
+            text = " ".join(said[: limits[turn]])
+        return finish(openings[turn], text, turns[turn].history, _at_limit(backend, text, limit))
 
     replies = [finished(k // per_input, text) for k, text in enumerate(texts)]
     # A reply that says the user's message back goes again, with the message kept out as if the bot had said it.
