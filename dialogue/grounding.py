@@ -115,7 +115,7 @@ def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | Non
     best: tuple[float, str] | None = None
     for fact in facts:
         said = content_lemmas(fact)
-        if not _about_the_same(about, said):
+        if not _about_the_same(about, said, dislike=is_negative(fact)):
             continue
         shared = about & said
         fact_slot = classify(fact)
@@ -138,7 +138,7 @@ def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | Non
     return None
 
 
-def _about_the_same(about: frozenset[str], said: frozenset[str]) -> bool:
+def _about_the_same(about: frozenset[str], said: frozenset[str], dislike: bool = False) -> bool:
     """Whether a fact (its lemmas ``said``) is about what a question (``about``) asks: they share more than a common
     verb, or all the question says («Ты любишь читать?» of «Я люблю читать.»); and where both name things, one of
     them («Ты пьёшь чай?» is not settled by «Я не пью алкоголь.», «Ты любишь плавать в море?» is by «Я не умею
@@ -147,11 +147,26 @@ def _about_the_same(about: frozenset[str], said: frozenset[str]) -> bool:
     if not (shared - GENERIC_LEMMAS or shared == about):
         return False
     asked, named = ({word for word in lemmas if _is_thing(word)} for lemmas in (about, said))
-    return not (asked and named) or bool(asked & shared)
+    if asked and named and not asked & shared:
+        return False
+    # What is done with the thing: «Я лечу собак» does not settle «Ты любишь собак?», nor «Я люблю собак» «У тебя
+    # есть собака?» (but «Я боюсь собак» does, with no); a liking settles using («Я люблю пиво» -> «Ты пьёшь пиво?»).
+    asked_acts, said_acts = ({word for word in lemmas if _is_act(word)} for lemmas in (about, said))
+    if said_acts and not asked_acts:
+        return said_acts <= _STATES or (said_acts == {"любить"} and dislike)
+    return not (asked_acts and said_acts) or bool(asked_acts & said_acts) or said_acts == {"любить"}
+
+
+_STATES = frozenset({"работать", "жить", "учиться", "служить", "проживать", "состоять", "звать"})
+"""Verbs of what one is, not of what one does with a thing: «Я работаю учителем» settles «Ты учитель?»."""
 
 
 def _is_thing(word: str) -> bool:
     return word.isdigit() or parse(word).tag.POS in ("NOUN", "ADJF", "ADJS", "NUMR")
+
+
+def _is_act(word: str) -> bool:
+    return parse(word).tag.POS in ("INFN", "VERB")
 
 
 def denying_fact(question: str, facts: Sequence[str]) -> str | None:

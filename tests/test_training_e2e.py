@@ -215,6 +215,21 @@ def test_training_continues_a_half_precision_model(tiny_model_dir: Path, tmp_pat
     assert {(g["scale_parameter"], g["relative_step"], g["initial_lr"]) for g in groups} == {(True, False, 1e-2)}
 
 
+def test_stop_at_step_ends_a_run_partway_through_its_schedule(tmp_path: Path) -> None:
+    """Arms are compared at one point of one schedule: step 4 of 10, the learning rate still that of 10 steps."""
+    data_dir, out = tmp_path / "data", tmp_path / "run"
+    write_toloka_tsv(data_dir / "ru_persona_chat" / "dialogues.tsv", dialogues=20)
+    argv = ["ru_persona", "--base-model", "scratch", "--max-steps", "10", "--data-dir", str(data_dir),
+            "--output-dir", str(out), "--torch-threads", "1", "--set", "stop_at_step=4", "--set", "logging_steps=1"]
+    assert run.main(argv + [x for pair in TINY if not pair.startswith("logging") for x in ("--set", pair)]) == 0
+    log = json.loads((out / "model" / "trainer_log.json").read_text())
+    rates = {entry["step"]: entry["learning_rate"] for entry in log if "loss" in entry}
+    assert max(rates) == 4 and (out / "checkpoints" / "checkpoint-4").is_dir()
+    assert rates[4] == pytest.approx(1e-2 * (10 - 3) / 10, rel=0.05)  # linear decay over 10 steps, not 4
+    assert any(entry.get("step") == 4 and "eval_loss" in entry for entry in log)
+    assert run.main(argv[:-4] + ["--set", "stop_at_step=11"]) == 2  # past the schedule: refused before any work
+
+
 def test_decoder_input_dropout_is_refused_for_a_causal_model_at_once(tmp_path: Path) -> None:
     argv = ["en_h1_causal", "--base-model", "scratch", "--data-dir", str(tmp_path / "no-data"),
             "--output-dir", str(tmp_path / "run"), "--set", "decoder_input_dropout=0.3"]

@@ -23,7 +23,8 @@ from training.data import features
 from bot.generation.adapted import write_kept_tokens
 from bot.generation.base_models import write_base_file
 from training.models.base import load_base
-from training.models.checkpoints import TRAINER_LOG, SaveRunFilesCallback, load_experiment, save_run_files
+from training.models.checkpoints import (TRAINER_LOG, SaveRunFilesCallback, StopAtStepCallback, load_experiment,
+                                         save_run_files)
 from training.data.dataset import load_dataset_dict, to_model_inputs
 from training.data.names import invents_a_name
 from training.data.denoise import denoising_texts
@@ -121,7 +122,8 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
         eval_dataset=tokenized["validation"],
         data_collator=features.collator(tokenizer, model),
         processing_class=tokenizer,
-        callbacks=[SaveRunFilesCallback(config, spec)],
+        callbacks=[SaveRunFilesCallback(config, spec)]
+        + ([StopAtStepCallback(config.stop_at_step)] if config.stop_at_step else []),
         **extra,
     )
     # Seq2SeqTrainer's own __init__ does not take this Trainer argument; create_optimizer reads it.

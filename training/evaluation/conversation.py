@@ -100,8 +100,9 @@ IMPLIED: list[Consistency] = [
     *_c(("Я люблю пиво.", "Я живу в Сочи."), ("Ты пьёшь алкоголь?", True)),
     *_c(("У меня нет машины.", "Я люблю гулять."), ("Какая у тебя машина?", False)),
     *_c(("Я вегетарианка.", "Я люблю читать."), ("Ты любишь колбасу?", False), ("Ты ешь курицу?", False)),
+    *_c(("Я боюсь собак.", "Я работаю бухгалтером."), ("Ты любишь собак?", False), ("У тебя есть собака?", False)),
 ]
-"""19 questions over 10 personas whose answer a fact implies without wording it (common knowledge: what a vegan
+"""21 questions over 11 personas whose answer a fact implies without wording it (common knowledge: what a vegan
 eats, what is alcohol), the issue's own examples among them; four ask about what the persona denies."""
 
 

@@ -102,6 +102,9 @@ class ExperimentConfig:
     """Optimizer updates; ``-1`` trains for ``epochs`` instead."""
     epochs: float = 3.0
     """Passes over the train split when ``max_steps == -1``."""
+    stop_at_step: int | None = None
+    """End training after this many updates, the learning-rate schedule still that of ``max_steps`` (arms
+    compared at one point of one schedule); ``None``: train to the schedule's end."""
     eval_steps: int = 500
     """Evaluate (validation loss) every N updates; also the save interval."""
     eval_samples: int | None = 2000
@@ -205,6 +208,8 @@ class ExperimentConfig:
             raise ConfigError(f"max_steps must be >= 1 or -1 (use epochs), got {self.max_steps}")
         if self.max_steps == -1 and self.epochs <= 0:
             raise ConfigError(f"epochs must be > 0 when max_steps is -1, got {self.epochs}")
+        if self.stop_at_step is not None and (self.stop_at_step < 1 or 0 < self.max_steps < self.stop_at_step):
+            raise ConfigError(f"stop_at_step must be in [1, max_steps], got {self.stop_at_step}")
 
     @property
     def is_scratch(self) -> bool:

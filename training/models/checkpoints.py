@@ -31,6 +31,18 @@ def load_experiment(directory: Path) -> ExperimentConfig:
     return ExperimentConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
+class StopAtStepCallback(TrainerCallback):
+    """Ends training after ``step`` updates (saving and evaluating there), whatever the schedule's length."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003 (TrainerCallback signature)
+        if state.global_step >= self.step:
+            control.should_training_stop = control.should_save = control.should_evaluate = True
+        return control
+
+
 class SaveRunFilesCallback(TrainerCallback):
     """Writes the run files into each checkpoint right after the Trainer saved it."""
 
