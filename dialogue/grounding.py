@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 
 from dialogue.kinds import affirmed, denied
-from dialogue.memory import SINGLE_VALUED, GENERIC_LEMMAS, classify, self_statements
+from dialogue.memory import GENERIC_LEMMAS, HEDGES, SINGLE_VALUED, classify, self_statements, typed_sentences
 from dialogue.russian import (
     FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, lemma, parse, sentences, to_first_person, to_second_person,
     words,
@@ -105,8 +105,10 @@ def settle(question: str, facts: Sequence[str]) -> bool | None:
     return None if found is None else found[0]
 
 
-def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | None:
-    """``settle``'s answer and the fact that gives it."""
+def settling_fact(question: str, facts: Sequence[str], *, statement: bool = False) -> tuple[bool, str] | None:
+    """``settle``'s answer and the fact that gives it. A ``statement`` (the bot's own clause, read as the question
+    whether it holds) is settled only by a fact it shares a thing with, not through the single-valued slot: «Я живу с
+    мамой» says nothing against «Я живу в Казани»."""
     asked = to_first_person(question)
     about = content_lemmas(asked)
     if not about:
@@ -115,7 +117,7 @@ def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | Non
     best: tuple[float, str] | None = None
     for fact in facts:
         said = content_lemmas(fact)
-        if not _about_the_same(about, said, dislike=is_negative(fact)):
+        if not _about_the_same(about, said, dislike=is_negative(fact), statement=statement):
             continue
         shared = about & said
         fact_slot = classify(fact)
@@ -131,20 +133,20 @@ def settling_fact(question: str, facts: Sequence[str]) -> tuple[bool, str] | Non
             return is_negative(asked), fact
         if about & affirmed(fact):
             return not is_negative(asked), fact
-    if slot in SINGLE_VALUED and not is_negative(asked):
+    if slot in SINGLE_VALUED and not is_negative(asked) and not statement:
         for fact in facts:
             if classify(fact) == slot and not is_negative(fact):
                 return False, fact  # another value of a single-valued slot
     return None
 
 
-def _about_the_same(about: frozenset[str], said: frozenset[str], dislike: bool = False) -> bool:
+def _about_the_same(about: frozenset[str], said: frozenset[str], dislike: bool = False, statement: bool = False) -> bool:
     """Whether a fact (its lemmas ``said``) is about what a question (``about``) asks: they share more than a common
     verb, or all the question says («Ты любишь читать?» of «Я люблю читать.»); and where both name things, one of
     them («Ты пьёшь чай?» is not settled by «Я не пью алкоголь.», «Ты любишь плавать в море?» is by «Я не умею
     плавать.»)."""
     shared = about & said
-    if not (shared - GENERIC_LEMMAS or shared == about):
+    if not (shared - GENERIC_LEMMAS or shared == about and (not statement or about == said)):
         return False
     asked, named = ({word for word in lemmas if _is_thing(word)} for lemmas in (about, said))
     if asked and named and not asked & shared:
@@ -154,6 +156,8 @@ def _about_the_same(about: frozenset[str], said: frozenset[str], dislike: bool =
     asked_acts, said_acts = ({word for word in lemmas if _is_act(word)} for lemmas in (about, said))
     if said_acts and not asked_acts:
         return said_acts <= _STATES or (said_acts == {"любить"} and dislike)
+    if asked_acts and not said_acts:  # «У меня есть собака» says «Ты любишь собак?», «У меня нет детей» does not
+        return not dislike
     return not (asked_acts and said_acts) or bool(asked_acts & said_acts) or said_acts == {"любить"}
 
 
@@ -167,6 +171,90 @@ def _is_thing(word: str) -> bool:
 
 def _is_act(word: str) -> bool:
     return parse(word).tag.POS in ("INFN", "VERB")
+
+
+def contradicted_fact(text: str, facts: Sequence[str]) -> str | None:
+    """The fact of ``facts`` (the bot's persona and what it said of itself) that ``text`` says the opposite of,
+    clause by clause: «Я работаю медсестрой, но люблю зиму.» of «Я не люблю зиму.», «А я люблю собак.» of «Я боюсь
+    собак.», «Я ем мясо.» of «Я веган.» (``dialogue.kinds``), «Я живу в Москве.» of «Я живу в Казани.»; None if it
+    contradicts none. Only short clauses the bot says of itself count («я», «у меня», a verb in the first person),
+    not «Мой брат курит», «А ты?» or a hedge («Я бы хотел …»)."""
+    return next((fact for _, clause in _clauses(text) if (fact := _clause_contradicts(clause, facts))), None)
+
+
+def consistent_part(reply: str, facts: Sequence[str]) -> str:
+    """``reply`` up to its first clause that contradicts ``facts``, ended with a stop; "" if nothing of it is left
+    but a yes or a no («Да, я люблю собак.» of «Я боюсь собак.»): the reply has to be written again."""
+    for start, clause in _clauses(reply):
+        if _clause_contradicts(clause, facts):
+            kept = reply[:start].rstrip(" ,;:—-")
+            if not set(words(kept)) - _EMPTY:
+                return ""
+            return kept if kept[-1:] in ".!?…)" else kept + "."
+    return reply
+
+
+_CLAUSE = re.compile(r"[^,;:)(.!?…]+(?:[.!?…]+)?")
+_EMPTY = frozenset({"да", "нет", "ну", "а", "и", "но", "привет", "ой", "ага", "хорошо", "конечно"})
+"""Words that alone say nothing a reply can be left with."""
+_CLAUSE_WORDS = 8
+"""A longer clause is a story, where a negation may belong to anything in it: it is not read."""
+
+
+def _clauses(text: str) -> list[tuple[int, str]]:
+    """The clauses of ``text`` and where each begins: cut at commas and stops, and where a message typed without
+    stops goes on with a new sentence (``typed_sentences``)."""
+    found = []
+    for match in _CLAUSE.finditer(text):
+        for part in typed_sentences(match.group()) if words(match.group()) else ():
+            found.append((text.find(part, match.start()), part))
+    return found
+
+
+def _clause_contradicts(clause: str, facts: Sequence[str]) -> str | None:
+    found = words(clause)
+    if (clause.rstrip().endswith("?") or len(found) > _CLAUSE_WORDS or set(found) & HEDGES
+            or not _of_itself(found)):
+        return None
+    settled = settling_fact(clause, facts, statement=True)
+    if settled is not None and not settled[0]:
+        return settled[1]
+    return _other_value(clause, facts)
+
+
+_SELF = frozenset({"я", "меня", "мне", "мной"})
+
+
+def _of_itself(found: list[str]) -> bool:
+    if set(found) & SECOND_PERSON:
+        return False
+    return bool(set(found) & _SELF) or any({"VERB", "1per", "sing"} in parse(word).tag for word in found)
+
+
+def _other_value(clause: str, facts: Sequence[str]) -> str | None:
+    """The fact that gives another value of a single-valued slot the clause names: another town («Я живу в Москве.»
+    of «Я живу в Казани.»), another job («Я работаю водителем.» of «Я работаю учителем.»)."""
+    said = _values(clause)
+    if not said or is_negative(clause):
+        return None
+    for fact in facts:
+        given = _values(fact)
+        if not is_negative(fact) and given.keys() & said.keys() and all(
+                given[k].isdisjoint(said[k]) for k in given.keys() & said.keys()):
+            return fact
+    return None
+
+
+def _values(text: str) -> dict[str, set[str]]:
+    """The town and the job a first-person text names: {"city": {"казань"}, "job": {"учитель"}}."""
+    parsed = [parse(word) for word in words(text)]
+    verbs = {p.normal_form for p in parsed}
+    after = list(zip([None, *parsed], parsed))
+    values = {"city": {word.normal_form for previous, word in after if "Geox" in word.tag and previous is not None
+                       and previous.word in ("в", "во")} if verbs & {"жить", "проживать"} else set(),
+              "job": {word.normal_form for previous, word in after if {"NOUN", "anim", "ablt"} in word.tag
+                      and (previous is None or "PREP" not in previous.tag)} if "работать" in verbs else set()}
+    return {slot: found for slot, found in values.items() if found}
 
 
 def denying_fact(question: str, facts: Sequence[str]) -> str | None:

@@ -51,7 +51,7 @@ _CLAUSE = re.compile(r",\s*(?=(?:а|и|но)?\s*(?:я|у меня|мне|мен�
 _ASK_BACK_TAIL = re.compile(r"[,.!;]?\s*(?:а|и)\s+(?:у\s+)?(?:ты|тебя|тебе|вы|вас|вам)\b[^.!?]*\?+\s*$", re.IGNORECASE)
 _PRIORITY = ("name", "age", "city", "pets", "family", "job", "plans", "likes")
 _NOT_ABOUT_SELF = re.compile(r"^(а|и|но|ну)?\s*(ты|вы|у тебя|у вас|тебе|вам)\b", re.IGNORECASE)
-_HEDGES = frozenset({"наверное", "наверно", "может", "возможно", "кажется", "если", "бы", "думаю"})
+HEDGES = frozenset({"наверное", "наверно", "может", "возможно", "кажется", "если", "бы", "думаю"})
 _PASSING = frozenset({"пора", "сейчас", "сегодня", "щас", "сейчас", "вчера", "сегодняшний"})
 """A sentence of the moment («Мне пора», «Я сегодня поймал щуку»), not a lasting fact."""
 _TALK_VERBS = frozenset({"понимать", "сочувствовать", "желать", "думать", "знать", "извиняться", "надеяться",
@@ -123,7 +123,7 @@ def is_self_statement(sentence: str) -> bool:
     if sentence.rstrip().endswith("?") or _NOT_ABOUT_SELF.match(sentence.strip()):
         return False
     found = words(sentence)
-    if len(found) < MIN_FACT_WORDS or len(sentence) > MAX_FACT_CHARS or set(found) & (_HEDGES | _PASSING):
+    if len(found) < MIN_FACT_WORDS or len(sentence) > MAX_FACT_CHARS or set(found) & (HEDGES | _PASSING):
         return False
     # «я», «меня», «мне», «у меня», «мой …» open a statement about oneself, or a verb in the first person
     # («Работаю врачом», «Танцевать люблю»)
@@ -144,7 +144,7 @@ def _said_without_i(found: list[str]) -> bool:
     return False
 
 
-def _sentences(text: str) -> list[str]:
+def typed_sentences(text: str) -> list[str]:
     """The sentences of a message, those typed without stops («Я работаю водителем У меня есть машина») cut
     where a capitalised pronoun, verb, adverb or particle (``_OPENERS``) goes on after a lower-case word that is
     not a preposition or a conjunction («из Республики Карелия», «и Увлекаюсь»)."""
@@ -165,7 +165,7 @@ def _sentences(text: str) -> list[str]:
 def self_statements(text: str) -> list[Fact]:
     """The facts a message states about its author, in order (see ``is_self_statement``)."""
     facts: list[Fact] = []
-    for sentence in _sentences(text):
+    for sentence in typed_sentences(text):
         if len(sentence) > 2 * MAX_FACT_CHARS:
             continue
         # «Мне 25 лет, я живу в Москве» is two facts; «Я врач, а ты?» is one and a question back.

@@ -51,6 +51,27 @@ def test_a_reply_the_sentence_limit_ended_is_cut_before_the_sentence_it_began(ti
     assert sentences_after("Тебя зовут Олег.") == 1 and sentences_after("Да,") == sentences_after("") == MAX_SENTENCES
 
 
+@pytest.mark.parametrize(("script", "sent"), [
+    (["Я работаю медсестрой, но люблю зиму. Кот спит."], "Я работаю медсестрой."),  # cut before the clause
+    (["А я люблю собак.", "У меня есть кот Барсик."], "У меня есть кот Барсик."),  # written again, the first kept out
+    (["Я люблю собак.", "Обожаю собак!"], "Я боюсь собак."),  # said twice: the fact it contradicts is the answer
+])
+def test_a_reply_never_contradicts_the_persona(tiny_model_dir: Path, script: list[str], sent: str) -> None:
+    backend = ScriptedBackend(load_backend(tiny_model_dir), script)
+    turn = Turn(("Я работаю медсестрой.", "Я боюсь собак.", "Я не люблю зиму.", "У меня есть кот Барсик."),
+                ("Расскажи о себе.",))
+    assert compose(backend, [turn], GREEDY) == [sent]
+    assert len(backend.inputs) == min(len(script), 2)
+
+
+def test_what_the_bot_said_of_itself_is_kept_to_unless_it_broke_the_persona(tiny_model_dir: Path) -> None:
+    history = ("Где ты живёшь?", "Я живу в Самаре.", "А кем работаешь?", "Я люблю собак.", "Расскажи ещё.")
+    turn = Turn(("Я боюсь собак.",), history)
+    assert turn.own_facts == ["Я боюсь собак.", "Я живу в Самаре."]
+    backend = ScriptedBackend(load_backend(tiny_model_dir), ["Я живу в Москве, там хорошо.", "Я живу в Самаре."])
+    assert compose(backend, [turn], GREEDY) == ["Я живу в Самаре."]
+
+
 def test_a_reply_that_would_say_the_users_message_back_once_cut_is_generated_again(tiny_model_dir: Path) -> None:
     """An echo is judged on the reply as sent: «Привет! Как дела? Чем занимаешься?» is cut to two sentences of
     which the first pair is the user's own message."""

@@ -13,7 +13,8 @@ from bot.generation.turns import ask_back_allowed, asks_back, at_sentence_end, f
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from dialogue.format import FormatSpec
-from dialogue.grounding import NO, YES, is_farewell, reply_opening, said_of_itself, settle
+from dialogue.grounding import (NO, YES, consistent_part, contradicted_fact, is_farewell, reply_opening, said_of_itself,
+                                settle)
 from dialogue.memory import Fact, remember, self_statements
 from dialogue.russian import lemma, to_first_person, to_second_person
 from tests.test_console import rows, run_chat
@@ -144,6 +145,32 @@ def test_the_common_knowledge_table_is_read_as_the_grounding_reads_words() -> No
 ])
 def test_what_a_fact_implies_settles_questions_it_does_not_word(persona: str, question: str, opening: str) -> None:
     assert reply_opening([persona, "Я живу в Москве."], [question]) == opening
+
+
+OWN = ["Я работаю медсестрой.", "Я живу в Омске.", "Я боюсь собак.", "Я не люблю зиму.", "Я веган.",
+       "У меня нет детей."]
+
+
+@pytest.mark.parametrize(("said", "contradicted"), [
+    ("А я люблю собак.", "Я боюсь собак."), ("Я работаю медсестрой, но люблю зиму.", "Я не люблю зиму."),
+    ("Я ем мясо каждый день.", "Я веган."), ("Я живу в Москве.", "Я живу в Омске."),
+    ("Я работаю учителем.", "Я работаю медсестрой."), ("У меня двое детей", "У меня нет детей."),
+    # Not against it: another subject, another thing, a hedge, a question, a story too long to read.
+    ("Мой брат любит собак.", None), ("Я живу в Омске с мамой.", None), ("Я родом из Москвы, живу в Омске.", None),
+    ("Я был в Москве.", None), ("Я работаю с мамой.", None), ("Я бы хотела жить в Москве.", None),
+    ("А ты любишь собак?", None), ("Я люблю детей.", None), ("Я не люблю зиму, она холодная.", None),
+    ("Я люблю зиму за то что можно долго гулять с друзьями по вечерам в парке", None),
+])
+def test_a_statement_that_contradicts_the_bots_own_facts(said: str, contradicted: str | None) -> None:
+    assert contradicted_fact(said, OWN) == contradicted
+
+
+def test_a_reply_is_kept_up_to_what_contradicts_the_facts() -> None:
+    assert consistent_part("Я работаю медсестрой, но люблю зиму. Кот спит.", OWN) == "Я работаю медсестрой."
+    assert consistent_part("Я живу в Омске. А я люблю собак.", OWN) == "Я живу в Омске."
+    assert consistent_part("Да, я люблю собак.", OWN) == ""  # nothing but the yes is left: written again
+    assert consistent_part("Привет! Я живу в Москве.", OWN) == ""
+    assert consistent_part("Нет, я не люблю зиму.", OWN) == "Нет, я не люблю зиму."
 
 
 @pytest.mark.parametrize(("message", "farewell"), [

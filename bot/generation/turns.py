@@ -26,11 +26,14 @@ from dialogue.grounding import (
     NO,
     YES,
     against_answer,
+    consistent_part,
+    contradicted_fact,
     is_farewell,
     is_yes_no,
     join_opening,
     last_question,
     reply_opening,
+    said_of_itself,
 )
 from dialogue.russian import sentences
 
@@ -66,6 +69,12 @@ class Turn:
     @property
     def opening(self) -> str:
         return reply_opening(self.persona, self.history, self.partner)
+
+    @property
+    def own_facts(self) -> list[str]:
+        """What the reply must not contradict: the persona and what the bot said of itself (where it kept to it)."""
+        return [*self.persona, *(fact for fact in said_of_itself(self.history)
+                                 if not contradicted_fact(fact, self.persona))]
 
 
 def asks_back(text: str) -> bool:
@@ -115,11 +124,13 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
         raise ValueError(f"backend returned {len(texts)} replies for {len(inputs)} inputs x {per_input}")
     limit = decoding.max_new_tokens or backend.format.max_target_tokens
 
+    facts = [t.own_facts for t in turns]
+
     def finished(turn: int, text: str) -> str:
         said = sentences(text)
         if len(said) > limits[turn]:  # the sentence limit stopped the model at the first token of one more
             text = " ".join(said[: limits[turn]])
-        return finish(openings[turn], text, turns[turn].history, _at_limit(backend, text, limit))
+        return finish(openings[turn], text, turns[turn].history, _at_limit(backend, text, limit), facts[turn])
 
     replies = [finished(k // per_input, text) for k, text in enumerate(texts)]
     # A reply that says the user's message back goes again, with the message kept out as if the bot had said it.
@@ -132,7 +143,27 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
         for k, i in enumerate(echoed):
             replies[i * per_input : (i + 1) * per_input] = [finished(i, text)
                                                             for text in again[k * per_input : (k + 1) * per_input]]
+    # A reply whose first words contradict the persona (or what the bot said of itself) goes again with them kept
+    # out; if the model says it again, the fact it contradicted is the answer.
+    broken = sorted({k // per_input for k, reply in enumerate(replies) if not reply})
+    if broken:
+        said = {i: [texts[k] for k in range(i * per_input, (i + 1) * per_input)] for i in broken}
+        again = backend.generate([inputs[i] for i in broken], decoding, [earlier[i] + said[i] for i in broken],
+                                 persona=[turns[i].persona for i in broken], keep_out=[keep_out[i] for i in broken],
+                                 max_sentences=[limits[i] for i in broken], **many)
+        for k, i in enumerate(broken):
+            for j in range(per_input):
+                if not replies[i * per_input + j]:
+                    replies[i * per_input + j] = (finished(i, again[k * per_input + j])
+                                                  or _keeping_to(openings[i], said[i][j], facts[i]))
     return replies
+
+
+def _keeping_to(opening: str, text: str, facts: Sequence[str]) -> str:
+    """The reply where the model twice contradicted a fact: the fact itself, after the opening."""
+    reply = join_opening(opening, text)
+    fact = contradicted_fact(reply, facts)
+    return reply if fact is None else join_opening(opening, fact if fact[-1:] in ".!?…)" else fact + ".")
 
 
 def sentences_after(opening: str) -> int:
@@ -149,11 +180,13 @@ def model_inputs(backend, turns: Sequence[Turn], openings: Sequence[str] | None 
             for t, o in zip(turns, openings, strict=True)]
 
 
-def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = False) -> str:
+def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = False,
+           facts: Sequence[str] = ()) -> str:
     """The reply sent: the opening and the model's words, ended at a sentence if the limit ``cut`` it, with
     no question back where a person would not ask one (unless without it the reply would say an earlier one
     again). After an opening that is a whole sentence (a fact said back, a goodbye) the model adds at most
-    one sentence; after a goodbye only a kind word («Пока! Хорошего вечера!»)."""
+    one sentence; after a goodbye only a kind word («Пока! Хорошего вечера!»). Nothing that contradicts ``facts``
+    (``consistent_part``): "" where the reply opens with it."""
     if opening.endswith((".", "!")):
         more = sentences(continuation)[:1]
         if is_farewell(history[-1]) and not (more and KIND_WORDS.search(more[0]) and "?" not in more[0]):
@@ -171,7 +204,8 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     answer = opening if opening in (YES, NO) else YES if _SAYS_YES.match(reply) else NO if _SAYS_NO.match(reply) else None
     if answer and (question := last_question(history[-1])) and is_yes_no(question):  # nothing after takes it back
         keep = next((i for i, sentence in enumerate(said[1:keep], 1) if against_answer(question, answer, sentence)), keep)
-    return " ".join(said[:keep]) if len(said) > keep else reply.strip()
+    reply = " ".join(said[:keep]) if len(said) > keep else reply.strip()
+    return consistent_part(reply, facts)
 
 
 def _at_limit(backend, text: str, limit: int) -> bool:
