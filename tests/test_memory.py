@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from bot import texts
-from bot.generation.turns import ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, without_ask_back
+from bot.generation.turns import (ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, without_ask_back,
+                                  without_false_contrast)
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from dialogue.format import FormatSpec
@@ -196,8 +197,17 @@ def test_a_question_back_goes_unless_a_person_would_ask_one() -> None:
     assert asks_back("Хорошо. А у тебя как дела?") and not asks_back("А я люблю кошек.")
 
 
+def test_no_contrast_with_what_the_user_did_not_say() -> None:
+    assert without_false_contrast("Я медсестра. А у меня есть кот.", "Чем занимаешься?") == "Я медсестра. У меня есть кот."
+    assert without_false_contrast("А я люблю собак.", "Как дела?") == "Я люблю собак."
+    assert without_false_contrast("А я врач. А мне 30 лет.", "Я работаю учителем.") == "А я врач. Мне 30 лет."
+    assert without_false_contrast("Да, а у меня кот.", "У тебя есть кот?") == "Да, а у меня кот."  # not its opening
+
+
 def test_echoes_and_cut_replies() -> None:
     assert is_echo("Привет, как дела?", "Привет! Как дела?") and not is_echo("Привет!", "Привет!")
+    assert is_echo("Привет, как дела? Как тебя зовут?", "Привет! Как дела?")  # the message as the reply's opening
+    assert not is_echo("Привет! Как делишки?", "Привет! Как дела?") and not is_echo("Я тоже люблю собак.", "Я люблю собак.")
     assert at_sentence_end("Я люблю кошек. И ещё я гуляю с собакой в парке и") == "Я люблю кошек."
     assert finish("", "Я люблю кошек. И ещё я гуляю с", ["Что любишь?"], cut=True) == "Я люблю кошек."
     assert finish("Нет,", "у меня нет детей.", ["У тебя есть дети?"]) == "Нет, у меня нет детей."
@@ -207,9 +217,9 @@ def test_echoes_and_cut_replies() -> None:
     assert finish("", "Нет, я водитель такси. А у меня жена есть.", ["Ты женат?"]) == "Нет, я водитель такси."  # its own no
     assert reply_opening(("У меня есть кошка Муська.",), ("У тебя есть домашние животные?",)) == YES  # any pet answers
     assert finish("Да,", "у меня есть кошка. А я живу в Казани.", ["У тебя есть кошка?"]) == \
-        "Да, у меня есть кошка. А я живу в Казани."  # another kind of fact stays
+        "Да, у меня есть кошка. Я живу в Казани."  # another kind of fact stays, set against nothing
     rambling = "работаю в банке. А у меня сын есть. Я вот живу с мужем. У меня нет детей."
-    assert finish("Да,", rambling, ["Ты работаешь в банке?"]) == "Да, работаю в банке. А у меня сын есть."
+    assert finish("Да,", rambling, ["Ты работаешь в банке?"]) == "Да, работаю в банке. У меня сын есть."
 
 
 def test_the_partner_line_and_the_opening_in_the_input() -> None:
@@ -298,7 +308,7 @@ async def test_telegram_memory_lists_forgets_and_never_leaks(tg: Harness) -> Non
 
 def test_without_an_opening_the_model_says_as_much_as_it_wants() -> None:
     assert finish("", "Я работаю врачом. А у меня есть собака.", ["Что делал вчера?"]) == \
-        "Я работаю врачом. А у меня есть собака."
+        "Я работаю врачом. У меня есть собака."
 
 
 def test_the_reader_on_hand_labelled_persona_chat_utterances(data_dir: Path) -> None:

@@ -35,6 +35,7 @@ from dialogue.grounding import (
     reply_opening,
     said_of_itself,
 )
+from dialogue.memory import self_statements
 from dialogue.russian import sentences
 
 ASK_BACK = re.compile(
@@ -52,6 +53,7 @@ twenty in the persona chat), and only after a message that asks nothing."""
 KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн|увидимся|до (встречи|завтра|свидания)|счастлив|спокойной|"
                         r"добр|сладких", re.IGNORECASE)
 """What a goodbye may add: a wish or a thank-you, not a new topic."""
+_CONTRAST = re.compile(r"^[Аа]\s+(?:вот\s+)?(я|у меня|мне|меня|мой|моя|мои)(\b.*)$", re.DOTALL)
 _SAYS_YES, _SAYS_NO = re.compile(r"да\b", re.IGNORECASE), re.compile(r"нет\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…)]+(?=\s|$)")
 
@@ -103,9 +105,10 @@ def at_sentence_end(text: str) -> str:
 
 
 def is_echo(reply: str, message: str) -> bool:
-    """Whether ``reply`` is the user's ``message`` said back (its words, case and punctuation aside)."""
+    """Whether ``reply`` says the user's ``message`` back (its words, case and punctuation aside), alone or as its
+    opening («Привет! Как дела?» -> «Привет, как дела? Как тебя зовут?»)."""
     said = words_only(message)
-    return len(said.split()) >= 2 and words_only(reply) == said
+    return len(said.split()) >= 2 and f"{words_only(reply)} ".startswith(f"{said} ")
 
 
 def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_input: int = 1) -> list[str]:
@@ -205,7 +208,18 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     if answer and (question := last_question(history[-1])) and is_yes_no(question):  # nothing after takes it back
         keep = next((i for i, sentence in enumerate(said[1:keep], 1) if against_answer(question, answer, sentence)), keep)
     reply = " ".join(said[:keep]) if len(said) > keep else reply.strip()
-    return consistent_part(reply, facts)
+    return without_false_contrast(consistent_part(reply, facts), history[-1])
+
+
+def without_false_contrast(reply: str, message: str) -> str:
+    """No «А я …», «А у меня …» set against what the user did not say: after the reply's first sentence (the model's
+    stand-in for a question back) or where the user's message told nothing of themself. «Я учитель.» -> «А я врач.»
+    stays; «Чем занимаешься?» -> «Я врач. А у меня есть кот.» becomes «Я врач. У меня есть кот.»."""
+    told = bool(self_statements(message))
+    said = sentences(reply)
+    kept = [_CONTRAST.sub(lambda m: m.group(1)[:1].upper() + m.group(1)[1:] + m.group(2), sentence) if index or not told else sentence
+            for index, sentence in enumerate(said)]
+    return " ".join(kept) if kept != said else reply
 
 
 def _at_limit(backend, text: str, limit: int) -> bool:
