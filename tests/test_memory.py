@@ -202,6 +202,10 @@ def test_no_contrast_with_what_the_user_did_not_say() -> None:
     assert without_false_contrast("А я люблю собак.", "Как дела?") == "Я люблю собак."
     assert without_false_contrast("А я врач. А мне 30 лет.", "Я работаю учителем.") == "А я врач. Мне 30 лет."
     assert without_false_contrast("Да, а у меня кот.", "У тебя есть кот?") == "Да, а у меня кот."  # not its opening
+    assert without_false_contrast("Я врач, а у меня есть собака.", "Кто ты?") == "Я врач, и у меня есть собака."
+    assert without_false_contrast("Муж любит рыбалку, а я нет.", "Что любишь?") == "Муж любит рыбалку, а я нет."
+    assert finish("Пока!", "А у меня всё хорошо!", ["Спасибо, до свидания!"]) == "Пока!"  # a kind word, not news
+    assert finish("Пока!", "Хорошего вечера!", ["Спасибо, до свидания!"]) == "Пока! Хорошего вечера!"
 
 
 def test_echoes_and_cut_replies() -> None:

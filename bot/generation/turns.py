@@ -54,6 +54,8 @@ KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн
                         r"добр|сладких", re.IGNORECASE)
 """What a goodbye may add: a wish or a thank-you, not a new topic."""
 _CONTRAST = re.compile(r"^[Аа]\s+(?:вот\s+)?(я|у меня|мне|меня|мой|моя|мои)(\b.*)$", re.DOTALL)
+_SELF_AGAINST_SELF = re.compile(r"(\b(?:[Яя]|[Уу] меня|[Мм]не)\b[^,.!?…]*),\s+а\s+(я|у меня|мне|меня)\b")
+"""«Я врач, а у меня есть собака»: the bot set against itself, where it means «и»."""
 _SAYS_YES, _SAYS_NO = re.compile(r"да\b", re.IGNORECASE), re.compile(r"нет\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…)]+(?=\s|$)")
 
@@ -192,7 +194,8 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     (``consistent_part``): "" where the reply opens with it."""
     if opening.endswith((".", "!")):
         more = sentences(continuation)[:1]
-        if is_farewell(history[-1]) and not (more and KIND_WORDS.search(more[0]) and "?" not in more[0]):
+        if is_farewell(history[-1]) and not (more and KIND_WORDS.search(more[0]) and "?" not in more[0]
+                                             and not self_statements(more[0])):
             more = []
         continuation = " ".join(more)
     reply = join_opening(opening, continuation)
@@ -217,9 +220,13 @@ def without_false_contrast(reply: str, message: str) -> str:
     stays; «Чем занимаешься?» -> «Я врач. А у меня есть кот.» becomes «Я врач. У меня есть кот.»."""
     told = bool(self_statements(message))
     said = sentences(reply)
-    kept = [_CONTRAST.sub(lambda m: m.group(1)[:1].upper() + m.group(1)[1:] + m.group(2), sentence) if index or not told else sentence
+    kept = [_SELF_AGAINST_SELF.sub(r"\1, и \2", _CONTRAST.sub(_capitalised, sentence) if index or not told else sentence)
             for index, sentence in enumerate(said)]
     return " ".join(kept) if kept != said else reply
+
+
+def _capitalised(match: re.Match[str]) -> str:
+    return match.group(1)[:1].upper() + match.group(1)[1:] + match.group(2)
 
 
 def _at_limit(backend, text: str, limit: int) -> bool:
