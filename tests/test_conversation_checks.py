@@ -64,10 +64,18 @@ def test_a_reply_never_contradicts_the_persona(tiny_model_dir: Path, script: lis
     assert len(backend.inputs) == min(len(script), 2)
 
 
+def test_a_reply_cut_to_an_earlier_one_is_written_again(tiny_model_dir: Path) -> None:
+    backend = ScriptedBackend(load_backend(tiny_model_dir), ["Я медсестра. А я люблю собак.", "У меня есть кот."])
+    turn = Turn(("Я работаю медсестрой.", "Я боюсь собак."), ("Кем работаешь?", "Я медсестра.", "Расскажи о себе."))
+    assert compose(backend, [turn], GREEDY) == ["У меня есть кот."]
+
+
 def test_what_the_bot_said_of_itself_is_kept_to_unless_it_broke_the_persona(tiny_model_dir: Path) -> None:
     history = ("Где ты живёшь?", "Я живу в Самаре.", "А кем работаешь?", "Я люблю собак.", "Расскажи ещё.")
     turn = Turn(("Я боюсь собак.",), history)
     assert turn.own_facts == ["Я боюсь собак.", "Я живу в Самаре."]
+    later = Turn(("Я люблю рок.",), ("Есть животные?", "У меня есть собака.", "А кошки?", "У меня нет животных.", "Ну?"))
+    assert later.own_facts == ["Я люблю рок.", "У меня есть собака."]  # what it said first stands
     backend = ScriptedBackend(load_backend(tiny_model_dir), ["Я живу в Москве, там хорошо.", "Я живу в Самаре."])
     assert compose(backend, [turn], GREEDY) == ["Я живу в Самаре."]
 

@@ -76,9 +76,14 @@ class Turn:
 
     @property
     def own_facts(self) -> list[str]:
-        """What the reply must not contradict: the persona and what the bot said of itself (where it kept to it)."""
-        return [*self.persona, *(fact for fact in said_of_itself(self.history)
-                                 if not contradicted_fact(fact, self.persona))]
+        """What the reply must not contradict: the persona, and what the bot said of itself where that kept to the
+        persona and to what it had said before (the first word stands: «У меня нет животных.» after «У меня есть
+        собака.» is not kept)."""
+        facts = list(self.persona)
+        for fact in said_of_itself(self.history):
+            if not contradicted_fact(fact, facts):
+                facts.append(fact)
+        return facts
 
 
 def asks_back(text: str) -> bool:
@@ -159,16 +164,23 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
         for k, i in enumerate(broken):
             for j in range(per_input):
                 if not replies[i * per_input + j]:
-                    replies[i * per_input + j] = (finished(i, again[k * per_input + j])
-                                                  or _keeping_to(openings[i], said[i][j], facts[i]))
+                    replies[i * per_input + j] = (finished(i, again[k * per_input + j]) or _keeping_to(
+                        openings[i], [said[i][j], again[k * per_input + j]], facts[i], turns[i].history))
     return replies
 
 
-def _keeping_to(opening: str, text: str, facts: Sequence[str]) -> str:
-    """The reply where the model twice contradicted a fact: the fact itself, after the opening."""
-    reply = join_opening(opening, text)
-    fact = contradicted_fact(reply, facts)
-    return reply if fact is None else join_opening(opening, fact if fact[-1:] in ".!?…)" else fact + ".")
+def _keeping_to(opening: str, texts: Sequence[str], facts: Sequence[str], history: Sequence[str]) -> str:
+    """The reply where the model's ``texts`` (its first try, then its second) contradicted a fact, or were cut to an
+    earlier reply: the fact itself after the opening, unless the bot said that already; then what the second try
+    says before it contradicts anything."""
+    first = join_opening(opening, texts[0])
+    fact = contradicted_fact(first, facts)
+    if fact is None:
+        return first
+    reply = join_opening(opening, fact if fact[-1:] in ".!?…)" else fact + ".")
+    if repeats_earlier(reply, own_turns(history)):
+        return consistent_part(join_opening(opening, texts[-1]), facts) or reply
+    return reply
 
 
 def sentences_after(opening: str) -> int:
@@ -211,7 +223,10 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     if answer and (question := last_question(history[-1])) and is_yes_no(question):  # nothing after takes it back
         keep = next((i for i, sentence in enumerate(said[1:keep], 1) if against_answer(question, answer, sentence)), keep)
     reply = " ".join(said[:keep]) if len(said) > keep else reply.strip()
-    return without_false_contrast(consistent_part(reply, facts), history[-1])
+    kept = consistent_part(reply, facts)
+    if kept != reply and repeats_earlier(kept, own_turns(history)):
+        return ""  # what is left says an earlier reply again: written again instead
+    return without_false_contrast(kept, history[-1])
 
 
 def without_false_contrast(reply: str, message: str) -> str:
