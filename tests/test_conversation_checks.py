@@ -89,6 +89,21 @@ def test_a_reply_that_would_say_the_users_message_back_once_cut_is_generated_aga
     assert len(backend.inputs) == 2
 
 
+def test_the_scripted_dialogues_count_replies_against_the_persona_or_an_earlier_reply() -> None:
+    """Counted on replies as given (not through ``compose``, which would keep them consistent)."""
+    def replies(personas, histories):  # noqa: ANN001, ANN202
+        turn = len(histories[0]) // 2
+        return ["Я живу в Омске." if turn == 1 else "Я живу в Сочи." if turn == 2 else f"Ответ {turn}" for _ in personas]
+
+    result = scripted_dialogues(replies)
+    # «Я живу в Омске.» is against the four personas that live elsewhere; «Я живу в Сочи.» then against all but the
+    # one that lives there (against the persona's town, or «Омск» said before, which the bot keeps to)
+    assert result["contradicting_replies"] == 4 + 9
+    turns = result["dialogues"][1]["turns"]
+    assert [t["contradicts"] for t in turns[1:3]] == ["Я живу в Москве.", "Я живу в Москве."]
+    assert result["dialogues"][2]["turns"][2]["contradicts"] == "Я живу в Омске."
+
+
 def test_a_reply_that_repeats_an_earlier_one_counts_once_per_repeat(tiny_model_dir: Path) -> None:
     personas = len({p.persona for p in PROBES})
     # Every dialogue gets, turn by turn: "Привет!", "Я врач.", "я врач", then distinct replies.
