@@ -204,6 +204,8 @@ def test_no_contrast_with_what_the_user_did_not_say() -> None:
     assert without_false_contrast("Да, а у меня кот.", "У тебя есть кот?") == "Да, а у меня кот."  # not its opening
     assert without_false_contrast("Я врач, а у меня есть собака.", "Кто ты?") == "Я врач, и у меня есть собака."
     assert without_false_contrast("Муж любит рыбалку, а я нет.", "Что любишь?") == "Муж любит рыбалку, а я нет."
+    assert without_false_contrast("Да, в Казани, а у меня кот.", "Ты из Казани?") == "Да, в Казани, и у меня кот."
+    assert without_false_contrast("Понятно, а я врач.", "Я учитель.") == "Понятно, а я врач."  # set against the user
     assert finish("Пока!", "А у меня всё хорошо!", ["Спасибо, до свидания!"]) == "Пока!"  # a kind word, not news
     assert finish("Пока!", "Хорошего вечера!", ["Спасибо, до свидания!"]) == "Пока! Хорошего вечера!"
 

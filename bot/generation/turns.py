@@ -54,7 +54,9 @@ KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн
                         r"добр|сладких", re.IGNORECASE)
 """What a goodbye may add: a wish or a thank-you, not a new topic."""
 _CONTRAST = re.compile(r"^[Аа]\s+(?:вот\s+)?(я|у меня|мне|меня|мой|моя|мои)(\b.*)$", re.DOTALL)
-_SELF_AGAINST_SELF = re.compile(r"(\b(?:[Яя]|[Уу] меня|[Мм]не)\b[^,.!?…]*),\s+а\s+(я|у меня|мне|меня)\b")
+_MID_CONTRAST = re.compile(r"^((?:[Дд]а|[Нн]ет),\s+[^,.!?…]+),\s+а\s+(я|у меня|мне)\b(?![^.!?…]*\?)")
+"""«Да, в Казани, а у меня есть кошка»: an answer, then the bot set against nothing."""
+_SELF_AGAINST_SELF = re.compile(r"(\b(?:[Яя]|[Уу] меня|[Мм]не)\b[^,.!?…]*),\s+а\s+(я|у меня|мне|меня)\b(?![^.!?…]*\?)")
 """«Я врач, а у меня есть собака»: the bot set against itself, where it means «и»."""
 _SAYS_YES, _SAYS_NO = re.compile(r"да\b", re.IGNORECASE), re.compile(r"нет\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…)]+(?=\s|$)")
@@ -235,8 +237,11 @@ def without_false_contrast(reply: str, message: str) -> str:
     stays; «Чем занимаешься?» -> «Я врач. А у меня есть кот.» becomes «Я врач. У меня есть кот.»."""
     told = bool(self_statements(message))
     said = sentences(reply)
-    kept = [_SELF_AGAINST_SELF.sub(r"\1, и \2", _CONTRAST.sub(_capitalised, sentence) if index or not told else sentence)
-            for index, sentence in enumerate(said)]
+    kept = []
+    for index, sentence in enumerate(said):
+        if index or not told:
+            sentence = _MID_CONTRAST.sub(r"\1, и \2", _CONTRAST.sub(_capitalised, sentence))
+        kept.append(_SELF_AGAINST_SELF.sub(r"\1, и \2", sentence))
     return " ".join(kept) if kept != said else reply
 
 
