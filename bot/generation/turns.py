@@ -144,14 +144,17 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
             text = " ".join(said[: limits[turn]])
         return finish(openings[turn], text, turns[turn].history, _at_limit(backend, text, limit), facts[turn])
 
+    def generate_again(indices: list[int], kept_out: dict[int, list[str]]) -> list[str]:
+        """The replies of the turns ``indices`` written again, with ``kept_out`` as if the bot had said it."""
+        return backend.generate([inputs[i] for i in indices], decoding, [earlier[i] + kept_out[i] for i in indices],
+                                persona=[turns[i].persona for i in indices], keep_out=[keep_out[i] for i in indices],
+                                max_sentences=[limits[i] for i in indices], **many)
+
     replies = [finished(k // per_input, text) for k, text in enumerate(texts)]
     # A reply that says the user's message back goes again, with the message kept out as if the bot had said it.
     echoed = sorted({k // per_input for k, reply in enumerate(replies) if is_echo(reply, turns[k // per_input].history[-1])})
     if echoed:
-        again = backend.generate([inputs[i] for i in echoed], decoding,
-                                 [earlier[i] + [turns[i].history[-1]] for i in echoed],
-                                 persona=[turns[i].persona for i in echoed], keep_out=[keep_out[i] for i in echoed],
-                                 max_sentences=[limits[i] for i in echoed], **many)
+        again = generate_again(echoed, {i: [turns[i].history[-1]] for i in echoed})
         for k, i in enumerate(echoed):
             replies[i * per_input : (i + 1) * per_input] = [finished(i, text)
                                                             for text in again[k * per_input : (k + 1) * per_input]]
@@ -160,9 +163,7 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
     broken = sorted({k // per_input for k, reply in enumerate(replies) if not reply})
     if broken:
         said = {i: [texts[k] for k in range(i * per_input, (i + 1) * per_input)] for i in broken}
-        again = backend.generate([inputs[i] for i in broken], decoding, [earlier[i] + said[i] for i in broken],
-                                 persona=[turns[i].persona for i in broken], keep_out=[keep_out[i] for i in broken],
-                                 max_sentences=[limits[i] for i in broken], **many)
+        again = generate_again(broken, said)
         for k, i in enumerate(broken):
             for j in range(per_input):
                 if not replies[i * per_input + j]:
