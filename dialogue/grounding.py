@@ -11,6 +11,8 @@ opening is fixed here and the model goes on from it (``FormatSpec.build_input(op
   детей.»): that fact;
 * a question about the bot that only an earlier reply of its own answers (it invented it): that reply's
   fact, so that it keeps to what it invented;
+* a question back («Я юрист. А ты?», «Мне 22, а тебе?», «Нет, а у тебя?»): the bot's fact of the same kind
+  («Я хирург.»), or of what the bot had asked and the user answered, never a yes or a no (``in_kind``);
 * a question about the user («Как меня зовут?», «Где я живу?», «У меня есть собака?»): the user's fact
   said back to them («Тебя зовут Олег.»), or «Да,» / «Нет,»;
 * a goodbye: «Пока!».
@@ -56,6 +58,11 @@ _QUESTION_CUES = frozenset({"звать", "имя", "город", "возрас�
 _MEMORY_LEAD = re.compile(r"^\W*(а\s+)?(ты\s+)?(помнишь|знаешь|не забыл[аи]?|напомни|скажи)\b[,\s]*", re.IGNORECASE)
 """«Ты помнишь, как меня зовут?» asks what «Как меня зовут?» asks."""
 _ALL_ABOUT = re.compile(r"(что|чего)\s+(ты\s+)?(знаешь|помнишь|запомнил\w*)\s+(обо|про|о)\s+(мне|меня)", re.IGNORECASE)
+_QUESTION_BACK = re.compile(
+    r"(?:^|(?<=[\s,.!?…)(]))(?:а|и|ну\s+а|ну)\s+(?:у\s+)?(?:ты|тебя|тебе|вы|вас|вам)(?:\s+(?:сам|сама|как))?[\s?!.)]*$",
+    re.IGNORECASE,
+)
+"""A bare question back ending a message, with or without its «?»: «А ты?», «а у тебя», «И вам?», «а ты сам?»."""
 
 
 def is_farewell(message: str) -> bool:
@@ -289,6 +296,8 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
     if not history:
         return ""
     message = history[-1]
+    if (told := question_back(message)) is not None:
+        return in_kind(told, history, list(persona) + said_of_itself(history))
     question = last_question(message)
     if question is None:
         return GOODBYE if is_farewell(message) else ""
@@ -316,6 +325,41 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
         if (fact := recall(question, partner)) is not None:
             return to_second_person(fact)
     return ""
+
+
+def question_back(message: str) -> str | None:
+    """What the user said before the bare question back that ends ``message`` («Я юрист. А ты?» -> «Я юрист.»,
+    «Нет, а у тебя?» -> «Нет»), "" for a message that is only one; None if it does not end in one."""
+    found = _QUESTION_BACK.search(message.strip())
+    return None if found is None else message.strip()[: found.start()].strip(" ,;:-")
+
+
+def in_kind(told: str, history: Sequence[str], facts: Sequence[str]) -> str:
+    """The opening of the reply to a question back: the bot's fact of what the user ``told`` of themself just
+    before it («Я юрист. А ты?» -> «Я хирург.», «Я люблю читать, а ты?» -> «Я люблю читать книжки.»), or, where they
+    told nothing of themself, of what the bot had asked them («Как дела? У тебя есть дети?» -> «Нет, а у тебя?» ->
+    «У меня двое детей.»); "" where ``facts`` (the persona and what the bot said of itself) have none: the model
+    answers, in kind rather than with a yes or a no to a question nobody asked."""
+    statements = self_statements(told)
+    if statements:
+        asked = to_second_person(statements[-1].text).rstrip(".!…) ") + "?"
+        slot = statements[-1].slot
+    else:
+        asked = last_question(history[-2]) if len(history) >= 2 else None
+        if asked is None or addressee(asked) != "bot":
+            return ""
+        slot = question_slot(to_first_person(asked))
+    if slot == "city":  # «Я живу с родителями» is no answer to «Я из Москвы, а ты?»
+        facts = [fact for fact in facts if classify(fact) != "city" or _names_place(fact)]
+    found = settling_fact(asked, facts)
+    if found is not None:
+        return _said_again(found[1])
+    same_kind = [fact for fact in facts if slot not in (None, "other") and classify(fact) == slot]
+    return _said_again(same_kind[0]) if same_kind else ""
+
+
+def _names_place(fact: str) -> bool:
+    return any("Geox" in parse(word).tag for word in words(fact))
 
 
 def against_answer(question: str, answer: str, sentence: str) -> bool:

@@ -45,7 +45,7 @@ def test_a_reply_the_sentence_limit_ended_is_cut_before_the_sentence_it_began(ti
     """The model is told how many sentences the bot sends (``SentenceLimit``) and stops at the first token of one
     more: that fragment goes, and with it a question back it would have kept from being cut."""
     backend = ScriptedBackend(load_backend(tiny_model_dir), ["Я врач. А ты? Я", "Я врач. Люблю собак. Я"])
-    turn = Turn(("Я работаю врачом.",), ("Кем ты работаешь?",))
+    turn = Turn(("Я работаю врачом.",), ("Расскажи о себе.",))
     assert compose(backend, [turn, turn], GREEDY) == ["Я врач.", "Я врач. Люблю собак."]
     assert backend.max_sentences == [MAX_SENTENCES, MAX_SENTENCES]
     assert sentences_after("Тебя зовут Олег.") == 1 and sentences_after("Да,") == sentences_after("") == MAX_SENTENCES
@@ -62,6 +62,16 @@ def test_a_reply_never_contradicts_the_persona(tiny_model_dir: Path, script: lis
                 ("Расскажи о себе.",))
     assert compose(backend, [turn], GREEDY) == [sent]
     assert len(backend.inputs) == min(len(script), 2)
+
+
+def test_a_question_back_comes_after_the_answer(tiny_model_dir: Path) -> None:
+    """In return for «Кем ты работаешь?» the bot may ask back, as people do, but not instead of answering."""
+    backend = ScriptedBackend(load_backend(tiny_model_dir), ["А ты?", "Я врач. А ты?"])
+    turn = Turn(("Я работаю врачом.",), ("Привет!", "Привет!", "Кем ты работаешь?"))
+    assert compose(backend, [turn], GREEDY) == ["Я врач."]  # written again, the question back kept out
+    asked = ScriptedBackend(load_backend(tiny_model_dir), ["Я врач, а ты?"])
+    assert compose(asked, [turn], GREEDY) == ["Я врач, а ты?"]
+    assert compose(asked, [Turn(turn.persona, turn.history, ("Я учитель.",))], GREEDY) == ["Я врач."]  # known
 
 
 def test_a_reply_cut_to_an_earlier_one_is_written_again(tiny_model_dir: Path) -> None:

@@ -106,6 +106,29 @@ def test_the_reply_opening() -> None:
     assert reply_opening(PERSONA, ["Ну ладно, мне пора. Пока!"]) == "Пока!"
 
 
+SURGEON = ("Я хирург.", "Мне 35 лет.", "Я живу в Казани.", "Я живу с женой.", "Люблю рыбалку.", "У меня два сына.")
+
+
+@pytest.mark.parametrize(("history", "opening"), [
+    (["Я инструктор ) а ты ?"], "Я хирург."),  # not «Нет,»: nobody asked whether the bot is an instructor
+    (["Алена Мне 22 А тебе?"], "Мне 35 лет."),
+    (["Я из Москвы, а ты?"], "Я живу в Казани."),  # a town, not whom it lives with
+    (["Я очень люблю рыбалку. А вы?"], "Люблю рыбалку."),
+    (["Я люблю читать, а ты"], "Люблю рыбалку."),  # in kind, without its «?»
+    (["Привет! У тебя есть дети?", "Нет, а у тебя?"], "У меня два сына."),  # what the bot had asked, asked back
+    (["Сколько тебе лет?", "20 А вам?"], "Мне 35 лет."),
+    (["Как дела?", "Хорошо. А у тебя?"], ""),  # nothing of the kind in the persona: the model answers
+    (["Меня зовут Артур. А тебя?"], ""),  # the persona has no name: the model's own (it does not take the user's)
+])
+def test_a_question_back_is_answered_in_kind(history: list[str], opening: str) -> None:
+    assert reply_opening(SURGEON, history) == opening
+
+
+def test_a_question_back_keeps_to_what_the_bot_invented() -> None:
+    history = ["Где ты живёшь?", "Я живу в Самаре.", "Я из Москвы, а ты?"]
+    assert reply_opening(["Я люблю рисовать."], history) == "Я живу в Самаре."
+
+
 def test_the_common_knowledge_table_is_read_as_the_grounding_reads_words() -> None:
     from dialogue.kinds import DENIES, KINDS, NAMES, lemmas
     from dialogue.memory import GENERIC_LEMMAS
@@ -190,10 +213,15 @@ def test_a_question_back_goes_unless_a_person_would_ask_one() -> None:
     assert without_ask_back("Да, у меня кошка. А у тебя есть животные?") == "Да, у меня кошка."
     assert without_ask_back("А ты?") == "А ты?"  # nothing else to say
     assert without_ask_back("Привет, как дела? Чем занимаешься?") == "Привет, как дела? Чем занимаешься?"
-    assert not ask_back_allowed(["Кем ты работаешь?"])  # a question is answered, not returned
-    assert ask_back_allowed(["Я работаю врачом."])
-    assert not ask_back_allowed(["Привет", "Я учитель, а ты?", "Я работаю врачом."])  # one asked back lately
-    assert finish("", "Я учитель, а ты?", ["Кем ты работаешь?"]) == "Я учитель."
+    # Asked as people ask: in return for a getting-to-know question, about what the asker has not told.
+    assert ask_back_allowed(["Кем ты работаешь?"]) and ask_back_allowed(["Привет! Как дела?"])
+    assert finish("", "Я учитель, а ты?", ["Кем ты работаешь?"]) == "Я учитель, а ты?"
+    assert not ask_back_allowed(["Кем ты работаешь?"], ["Я врач."])  # the bot knows it already
+    assert not ask_back_allowed(["Я врач. Кем ты работаешь?"])  # told just now
+    assert not ask_back_allowed(["Я работаю врачом."])  # after a statement people rarely ask back
+    assert not ask_back_allowed(["Ты любишь собак?"]) and not ask_back_allowed(["Я учитель, а ты?"])
+    assert not ask_back_allowed(["Как тебя зовут?", "Аня, а тебя?", "Олег. Кем работаешь?"])  # one asked back lately
+    assert finish("", "Я учитель, а ты?", ["Ты учитель?"]) == "Я учитель."
     assert asks_back("Хорошо. А у тебя как дела?") and not asks_back("А я люблю кошек.")
 
 

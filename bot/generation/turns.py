@@ -6,11 +6,12 @@ Generator, reply selection, the evaluation and the conversation checks:
 * the reply's opening where the facts settle it (``dialogue.grounding``): a yes/no answer that agrees with the
   persona, the user's fact said back when asked, «Пока!» to a goodbye;
 * the user's facts in the input (``FormatSpec.max_partner_facts``);
-* turn-taking: a question back («А ты?», «А у тебя?») only where a person would ask one, rarely (``ask_back_allowed``):
-  elsewhere it is kept out while the model writes (``QUESTION_BACK``), so that it says something else instead;
-  never the user's own message said back (an echo is generated again with it kept out); a reply the token limit
-  cut mid-sentence ends at its last full sentence; at most ``MAX_SENTENCES`` sentences, the model stopped once it
-  begins one more (``SentenceLimit``).
+* turn-taking: a question back («А ты?», «А у тебя?») only where a person would ask one, in return for a
+  getting-to-know question about what the bot does not know of the user yet (``ask_back_allowed``): elsewhere it is
+  kept out while the model writes (``QUESTION_BACK``), so that it says something else instead; a question back from
+  the user is answered in kind (``dialogue.grounding.in_kind``); never the user's own message said back (an echo
+  is generated again with it kept out); a reply the token limit cut mid-sentence ends at its last full sentence; at
+  most ``MAX_SENTENCES`` sentences, the model stopped once it begins one more (``SentenceLimit``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dialogue.format import own_turns, tokenizer_truncator, words_only
 from dialogue.grounding import (
     NO,
     YES,
+    addressee,
     against_answer,
     consistent_part,
     contradicted_fact,
@@ -32,24 +34,32 @@ from dialogue.grounding import (
     is_yes_no,
     join_opening,
     last_question,
+    question_slot,
+    question_back,
     reply_opening,
     said_of_itself,
 )
 from dialogue.memory import self_statements
-from dialogue.russian import sentences
+from dialogue.russian import sentences, to_first_person
 
 ASK_BACK = re.compile(
-    r"(?:^|(?<=[,.!?…;:)(]))\s*(?:а|и|ну а)\s+(?:как\s+|что\s+|чем\s+|где\s+|кем\s+)?(?:у\s+)?"
+    r"(?:^|(?<=[,.!?…;:)(])|(?<=\w)(?-i:(?=\s+[АИ]\s)))\s*(?:а|и|ну а)\s+(?:как\s+|что\s+|чем\s+|где\s+|кем\s+)?(?:у\s+)?"
     r"(?:ты|тебя|тебе|вы|вас|вам|твой|твоя|твои|ваш|ваши)\b[^.!?…]*\?+[)\s]*",
     re.IGNORECASE,
 )
-"""A question back: a clause opening with «а» and «ты» (or «у тебя», «вы»…), ending in «?»."""
+"""A question back: a clause opening with «а» and «ты» (or «у тебя», «вы»…), ending in «?»; also typed without a
+stop before it («У меня кот А у вас?»)."""
 MAX_SENTENCES = 2
 """A reply answers, then adds at most one thing, as people's replies in the persona chat mostly do; the model kept
 from asking back goes on, and its later sentences are where it contradicts itself (docs/model_recipe.md)."""
-ASK_BACK_EVERY = 10
-"""A question back at most once in this many of the bot's replies (people ask back in about one reply of
-twenty in the persona chat), and only after a message that asks nothing."""
+ASK_BACK_EVERY = 4
+"""A question back at most once in this many of the bot's replies in a dialogue."""
+RECIPROCAL_SLOTS = frozenset({"name", "age", "city", "job", "family", "pets", "likes", "plans"})
+"""What a getting-to-know question asks that the bot may ask in return: people in the persona chat ask back after
+about a quarter of such questions (a third after «Откуда ты?»), and after one in twenty statements
+(docs/model_recipe.md, session 24)."""
+_HOW_ARE_YOU = re.compile(r"\bкак\s+(?:(?:у\s+)?(?:тебя|вас)\s+)?(?:твои\s+|ваши\s+)?(?:дела|делишки|жизнь|поживаешь|поживаете|настроение|ты|вы|сам|сама)\b",
+                          re.IGNORECASE)
 KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн|увидимся|до (встречи|завтра|свидания)|счастлив|спокойной|"
                         r"добр|сладких", re.IGNORECASE)
 """What a goodbye may add: a wish or a thank-you, not a new topic."""
@@ -92,9 +102,22 @@ def asks_back(text: str) -> bool:
     return bool(ASK_BACK.search(text))
 
 
-def ask_back_allowed(history: Sequence[str]) -> bool:
-    """A question back is what people do after a message that tells and asks nothing, and not often."""
-    if not history or last_question(history[-1]) is not None or asks_back(history[-1]) or is_farewell(history[-1]):
+def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> bool:
+    """A question back is what people do after answering a getting-to-know question they could ask in return
+    («Кем ты работаешь?» -> «Я врач, а ты?», «Как дела?» -> «Хорошо, а у тебя?»), unless the asker has told that
+    of themself already (``partner``: what the bot knows of them; or in the dialogue); after a statement, a yes/no
+    question or a question back people rarely ask back, and the bot does not. Not twice within ``ASK_BACK_EVERY``."""
+    if not history or is_farewell(history[-1]) or question_back(history[-1]) is not None:
+        return False
+    question = last_question(history[-1])
+    if question is None or not (_HOW_ARE_YOU.search(question) or addressee(question) == "bot" and not is_yes_no(question)):
+        return False
+    slot = question_slot(to_first_person(question))
+    if not _HOW_ARE_YOU.search(question) and slot not in RECIPROCAL_SLOTS:
+        return False
+    told = {fact.slot for fact in self_statements(" ".join(partner))}
+    told |= {fact.slot for message in history[::-1][::2] for fact in self_statements(message)}
+    if slot in told:
         return False
     return not any(asks_back(reply) for reply in own_turns(history)[-(ASK_BACK_EVERY - 1) :])
 
@@ -127,7 +150,8 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
     earlier = [list(own_turns(t.history)) for t in turns]
     # A question back is kept out while the model writes where a person would not ask one: it says something
     # else instead («Я учитель. Люблю свою работу.»), rather than a shorter reply being sent.
-    keep_out = [{} if ask_back_allowed(t.history) else QUESTION_BACK for t in turns]
+    asking_back = [ask_back_allowed(t.history, t.partner) for t in turns]
+    keep_out = [{} if allowed else QUESTION_BACK for allowed in asking_back]
     limits = [sentences_after(opening) for opening in openings]
     many = {"per_input": per_input} if per_input > 1 else {}
     texts = backend.generate(inputs, decoding, earlier, persona=[t.persona for t in turns], keep_out=keep_out,
@@ -142,7 +166,8 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
         said = sentences(text)
         if len(said) > limits[turn]:  # the sentence limit stopped the model at the first token of one more
             text = " ".join(said[: limits[turn]])
-        return finish(openings[turn], text, turns[turn].history, _at_limit(backend, text, limit), facts[turn])
+        return finish(openings[turn], text, turns[turn].history, _at_limit(backend, text, limit), facts[turn],
+                      ask_back=asking_back[turn])
 
     def generate_again(indices: list[int], kept_out: dict[int, list[str]]) -> list[str]:
         """The replies of the turns ``indices`` written again, with ``kept_out`` as if the bot had said it."""
@@ -161,6 +186,8 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
     # A reply whose first words contradict the persona (or what the bot said of itself) goes again with them kept
     # out; if the model says it again, the fact it contradicted is the answer.
     broken = sorted({k // per_input for k, reply in enumerate(replies) if not reply})
+    for i in broken:  # written again without a question back: a reply that was only one has to answer first
+        asking_back[i], keep_out[i] = False, QUESTION_BACK
     if broken:
         said = {i: [texts[k] for k in range(i * per_input, (i + 1) * per_input)] for i in broken}
         again = generate_again(broken, said)
@@ -201,7 +228,7 @@ def model_inputs(backend, turns: Sequence[Turn], openings: Sequence[str] | None 
 
 
 def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = False,
-           facts: Sequence[str] = ()) -> str:
+           facts: Sequence[str] = (), ask_back: bool | None = None) -> str:
     """The reply sent: the opening and the model's words, ended at a sentence if the limit ``cut`` it, with
     no question back where a person would not ask one (unless without it the reply would say an earlier one
     again). After an opening that is a whole sentence (a fact said back, a goodbye) the model adds at most
@@ -216,7 +243,7 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     reply = join_opening(opening, continuation)
     if cut:
         reply = at_sentence_end(reply)
-    if not ask_back_allowed(history):
+    if not (ask_back_allowed(history) if ask_back is None else ask_back):
         trimmed = without_ask_back(reply)
         if not repeats_earlier(trimmed, own_turns(history)):
             reply = trimmed
@@ -226,6 +253,8 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     if answer and (question := last_question(history[-1])) and is_yes_no(question):  # nothing after takes it back
         keep = next((i for i, sentence in enumerate(said[1:keep], 1) if against_answer(question, answer, sentence)), keep)
     reply = " ".join(said[:keep]) if len(said) > keep else reply.strip()
+    if asks_back(reply) and without_ask_back(reply) == reply:
+        return ""  # a question back and nothing else: the question is answered first, so written again
     kept = consistent_part(reply, facts)
     if kept != reply and repeats_earlier(kept, own_turns(history)):
         return ""  # what is left says an earlier reply again: written again instead
