@@ -83,13 +83,15 @@ def is_yes_no(question: str) -> bool:
 
 
 def addressee(question: str) -> str | None:
-    """Who the question is about: ``"bot"`` («ты», «у тебя»), ``"user"`` («я», «меня», «мой»), or None."""
+    """Who the question is about: ``"bot"`` («ты», «у тебя», a verb in the second person: «Куришь?»), ``"user"``
+    («я», «меня», «мой», «Помню?»), or None («Есть дети?», «Как дела?»)."""
     found = set(words(question))
     if found & SECOND_PERSON:
         return "bot"
     if found & FIRST_PERSON:
         return "user"
-    return None
+    persons = {person for word in found if (person := parse(word).tag.person)}  # «Куришь?», «Кем работаешь?»
+    return "bot" if "2per" in persons else "user" if "1per" in persons else None
 
 
 def question_slot(question: str) -> str | None:
@@ -305,6 +307,8 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
         return to_second_person(" ".join(partner[-3:])) if partner else ""
     question = _MEMORY_LEAD.sub("", question) or question
     about = addressee(question)
+    if about is None and is_yes_no(question):
+        about = "bot"  # «Есть дети?», «Женат?»: in a chat of two, asked of the other one
     if about == "bot":
         invented = said_of_itself(history)
         if is_yes_no(question):

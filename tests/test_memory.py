@@ -106,6 +106,15 @@ def test_the_reply_opening() -> None:
     assert reply_opening(PERSONA, ["Ну ладно, мне пора. Пока!"]) == "Пока!"
 
 
+@pytest.mark.parametrize(("question", "opening"), [
+    ("Куришь?", NO), ("Есть дети?", NO), ("Дети есть?", NO), ("Любишь собак?", YES), ("Работаешь врачом?", YES),
+    ("Погода хорошая?", ""), ("Собаки умные?", ""),  # nothing the persona settles
+])
+def test_a_question_without_ty_is_asked_of_the_bot(question: str, opening: str) -> None:
+    """People in a chat drop «ты»: «Куришь?» asks the bot (its verb is in the second person), «Есть дети?» too."""
+    assert reply_opening(("Я не курю.", "У меня нет детей.", "Я люблю собак.", "Я работаю врачом."), [question]) == opening
+
+
 SURGEON = ("Я хирург.", "Мне 35 лет.", "Я живу в Казани.", "Я живу с женой.", "Люблю рыбалку.", "У меня два сына.")
 
 
