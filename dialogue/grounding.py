@@ -225,6 +225,8 @@ def _clause_contradicts(clause: str, facts: Sequence[str]) -> str | None:
     if (clause.rstrip().endswith("?") or len(found) > _CLAUSE_WORDS or set(found) & HEDGES
             or not _of_itself(found)):
         return None
+    said = f" {' '.join(found)} "
+    facts = [fact for fact in facts if said not in f" {' '.join(words(fact))} "]  # a fact that says the clause itself
     settled = settling_fact(clause, facts, statement=True)
     if settled is not None and not settled[0]:
         return settled[1]

@@ -133,6 +133,12 @@ def test_a_question_back_is_answered_in_kind(history: list[str], opening: str) -
     assert reply_opening(SURGEON, history) == opening
 
 
+def test_a_clause_never_contradicts_the_fact_it_is_part_of() -> None:
+    """«Я люблю плавать, но не очень.» holds a negation, yet its own first clause does not go against it."""
+    assert contradicted_fact("Я люблю плавать, но не очень.", ["Я люблю плавать, но не очень."]) is None
+    assert contradicted_fact("Я люблю плавать.", ["Я не люблю плавать."]) == "Я не люблю плавать."
+
+
 def test_a_question_back_keeps_to_what_the_bot_invented() -> None:
     history = ["Где ты живёшь?", "Я живу в Самаре.", "Я из Москвы, а ты?"]
     assert reply_opening(["Я люблю рисовать."], history) == "Я живу в Самаре."
