@@ -68,7 +68,8 @@ class CTranslate2Backend:
         threads: int = 0,
         decoding: DecodingSettings | None = None,
     ) -> CTranslate2Backend:
-        """Convert (once) and load a local model directory; ``threads=0`` lets CTranslate2 choose."""
+        """Convert (once) and load a local model directory; ``threads=0``: one thread, which serves a lone request
+        of a model this small faster than all cores do (docs/benchmark.md): scale with worker processes instead."""
         if compute_type not in CT2_COMPUTE_TYPES:
             raise ModelLoadError(f"CTranslate2 compute type must be one of {', '.join(CT2_COMPUTE_TYPES)}, "
                                  f"got {compute_type!r}")
@@ -93,7 +94,7 @@ class CTranslate2Backend:
             converted, tokenizer = ensure_converted(path, source_id, compute_type)
             engine_class = ctranslate2.Generator if spec.is_causal else ctranslate2.Translator
             engine = engine_class(str(converted), device="cpu", compute_type=compute_type, inter_threads=1,
-                                  intra_threads=threads)
+                                  intra_threads=threads or 1)
         except ImportError as exc:
             raise ModelLoadError(f"MODEL_BACKEND=ctranslate2 needs the 'fast' extra (pip install .[fast]): {exc}") from exc
         except ModelLoadError:
