@@ -15,6 +15,7 @@ opening is fixed here and the model goes on from it (``FormatSpec.build_input(op
   («Я хирург.»), or of what the bot had asked and the user answered, never a yes or a no (``in_kind``);
 * a question about the user («Как меня зовут?», «Где я живу?», «У меня есть собака?»): the user's fact
   said back to them («Тебя зовут Олег.»), or «Да,» / «Нет,»;
+* «Как дела?»: «Хорошо,» (after a greeting back, if the user greeted), so that the reply answers it first;
 * a goodbye: «Пока!».
 
 Everything else is the model's own choice (no opening).
@@ -58,6 +59,16 @@ _QUESTION_CUES = frozenset({"звать", "имя", "город", "возрас�
 _MEMORY_LEAD = re.compile(r"^\W*(а\s+)?(ты\s+)?(помнишь|знаешь|не забыл[аи]?|напомни|скажи)\b[,\s]*", re.IGNORECASE)
 """«Ты помнишь, как меня зовут?» asks what «Как меня зовут?» asks."""
 _ALL_ABOUT = re.compile(r"(что|чего)\s+(ты\s+)?(знаешь|помнишь|запомнил\w*)\s+(обо|про|о)\s+(мне|меня)", re.IGNORECASE)
+_HOW_ARE_YOU = re.compile(
+    r"^\W*(?:(?:привет\w*|здравствуй\w*|добр\w+\s+(?:день|вечер|утро))\W+)?(?:а\s+|ну\s+|и\s+)*"
+    r"(?:(?:у\s+)?(?:тебя|вас)\s+)?(?:как\s+(?:(?:у\s+)?(?:тебя|вас)\s+)?(?:твои\s+|ваши\s+)?"
+    r"(?:дела|делишки|жизнь|поживаешь|поживаете|настроение|настрой)(?:\s+(?:у\s+)?(?:тебя|вас))?"
+    r"|как\s+(?:ты|вы|сам|сама)|(?:ты|вы)\s+как|как\s+оно)\W*$",
+    re.IGNORECASE,
+)
+"""«Как дела?», «Как ты?», «А у тебя как настроение?» as a whole sentence; not «Как ты относишься к …?»."""
+_GREETING = re.compile(r"^\W*(привет\w*|здравствуй\w*|добрый\s+(?:день|вечер)|доброе\s+утро|хай|здорово)\b", re.IGNORECASE)
+FINE = "Хорошо,"
 _QUESTION_BACK = re.compile(
     r"(?:^|(?<=[\s,.!?…)(]))(?:а|и|ну\s+а|ну)\s+(?:у\s+)?(?:ты|тебя|тебе|вы|вас|вам)(?:\s+(?:сам|сама|как))?[\s?!.)]*$",
     re.IGNORECASE,
@@ -197,14 +208,14 @@ def consistent_part(reply: str, facts: Sequence[str]) -> str:
     for start, clause in _clauses(reply):
         if _clause_contradicts(clause, facts):
             kept = reply[:start].rstrip(" ,;:—-")
-            if not set(words(kept)) - _EMPTY:
+            if not set(words(kept)) - EMPTY_WORDS:
                 return ""
             return kept if kept[-1:] in ".!?…)" else kept + "."
     return reply
 
 
 _CLAUSE = re.compile(r"[^,;:)(.!?…]+(?:[.!?…]+)?")
-_EMPTY = frozenset({"да", "нет", "ну", "а", "и", "но", "привет", "ой", "ага", "хорошо", "конечно"})
+EMPTY_WORDS = frozenset({"да", "нет", "ну", "а", "и", "но", "привет", "ой", "ага", "хорошо", "конечно"})
 """Words that alone say nothing a reply can be left with."""
 _CLAUSE_WORDS = 8
 """A longer clause is a story, where a negation may belong to anything in it: it is not read."""
@@ -305,6 +316,9 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
     question = last_question(message)
     if question is None:
         return GOODBYE if is_farewell(message) else ""
+    if is_how_are_you(question):
+        greeted = _GREETING.match(message)
+        return f"{greeted.group(1).capitalize()}! {FINE}" if greeted else FINE
     if _ALL_ABOUT.search(question):
         return to_second_person(" ".join(partner[-3:])) if partner else ""
     question = _MEMORY_LEAD.sub("", question) or question
@@ -333,6 +347,10 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
     return ""
 
 
+def is_how_are_you(question: str) -> bool:
+    return bool(_HOW_ARE_YOU.match(question))
+
+
 def question_back(message: str) -> str | None:
     """What the user said before the bare question back that ends ``message`` («Я юрист. А ты?» -> «Я юрист.»,
     «Нет, а у тебя?» -> «Нет»), "" for a message that is only one; None if it does not end in one."""
@@ -352,6 +370,8 @@ def in_kind(told: str, history: Sequence[str], facts: Sequence[str]) -> str:
         slot = statements[-1].slot
     else:
         asked = last_question(history[-2]) if len(history) >= 2 else None
+        if asked is not None and is_how_are_you(asked):
+            return FINE  # «Как дела?» -> «Хорошо. А у тебя?»
         if asked is None or addressee(asked) != "bot":
             return ""
         slot = question_slot(to_first_person(asked))

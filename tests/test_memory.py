@@ -126,7 +126,10 @@ SURGEON = ("Я хирург.", "Мне 35 лет.", "Я живу в Казани
     (["Я люблю читать, а ты"], "Люблю рыбалку."),  # in kind, without its «?»
     (["Привет! У тебя есть дети?", "Нет, а у тебя?"], "У меня два сына."),  # what the bot had asked, asked back
     (["Сколько тебе лет?", "20 А вам?"], "Мне 35 лет."),
-    (["Как дела?", "Хорошо. А у тебя?"], ""),  # nothing of the kind in the persona: the model answers
+    (["Как дела?", "Хорошо. А у тебя?"], "Хорошо,"),
+    (["Откуда ты?", "Из Омска. А ты?"], "Я живу в Казани."),
+    (["Чем увлекаешься?", "Пою. А ты?"], "Люблю рыбалку."),
+    (["Есть домашние животные?", "Нет. А у тебя?"], ""),  # nothing of the kind in the persona: the model answers
     (["Меня зовут Артур. А тебя?"], ""),  # the persona has no name: the model's own (it does not take the user's)
 ])
 def test_a_question_back_is_answered_in_kind(history: list[str], opening: str) -> None:
@@ -137,6 +140,15 @@ def test_a_clause_never_contradicts_the_fact_it_is_part_of() -> None:
     """«Я люблю плавать, но не очень.» holds a negation, yet its own first clause does not go against it."""
     assert contradicted_fact("Я люблю плавать, но не очень.", ["Я люблю плавать, но не очень."]) is None
     assert contradicted_fact("Я люблю плавать.", ["Я не люблю плавать."]) == "Я не люблю плавать."
+
+
+@pytest.mark.parametrize(("message", "opening"), [
+    ("Привет! Как дела?", "Привет! Хорошо,"), ("Как ты?", "Хорошо,"), ("Здравствуйте, как ваши дела?", "Здравствуйте! Хорошо,"),
+    ("Ну а у тебя как настроение?", "Хорошо,"),
+    ("Как ты относишься к советским фильмам?", ""), ("Как дела на работе?", ""),  # not «how are you»
+])
+def test_how_are_you_is_answered_first(message: str, opening: str) -> None:
+    assert reply_opening(SURGEON, [message]) == opening
 
 
 def test_a_question_back_keeps_to_what_the_bot_invented() -> None:

@@ -30,7 +30,9 @@ from dialogue.grounding import (
     against_answer,
     consistent_part,
     contradicted_fact,
+    EMPTY_WORDS,
     is_farewell,
+    is_how_are_you,
     is_yes_no,
     join_opening,
     last_question,
@@ -40,7 +42,7 @@ from dialogue.grounding import (
     said_of_itself,
 )
 from dialogue.memory import self_statements
-from dialogue.russian import sentences, to_first_person
+from dialogue.russian import sentences, to_first_person, words
 
 ASK_BACK = re.compile(
     r"(?:^|(?<=[,.!?…;:)(])|(?<=\w)(?-i:(?=\s+[АИ]\s)))\s*(?:а|и|ну а)\s+(?:как\s+|что\s+|чем\s+|где\s+|кем\s+)?(?:у\s+)?"
@@ -58,8 +60,6 @@ RECIPROCAL_SLOTS = frozenset({"name", "age", "city", "job", "family", "pets", "l
 """What a getting-to-know question asks that the bot may ask in return: people in the persona chat ask back after
 about a quarter of such questions (a third after «Откуда ты?»), and after one in twenty statements
 (docs/model_recipe.md, session 24)."""
-_HOW_ARE_YOU = re.compile(r"\bкак\s+(?:(?:у\s+)?(?:тебя|вас)\s+)?(?:твои\s+|ваши\s+)?(?:дела|делишки|жизнь|поживаешь|поживаете|настроение|ты|вы|сам|сама)\b",
-                          re.IGNORECASE)
 KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн|увидимся|до (встречи|завтра|свидания)|счастлив|спокойной|"
                         r"добр|сладких", re.IGNORECASE)
 """What a goodbye may add: a wish or a thank-you, not a new topic."""
@@ -110,10 +110,10 @@ def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> boo
     if not history or is_farewell(history[-1]) or question_back(history[-1]) is not None:
         return False
     question = last_question(history[-1])
-    if question is None or not (_HOW_ARE_YOU.search(question) or addressee(question) == "bot" and not is_yes_no(question)):
+    if question is None or not (is_how_are_you(question) or addressee(question) == "bot" and not is_yes_no(question)):
         return False
     slot = question_slot(to_first_person(question))
-    if not _HOW_ARE_YOU.search(question) and slot not in RECIPROCAL_SLOTS:
+    if not is_how_are_you(question) and slot not in RECIPROCAL_SLOTS:
         return False
     told = {fact.slot for fact in self_statements(" ".join(partner))}
     told |= {fact.slot for message in history[::-1][::2] for fact in self_statements(message)}
@@ -253,8 +253,8 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     if answer and (question := last_question(history[-1])) and is_yes_no(question):  # nothing after takes it back
         keep = next((i for i, sentence in enumerate(said[1:keep], 1) if against_answer(question, answer, sentence)), keep)
     reply = " ".join(said[:keep]) if len(said) > keep else reply.strip()
-    if asks_back(reply) and without_ask_back(reply) == reply:
-        return ""  # a question back and nothing else: the question is answered first, so written again
+    if asks_back(reply) and not opening and not set(words(ASK_BACK.sub(" ", reply))) - EMPTY_WORDS:
+        return ""  # a question back and nothing else («Привет, а ты?»): the question is answered first, written again
     kept = consistent_part(reply, facts)
     if kept != reply and repeats_earlier(kept, own_turns(history)):
         return ""  # what is left says an earlier reply again: written again instead
