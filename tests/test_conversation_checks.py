@@ -91,11 +91,11 @@ def test_what_the_bot_said_of_itself_is_kept_to_unless_it_broke_the_persona(tiny
 
 
 def test_a_reply_that_would_say_the_users_message_back_once_cut_is_generated_again(tiny_model_dir: Path) -> None:
-    """An echo is judged on the reply as sent: «Привет! Как дела? Чем занимаешься?» is cut to two sentences of
+    """An echo is judged on the reply as sent: «Привет! Что нового? Чем занимаешься?» is cut to two sentences of
     which the first pair is the user's own message."""
-    backend = ScriptedBackend(load_backend(tiny_model_dir), ["Привет! Как дела? Чем занимаешься?", "Привет! Всё хорошо."])
-    turn = Turn(("Я работаю врачом.",), ("Привет! Как дела?",))
-    assert compose(backend, [turn], GREEDY) == ["Привет! Всё хорошо."]
+    backend = ScriptedBackend(load_backend(tiny_model_dir), ["Привет! Что нового? Чем занимаешься?", "Привет! Всё по-старому."])
+    turn = Turn(("Я работаю врачом.",), ("Привет! Что нового?",))
+    assert compose(backend, [turn], GREEDY) == ["Привет! Всё по-старому."]
     assert len(backend.inputs) == 2
 
 

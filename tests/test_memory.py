@@ -250,6 +250,9 @@ def test_a_question_back_goes_unless_a_person_would_ask_one() -> None:
     assert not ask_back_allowed(["Как тебя зовут?", "Аня, а тебя?", "Олег. Кем работаешь?"])  # one asked back lately
     assert finish("", "Я учитель, а ты?", ["Ты учитель?"]) == "Я учитель."
     assert asks_back("Хорошо. А у тебя как дела?") and not asks_back("А я люблю кошек.")
+    # The user's own question is not put back to them word for word.
+    assert finish("Привет! Хорошо,", "как дела?", ["Привет! Как дела?"], ask_back=True) == "Привет! Хорошо."
+    assert finish("", "Я люблю рок. Какую музыку ты любишь?", ["Какую музыку ты любишь?"]) == "Я люблю рок."
 
 
 def test_no_contrast_with_what_the_user_did_not_say() -> None:

@@ -255,10 +255,28 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     reply = " ".join(said[:keep]) if len(said) > keep else reply.strip()
     if asks_back(reply) and not opening and not set(words(ASK_BACK.sub(" ", reply))) - EMPTY_WORDS:
         return ""  # a question back and nothing else («Привет, а ты?»): the question is answered first, written again
+    reply = without_question_again(reply, history[-1], answered=bool(opening))
     kept = consistent_part(reply, facts)
     if kept != reply and repeats_earlier(kept, own_turns(history)):
         return ""  # what is left says an earlier reply again: written again instead
     return without_false_contrast(kept, history[-1])
+
+
+def without_question_again(reply: str, message: str, answered: bool = False) -> str:
+    """``reply`` without the user's own question put back to them word for word («Как дела?» -> «Привет! Хорошо,
+    как дела?» -> «Привет! Хорошо.»); unchanged if nothing but a greeting would be left and no opening ``answered``
+    the question (an echo, written again)."""
+    question = last_question(message)
+    asked = words(question) if question else []
+    if len(asked) < 2:
+        return reply
+    for clause in re.finditer(r"[^,.!?…]+[,.!?…]*", reply):
+        said = words(clause.group())
+        if said[-len(asked):] == asked and not set(said[: -len(asked)]) - {"а", "и", "ну"}:
+            kept = reply[: clause.start()].rstrip(" ,;:—-")
+            if answered and words(kept) or set(words(kept)) - EMPTY_WORDS:
+                return kept if kept[-1:] in ".!?…)" else kept + "."
+    return reply
 
 
 def without_false_contrast(reply: str, message: str) -> str:
