@@ -24,20 +24,20 @@ from bot.config import DecodingSettings
 from bot.generation.earlier_replies import QUESTION_BACK, repeats_earlier
 from dialogue.format import own_turns, tokenizer_truncator, words_only
 from dialogue.grounding import (
+    EMPTY_WORDS,
     NO,
     YES,
     addressee,
     against_answer,
     consistent_part,
     contradicted_fact,
-    EMPTY_WORDS,
     is_farewell,
     is_how_are_you,
     is_yes_no,
     join_opening,
     last_question,
-    question_slot,
     question_back,
+    question_slot,
     reply_opening,
     said_of_itself,
 )
@@ -57,9 +57,9 @@ from asking back goes on, and its later sentences are where it contradicts itsel
 ASK_BACK_EVERY = 4
 """A question back at most once in this many of the bot's replies in a dialogue."""
 RECIPROCAL_SLOTS = frozenset({"name", "age", "city", "job", "family", "pets", "likes", "plans"})
-"""What a getting-to-know question asks that the bot may ask in return: people in the persona chat ask back after
-about a quarter of such questions (a third after «Откуда ты?»), and after one in twenty statements
-(docs/model_recipe.md, session 24)."""
+"""What a getting-to-know question asks that the bot may ask in return: people in the persona chat ask back after a
+third or more of such questions about what the asker has not told, after one in seven about what they told, and after
+one statement in twenty (docs/model_recipe.md, session 24)."""
 KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн|увидимся|до (встречи|завтра|свидания)|счастлив|спокойной|"
                         r"добр|сладких", re.IGNORECASE)
 """What a goodbye may add: a wish or a thank-you, not a new topic."""
