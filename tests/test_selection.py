@@ -11,7 +11,7 @@ import torch
 
 from bot.config import DecodingSettings, SelectionSettings
 from bot.generation import Generator, TransformersBackend
-from bot.generation.turns import Turn
+from bot.generation.turns import Turn, compose
 from bot.generation.selection import DUPLICATE_RATIO, Drawn, consensus, rank, select_replies, similarity
 from tests.telegram_harness import telegram_harness
 
@@ -100,7 +100,7 @@ async def test_off_by_setting_gives_the_plain_reply(backend: TransformersBackend
     async with Generator(backend, decoding=GREEDY, selection=SelectionSettings(candidates=0)) as generator:
         result = await generator.generate(PERSONA, HISTORIES[0])
     assert result.candidates == () and "selection" not in result.decoding
-    assert result.text == backend.generate([backend.format.build_input(PERSONA, HISTORIES[0])], GREEDY)[0]
+    assert result.text == compose(backend, [Turn(tuple(PERSONA), tuple(HISTORIES[0]))], GREEDY)[0]  # as composed
 
 
 @pytest.mark.parametrize("consensus_weight", [0.0, 2.0])
