@@ -207,11 +207,15 @@ def consistent_part(reply: str, facts: Sequence[str]) -> str:
     but a yes or a no («Да, я люблю собак.» of «Я боюсь собак.»): the reply has to be written again."""
     for start, clause in _clauses(reply):
         if _clause_contradicts(clause, facts):
-            kept = reply[:start].rstrip(" ,;:—-")
-            if not set(words(kept)) - EMPTY_WORDS:
-                return ""
-            return kept if kept[-1:] in ".!?…)" else kept + "."
+            kept = cut_before(reply, start)
+            return kept if set(words(kept)) - EMPTY_WORDS else ""
     return reply
+
+
+def cut_before(text: str, start: int) -> str:
+    """``text`` up to ``start`` (where a clause that goes begins), ended with a stop; "" if nothing is left."""
+    kept = text[:start].rstrip(" ,;:—-")
+    return kept if not kept or kept[-1:] in ".!?…)" else kept + "."
 
 
 _CLAUSE = re.compile(r"[^,;:)(.!?…]+(?:[.!?…]+)?")

@@ -31,6 +31,7 @@ from dialogue.grounding import (
     against_answer,
     consistent_part,
     contradicted_fact,
+    cut_before,
     is_farewell,
     is_how_are_you,
     is_yes_no,
@@ -59,7 +60,7 @@ ASK_BACK_EVERY = 4
 RECIPROCAL_SLOTS = frozenset({"name", "age", "city", "job", "family", "pets", "likes", "plans"})
 """What a getting-to-know question asks that the bot may ask in return: people in the persona chat ask back after a
 third or more of such questions about what the asker has not told, after one in seven about what they told, and after
-one statement in twenty (docs/model_recipe.md, session 24)."""
+one statement in twenty (docs/model_recipe.md)."""
 KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн|увидимся|до (встречи|завтра|свидания)|счастлив|спокойной|"
                         r"добр|сладких", re.IGNORECASE)
 """What a goodbye may add: a wish or a thank-you, not a new topic."""
@@ -110,10 +111,11 @@ def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> boo
     if not history or is_farewell(history[-1]) or question_back(history[-1]) is not None:
         return False
     question = last_question(history[-1])
-    if question is None or not (is_how_are_you(question) or addressee(question) == "bot" and not is_yes_no(question)):
+    if question is None:
         return False
+    how_are_you = is_how_are_you(question)
     slot = question_slot(to_first_person(question))
-    if not is_how_are_you(question) and slot not in RECIPROCAL_SLOTS:
+    if not how_are_you and (addressee(question) != "bot" or is_yes_no(question) or slot not in RECIPROCAL_SLOTS):
         return False
     told = {fact.slot for fact in self_statements(" ".join(partner))}
     told |= {fact.slot for message in history[::-1][::2] for fact in self_statements(message)}
@@ -273,9 +275,9 @@ def without_question_again(reply: str, message: str, answered: bool = False) -> 
     for clause in re.finditer(r"[^,.!?…]+[,.!?…]*", reply):
         said = words(clause.group())
         if said[-len(asked):] == asked and not set(said[: -len(asked)]) - {"а", "и", "ну"}:
-            kept = reply[: clause.start()].rstrip(" ,;:—-")
+            kept = cut_before(reply, clause.start())
             if answered and words(kept) or set(words(kept)) - EMPTY_WORDS:
-                return kept if kept[-1:] in ".!?…)" else kept + "."
+                return kept
     return reply
 
 
