@@ -105,6 +105,13 @@ def addressee(question: str) -> str | None:
     return "bot" if "2per" in persons else "user" if "1per" in persons else None
 
 
+def asked_of(question: str) -> str | None:
+    """Whom ``question`` asks about: its ``addressee``, and the other one where a yes/no question names no one
+    («Есть дети?», «Женат?»: in a chat of two, asked of the other one)."""
+    about = addressee(question)
+    return "bot" if about is None and is_yes_no(question) else about
+
+
 def question_slot(question: str) -> str | None:
     lemmas = {lemma(w) for w in words(question)} | set(words(question))
     for slot, cues in _QUESTION_SLOTS.items():
@@ -326,9 +333,7 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
     if _ALL_ABOUT.search(question):
         return to_second_person(" ".join(partner[-3:])) if partner else ""
     question = _MEMORY_LEAD.sub("", question) or question
-    about = addressee(question)
-    if about is None and is_yes_no(question):
-        about = "bot"  # «Есть дети?», «Женат?»: in a chat of two, asked of the other one
+    about = asked_of(question)
     if about == "bot":
         invented = said_of_itself(history)
         if is_yes_no(question):

@@ -27,8 +27,8 @@ from dialogue.grounding import (
     EMPTY_WORDS,
     NO,
     YES,
-    addressee,
     against_answer,
+    asked_of,
     consistent_part,
     contradicted_fact,
     cut_before,
@@ -59,8 +59,8 @@ ASK_BACK_EVERY = 4
 """A question back at most once in this many of the bot's replies in a dialogue."""
 RECIPROCAL_SLOTS = frozenset({"name", "age", "city", "job", "family", "pets", "likes", "plans"})
 """What a getting-to-know question asks that the bot may ask in return: people in the persona chat ask back after a
-third or more of such questions about what the asker has not told, after one in seven about what they told, and after
-one statement in twenty (docs/model_recipe.md)."""
+third or more of such open questions about what the asker has not told, after a sixth to a third of such yes/no
+questions, after one in seven about what they told, and after one statement in twenty (docs/model_recipe.md)."""
 KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн|увидимся|до (встречи|завтра|свидания)|счастлив|спокойной|"
                         r"добр|сладких", re.IGNORECASE)
 """What a goodbye may add: a wish or a thank-you, not a new topic."""
@@ -104,10 +104,11 @@ def asks_back(text: str) -> bool:
 
 
 def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> bool:
-    """A question back is what people do after answering a getting-to-know question they could ask in return
-    («Кем ты работаешь?» -> «Я врач, а ты?», «Как дела?» -> «Хорошо, а у тебя?»), unless the asker has told that
-    of themself already (``partner``: what the bot knows of them; or in the dialogue); after a statement, a yes/no
-    question or a question back people rarely ask back, and the bot does not. Not twice within ``ASK_BACK_EVERY``."""
+    """A question back is what people do after answering a getting-to-know question they could ask in return,
+    open or yes/no («Кем ты работаешь?» -> «Я врач, а ты?», «У тебя есть собака?» -> «Да, есть. А у тебя?», «Как
+    дела?» -> «Хорошо, а у тебя?»), unless the asker has told that of themself already (``partner``: what the bot
+    knows of them; or in the dialogue); after a statement or a question back people rarely ask back, and the bot
+    does not. Not twice within ``ASK_BACK_EVERY``."""
     if not history or is_farewell(history[-1]) or question_back(history[-1]) is not None:
         return False
     question = last_question(history[-1])
@@ -115,7 +116,7 @@ def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> boo
         return False
     how_are_you = is_how_are_you(question)
     slot = question_slot(to_first_person(question))
-    if not how_are_you and (addressee(question) != "bot" or is_yes_no(question) or slot not in RECIPROCAL_SLOTS):
+    if not how_are_you and (asked_of(question) != "bot" or slot not in RECIPROCAL_SLOTS):
         return False
     told = {fact.slot for fact in self_statements(" ".join(partner))}
     told |= {fact.slot for message in history[::-1][::2] for fact in self_statements(message)}
