@@ -104,11 +104,12 @@ def asks_back(text: str) -> bool:
 
 
 def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> bool:
-    """A question back is what people do after answering a getting-to-know question they could ask in return,
-    open or yes/no («Кем ты работаешь?» -> «Я врач, а ты?», «У тебя есть собака?» -> «Да, есть. А у тебя?», «Как
-    дела?» -> «Хорошо, а у тебя?»), unless the asker has told that of themself already (``partner``: what the bot
-    knows of them; or in the dialogue); after a statement or a question back people rarely ask back, and the bot
-    does not. Not twice within ``ASK_BACK_EVERY``."""
+    """A question back is what people do after answering a getting-to-know question they could ask in return
+    («Кем ты работаешь?» -> «Я врач, а ты?», «Как дела?» -> «Хорошо, а у тебя?»), unless the asker has told that
+    of themself already (``partner``: what the bot knows of them; or in the dialogue); after a statement or a
+    question back people rarely ask back, and the bot does not. After a yes/no one people ask back a sixth to a third
+    of the time, but allowing it tripled the conversation checks' rate (docs/model_recipe.md, session 25): not yet.
+    Not twice within ``ASK_BACK_EVERY``."""
     if not history or is_farewell(history[-1]) or question_back(history[-1]) is not None:
         return False
     question = last_question(history[-1])
@@ -116,7 +117,7 @@ def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> boo
         return False
     how_are_you = is_how_are_you(question)
     slot = question_slot(to_first_person(question))
-    if not how_are_you and (asked_of(question) != "bot" or slot not in RECIPROCAL_SLOTS):
+    if not how_are_you and (asked_of(question) != "bot" or is_yes_no(question) or slot not in RECIPROCAL_SLOTS):
         return False
     told = {fact.slot for fact in self_statements(" ".join(partner))}
     told |= {fact.slot for message in history[::-1][::2] for fact in self_statements(message)}
