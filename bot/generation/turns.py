@@ -107,9 +107,9 @@ def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> boo
     """A question back is what people do after answering a getting-to-know question they could ask in return
     («Кем ты работаешь?» -> «Я врач, а ты?», «Как дела?» -> «Хорошо, а у тебя?»), unless the asker has told that
     of themself already (``partner``: what the bot knows of them; or in the dialogue); after a statement or a
-    question back people rarely ask back, and the bot does not. After a yes/no one people ask back a sixth to a third
-    of the time, but allowing it tripled the conversation checks' rate (docs/model_recipe.md, session 25): not yet.
-    Not twice within ``ASK_BACK_EVERY``."""
+    question back people rarely ask back, and the bot does not; after a yes/no one people ask back a sixth to a third
+    of the time, but the bot does not: most getting-to-know questions are yes/no, and asking there takes its overall
+    rate over twice people's (docs/model_recipe.md). Not twice within ``ASK_BACK_EVERY``."""
     if not history or is_farewell(history[-1]) or question_back(history[-1]) is not None:
         return False
     question = last_question(history[-1])
