@@ -27,8 +27,8 @@ from dialogue.grounding import (
     EMPTY_WORDS,
     NO,
     YES,
+    addressee,
     against_answer,
-    asked_of,
     consistent_part,
     contradicted_fact,
     cut_before,
@@ -117,7 +117,7 @@ def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> boo
         return False
     how_are_you = is_how_are_you(question)
     slot = question_slot(to_first_person(question))
-    if not how_are_you and (asked_of(question) != "bot" or is_yes_no(question) or slot not in RECIPROCAL_SLOTS):
+    if not how_are_you and (addressee(question) != "bot" or is_yes_no(question) or slot not in RECIPROCAL_SLOTS):
         return False
     told = {fact.slot for fact in self_statements(" ".join(partner))}
     told |= {fact.slot for message in history[::-1][::2] for fact in self_statements(message)}
