@@ -12,7 +12,7 @@ from bot.generation.earlier_replies import (
     merged,
     repeats_earlier,
 )
-from bot.generation.rules import KeepOutWords, RulesProcessor, SentenceLimit, ending
+from bot.generation.rules import KeepOutWords, RulesProcessor, SaysAWord, SentenceLimit, ending
 
 
 class Pieces:
@@ -103,6 +103,17 @@ def test_a_reply_ends_once_it_begins_a_sentence_more_than_its_request_allows() -
     assert scores[0, 0] == 0 and torch.isinf(scores[0, 1:]).all()
     assert not torch.isinf(scores[1]).any() and not torch.isinf(scores[2]).any()
     assert ending([rule], 0, [*said, ID[" Я"], ID[" живу"]]) == len(said) + 1 and ending([rule], 1, said) is None
+
+
+def test_a_reply_does_not_end_before_it_says_a_word() -> None:
+    """Nothing, or punctuation alone, is no reply: the end (here id 0) is forbidden until a letter or digit came;
+    the earlier-reply ban reads words, so «?» after «?» would go out twice."""
+    rule = SaysAWord([0], Pieces(PIECES))
+    assert rule.forbidden(0, [], None) == [0] and rule.forbidden(0, [ID["?"], ID[","], ID["."]], None) == [0]
+    assert not rule.forbidden(0, [ID["?"], ID[" Да"]], None) and not rule.forbidden(0, [ID["ы"]], None)
+    processor = RulesProcessor([rule], requests=2, reply_start=1, end_ids=[0])
+    scores = processor(torch.tensor([[ID[" а"], ID["?"]], [ID[" а"], ID[" Да"]]]), torch.zeros(2, len(PIECES)))
+    assert torch.isinf(scores[0, 0]) and not torch.isinf(scores[0, 1:]).any() and not torch.isinf(scores[1]).any()
 
 
 def test_a_question_back_is_kept_out_wherever_it_would_start_but_other_words_after_a_are_not() -> None:

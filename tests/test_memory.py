@@ -274,6 +274,8 @@ def test_echoes_and_cut_replies() -> None:
     assert is_echo("Привет, как дела? Как тебя зовут?", "Привет! Как дела?")  # the message as the reply's opening
     assert not is_echo("Привет! Как делишки?", "Привет! Как дела?") and not is_echo("Я тоже люблю собак.", "Я люблю собак.")
     assert at_sentence_end("Я люблю кошек. И ещё я гуляю с собакой в парке и") == "Я люблю кошек."
+    assert at_sentence_end("!!! Ну я гуляю с") == "!!! Ну я гуляю с"  # no sentence of words to end at
+    assert at_sentence_end("Ну... да! Я гуляю с") == "Ну... да!"
     assert finish("", "Я люблю кошек. И ещё я гуляю с", ["Что любишь?"], cut=True) == "Я люблю кошек."
     assert finish("Нет,", "у меня нет детей.", ["У тебя есть дети?"]) == "Нет, у меня нет детей."
     assert finish("Нет,", "я живу в Казани. А у меня есть кошка Муська.", ["У тебя есть домашние животные?"]) == \

@@ -19,6 +19,7 @@ the repetition penalty on the reply, ``reply_only``; the stop tokens; beams; sam
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -114,6 +115,26 @@ def kept_out(requests: Requests) -> list[WordGrams]:
             for replies, facts, extra in zip(earlier, persona, keep_out, strict=True)]
 
 
+class SaysAWord(DecodingRule):
+    """A reply does not end before it holds a word (a letter or a digit): an empty reply is no reply, and one of
+    punctuation alone («!!!», «)))») is invisible to the earlier-reply ban, which reads words, so it could be sent
+    twice in a row."""
+
+    def __init__(self, end_ids: Sequence[int], tokenizer: Any) -> None:
+        self.end_ids, self.tokenizer = sorted(set(end_ids)), tokenizer
+
+    @classmethod
+    def build(cls, requests: Requests) -> SaysAWord:
+        return cls(requests.end_ids, requests.tokenizer)
+
+    def forbidden(self, request: int, reply: Sequence[int], scores: torch.Tensor | None) -> Collection[int]:
+        said = self.tokenizer.decode(list(reply), skip_special_tokens=True) if reply else ""
+        return () if _WORD.search(said) else self.end_ids
+
+
+_WORD = re.compile(r"[^\W_]")
+
+
 class EndOnlyWhenLikely(DecodingRule):
     """Greedy ends a reply only where its end is likely, not merely the most likely next token.
 
@@ -166,7 +187,7 @@ class SentenceLimit(DecodingRule):
         return bool(limit and reply) and len(sentences(self.tokenizer.decode(list(reply), skip_special_tokens=True))) > limit
 
 
-RULES: tuple[type[DecodingRule], ...] = (KeepOutWords, EndOnlyWhenLikely, SentenceLimit)
+RULES: tuple[type[DecodingRule], ...] = (KeepOutWords, SaysAWord, EndOnlyWhenLikely, SentenceLimit)
 """Every decoding rule. A rule that reads the scores judges them after every rule that does not, as greedy picks
 from them (CTranslate2's returned scores already hold the tokens it was told to suppress)."""
 
