@@ -29,7 +29,7 @@ class ScriptedBackend:
         self.format, self.tokenizer, self.replies, self.inputs = tiny_backend.format, tiny_backend.tokenizer, replies, []
 
     def generate(self, inputs: list[str], decoding, earlier=None, *, persona=None, keep_out=None,  # noqa: ANN001
-                 max_sentences=None) -> list[str]:  # noqa: ANN001
+                 max_sentences=None, openings=None) -> list[str]:  # noqa: ANN001
         self.inputs += inputs
         self.max_sentences = max_sentences
         return [self.replies[(len(self.inputs) - len(inputs) + i) % len(self.replies)] for i in range(len(inputs))]

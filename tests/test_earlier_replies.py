@@ -12,7 +12,7 @@ from bot.generation.earlier_replies import (
     merged,
     repeats_earlier,
 )
-from bot.generation.rules import KeepOutWords, RulesProcessor, SaysAWord, SentenceLimit, ending
+from bot.generation.rules import KeepOutWords, Requests, RulesProcessor, SaysAWord, SentenceLimit, ending
 
 
 class Pieces:
@@ -111,6 +111,9 @@ def test_a_reply_does_not_end_before_it_says_a_word() -> None:
     rule = SaysAWord([0], Pieces(PIECES))
     assert rule.forbidden(0, [], None) == [0] and rule.forbidden(0, [ID["?"], ID[","], ID["."]], None) == [0]
     assert not rule.forbidden(0, [ID["?"], ID[" Да"]], None) and not rule.forbidden(0, [ID["ы"]], None)
+    opened = SaysAWord([0], Pieces(PIECES), ["Пока!", ""])  # after a whole-sentence opening the model may add nothing
+    assert not opened.forbidden(0, [], None) and opened.forbidden(1, [ID["?"]], None) == [0]
+    assert SaysAWord.build(Requests(Pieces(PIECES), lambda: None, (0,), None, 1, openings=["Да,"])) is None
     processor = RulesProcessor([rule], requests=2, reply_start=1, end_ids=[0])
     scores = processor(torch.tensor([[ID[" а"], ID["?"]], [ID[" а"], ID[" Да"]]]), torch.zeros(2, len(PIECES)))
     assert torch.isinf(scores[0, 0]) and not torch.isinf(scores[0, 1:]).any() and not torch.isinf(scores[1]).any()

@@ -37,7 +37,7 @@ class Recording:
         self.batches: list[list[str]] = []
 
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier=None, *, persona=None,  # noqa: ANN001
-                 keep_out=None, max_sentences=None) -> list[str]:  # noqa: ANN001
+                 keep_out=None, max_sentences=None, openings=None) -> list[str]:  # noqa: ANN001
         assert threading.current_thread() is not threading.main_thread()
         self.batches.append(inputs)
         self.earlier, self.persona, self.keep_out, self.max_sentences = earlier, persona, keep_out, max_sentences
@@ -47,7 +47,8 @@ class Recording:
             raise RuntimeError("boom in the model")
         return self.replies if self.replies is not None else self.inner.generate(inputs, decoding, earlier, persona=persona,
                                                                                     keep_out=keep_out,
-                                                                                    max_sentences=max_sentences)
+                                                                                    max_sentences=max_sentences,
+                                                                                    openings=openings)
 
 
 async def test_single_reply(backend) -> None:

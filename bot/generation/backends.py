@@ -43,14 +43,15 @@ class Backend(Protocol):
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
                  keep_out: Sequence[WordGrams] | None = None, max_sentences: Sequence[int | None] | None = None,
-                 ) -> list[str]:
+                 openings: Sequence[str] | None = None) -> list[str]:
         """``per_input`` replies per input, grouped by input, in order (whitespace-stripped; may be empty;
         more than one needs sampling or a beam at least that wide), under every decoding rule
         (``bot.generation.rules``, built by ``generate_obeying``). ``earlier``: per input, the bot's own earlier
         replies in that dialogue, which the reply must not repeat (``KeepOutWords``); ``persona``: per input, the
         facts whose words the reply may use again though an earlier reply used them; ``keep_out``: per input,
         more word n-grams the reply may not hold (``QUESTION_BACK``); ``max_sentences``: per input, how many
-        sentences the reply may say (``SentenceLimit``; None: no limit)."""
+        sentences the reply may say (``SentenceLimit``; None: no limit); ``openings``: per input, what the reply
+        says before the model's words (the opening at the input's end; ``SaysAWord``)."""
         ...
 
     def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
@@ -132,9 +133,9 @@ class TransformersBackend:
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
                  keep_out: Sequence[WordGrams] | None = None, max_sentences: Sequence[int | None] | None = None,
-                 ) -> list[str]:
+                 openings: Sequence[str] | None = None) -> list[str]:
         return generate_obeying(self, inputs, decoding, earlier, persona=persona, per_input=per_input, keep_out=keep_out,
-                                max_sentences=max_sentences)
+                                max_sentences=max_sentences, openings=openings)
 
     def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
                        per_input: int = 1) -> list[str]:

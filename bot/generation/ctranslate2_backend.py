@@ -122,10 +122,10 @@ class CTranslate2Backend:
     def generate(self, inputs: list[str], decoding: DecodingSettings, earlier: Sequence[Sequence[str]] | None = None,
                  *, persona: Sequence[Sequence[str]] | None = None, per_input: int = 1,
                  keep_out: Sequence[WordGrams] | None = None, max_sentences: Sequence[int | None] | None = None,
-                 ) -> list[str]:
+                 openings: Sequence[str] | None = None) -> list[str]:
         """As ``TransformersBackend.generate``; the rules are applied by ``run_tokens``."""
         return generate_obeying(self, inputs, decoding, earlier, persona=persona, per_input=per_input, keep_out=keep_out,
-                                max_sentences=max_sentences)
+                                max_sentences=max_sentences, openings=openings)
 
     def generate_under(self, inputs: list[str], decoding: DecodingSettings, rules: Sequence[DecodingRule],
                        per_input: int = 1) -> list[str]:

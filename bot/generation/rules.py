@@ -50,14 +50,16 @@ class Requests:
     persona: Sequence[Sequence[str]] | None = None
     keep_out: Sequence[WordGrams] | None = None
     max_sentences: Sequence[int | None] | None = None
+    openings: Sequence[str] | None = None
+    """Per request, what its reply says before the model's words: the opening the input ends with."""
 
 
 def requests_for(backend: Any, decoding: DecodingSettings, count: int, earlier: Sequence[Sequence[str]] | None = None,
                  persona: Sequence[Sequence[str]] | None = None, keep_out: Sequence[WordGrams] | None = None,
-                 max_sentences: Sequence[int | None] | None = None) -> Requests:
+                 max_sentences: Sequence[int | None] | None = None, openings: Sequence[str] | None = None) -> Requests:
     """The ``Requests`` of ``count`` inputs to ``backend`` (its tokenizer, ``token_words`` and ``end_ids``)."""
     return Requests(backend.tokenizer, lambda: backend.token_words, backend.end_ids, decoding, count, earlier, persona,
-                    keep_out, max_sentences)
+                    keep_out, max_sentences, openings)
 
 
 class DecodingRule(ABC):
@@ -116,18 +118,22 @@ def kept_out(requests: Requests) -> list[WordGrams]:
 
 
 class SaysAWord(DecodingRule):
-    """A reply does not end before it holds a word (a letter or a digit): an empty reply is no reply, and one of
-    punctuation alone («!!!», «)))») is invisible to the earlier-reply ban, which reads words, so it could be sent
-    twice in a row."""
+    """A reply does not end before it holds a word (a letter or a digit), its opening counted (``Requests.openings``:
+    after «Пока!» the model may add nothing): an empty reply is no reply, and one of punctuation alone («!!!», «)))»)
+    is invisible to the earlier-reply ban, which reads words, so it could be sent twice in a row."""
 
-    def __init__(self, end_ids: Sequence[int], tokenizer: Any) -> None:
+    def __init__(self, end_ids: Sequence[int], tokenizer: Any, openings: Sequence[str] | None = None) -> None:
         self.end_ids, self.tokenizer = sorted(set(end_ids)), tokenizer
+        self.opened = [bool(_WORD.search(opening)) for opening in openings] if openings else None
 
     @classmethod
-    def build(cls, requests: Requests) -> SaysAWord:
-        return cls(requests.end_ids, requests.tokenizer)
+    def build(cls, requests: Requests) -> SaysAWord | None:
+        rule = cls(requests.end_ids, requests.tokenizer, requests.openings)
+        return None if rule.opened and all(rule.opened) else rule
 
     def forbidden(self, request: int, reply: Sequence[int], scores: torch.Tensor | None) -> Collection[int]:
+        if self.opened and self.opened[request]:
+            return ()
         said = self.tokenizer.decode(list(reply), skip_special_tokens=True) if reply else ""
         return () if _WORD.search(said) else self.end_ids
 
@@ -263,12 +269,13 @@ def first_broken(rules: Sequence[DecodingRule], request: int, reply: Sequence[in
 def generate_obeying(backend: Any, inputs: list[str], decoding: DecodingSettings,
                      earlier: Sequence[Sequence[str]] | None = None, *, persona: Sequence[Sequence[str]] | None = None,
                      per_input: int = 1, keep_out: Sequence[WordGrams] | None = None,
-                     max_sentences: Sequence[int | None] | None = None) -> list[str]:
+                     max_sentences: Sequence[int | None] | None = None,
+                     openings: Sequence[str] | None = None) -> list[str]:
     """Both backends' ``generate``: ``backend.generate_under`` with the rules built for these requests.
     The persona's words are free of the earlier-reply ban, so a reply made of them could say an earlier reply again
     with other punctuation («Я живу в Казани» after «Я живу в Казани.»): such a request goes again under the full
     ban."""
-    requests = requests_for(backend, decoding, len(inputs), earlier, persona, keep_out, max_sentences)
+    requests = requests_for(backend, decoding, len(inputs), earlier, persona, keep_out, max_sentences, openings)
     replies = backend.generate_under(inputs, decoding, decoding_rules(requests), per_input)
     if earlier and persona:
         again = [i for i in range(len(inputs))
@@ -276,7 +283,8 @@ def generate_obeying(backend: Any, inputs: list[str], decoding: DecodingSettings
         if again:
             redo = replace(requests, count=len(again), earlier=[earlier[i] for i in again], persona=None,
                            keep_out=[keep_out[i] for i in again] if keep_out else None,
-                           max_sentences=[max_sentences[i] for i in again] if max_sentences else None)
+                           max_sentences=[max_sentences[i] for i in again] if max_sentences else None,
+                           openings=[openings[i] for i in again] if openings else None)
             redone = backend.generate_under([inputs[i] for i in again], decoding, decoding_rules(redo), per_input)
             for k, i in enumerate(again):
                 replies[i * per_input : (i + 1) * per_input] = redone[k * per_input : (k + 1) * per_input]

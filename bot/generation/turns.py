@@ -162,7 +162,7 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
     limits = [sentences_after(opening) for opening in openings]
     many = {"per_input": per_input} if per_input > 1 else {}
     texts = backend.generate(inputs, decoding, earlier, persona=[t.persona for t in turns], keep_out=keep_out,
-                             max_sentences=limits, **many)
+                             max_sentences=limits, openings=openings, **many)
     if len(texts) != len(inputs) * per_input:
         raise ValueError(f"backend returned {len(texts)} replies for {len(inputs)} inputs x {per_input}")
     limit = decoding.max_new_tokens or backend.format.max_target_tokens
@@ -180,7 +180,8 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
         """The replies of the turns ``indices`` written again, with ``kept_out`` as if the bot had said it."""
         return backend.generate([inputs[i] for i in indices], decoding, [earlier[i] + kept_out[i] for i in indices],
                                 persona=[turns[i].persona for i in indices], keep_out=[keep_out[i] for i in indices],
-                                max_sentences=[limits[i] for i in indices], **many)
+                                max_sentences=[limits[i] for i in indices], openings=[openings[i] for i in indices],
+                                **many)
 
     replies = [finished(k // per_input, text) for k, text in enumerate(texts)]
     # A reply that says the user's message back goes again, with the message kept out as if the bot had said it.
