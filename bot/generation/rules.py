@@ -19,7 +19,6 @@ the repetition penalty on the reply, ``reply_only``; the stop tokens; beams; sam
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ from transformers import LogitsProcessor
 
 from bot.config import DecodingSettings
 from bot.generation.earlier_replies import TokenWords, WordGrams, earlier_ngrams, merged, repeats_earlier
+from dialogue.format import words_only
 from dialogue.russian import sentences
 
 
@@ -124,7 +124,7 @@ class SaysAWord(DecodingRule):
 
     def __init__(self, end_ids: Sequence[int], tokenizer: Any, openings: Sequence[str] | None = None) -> None:
         self.end_ids, self.tokenizer = sorted(set(end_ids)), tokenizer
-        self.opened = [bool(_WORD.search(opening)) for opening in openings] if openings else None
+        self.opened = [bool(words_only(opening)) for opening in openings] if openings else None
 
     @classmethod
     def build(cls, requests: Requests) -> SaysAWord | None:
@@ -135,10 +135,7 @@ class SaysAWord(DecodingRule):
         if self.opened and self.opened[request]:
             return ()
         said = self.tokenizer.decode(list(reply), skip_special_tokens=True) if reply else ""
-        return () if _WORD.search(said) else self.end_ids
-
-
-_WORD = re.compile(r"[^\W_]")
+        return () if words_only(said) else self.end_ids
 
 
 class EndOnlyWhenLikely(DecodingRule):

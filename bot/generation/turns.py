@@ -71,7 +71,6 @@ _SELF_AGAINST_SELF = re.compile(r"(\b(?:[Яя]|[Уу] меня|[Мм]не)\b[^,.
 """«Я врач, а у меня есть собака»: the bot set against itself, where it means «и»."""
 _SAYS_YES, _SAYS_NO = re.compile(r"да\b", re.IGNORECASE), re.compile(r"нет\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…)]+(?=\s|$)")
-_WORD = re.compile(r"[^\W_]")
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ def at_sentence_end(text: str) -> str:
     """``text`` up to its last full sentence (it was cut by the token limit), or whole if it has none that says a
     word: «!!! ну я» is not cut to «!!!», which the earlier-reply ban (it reads words) could not keep from being sent
     twice."""
-    ends = [end.end() for end in _SENTENCE_END.finditer(text) if _WORD.search(text, 0, end.start())]
+    ends = [end.end() for end in _SENTENCE_END.finditer(text) if words_only(text[: end.start()])]
     return text[: ends[-1]].strip() if ends else text
 
 
