@@ -105,9 +105,9 @@ async def test_a_reply_is_kept_from_every_recent_reply_of_the_bot_not_only_those
     backend = tg.runtime.generator.backend
     generate, seen = backend.generate, []
 
-    def recording(inputs: list[str], decoding, earlier=None, *, persona=None, keep_out=None, max_sentences=None):  # noqa: ANN001
+    def recording(inputs: list[str], decoding, earlier=None, **options):  # noqa: ANN001, ANN003
         seen.append(earlier)
-        return generate(inputs, decoding, earlier, persona=persona, keep_out=keep_out, max_sentences=max_sentences)
+        return generate(inputs, decoding, earlier, **options)
 
     monkeypatch.setattr(backend, "generate", recording)
     replies = [(await chat_once(tg, ALICE, question))["text"]
@@ -364,11 +364,11 @@ async def test_pending_message_that_fails_again_after_restart_is_marked_lost_and
     backend = tg.runtime.generator.backend
     generate, calls = backend.generate, []
 
-    def fails_once(inputs: list[str], decoding, earlier=None, *, persona=None, keep_out=None, max_sentences=None):  # on the oldest pending message: Alice's
+    def fails_once(inputs: list[str], decoding, earlier=None, **options):  # noqa: ANN001, ANN003 (on Alice's pending message)
         calls.append(inputs)
         if len(calls) == 1:
             raise RuntimeError("out of memory")
-        return generate(inputs, decoding, earlier, persona=persona, keep_out=keep_out, max_sentences=max_sentences)
+        return generate(inputs, decoding, earlier, **options)
 
     monkeypatch.setattr(backend, "generate", fails_once)
     await answer_pending(tg.bot, tg.runtime.database, tg.runtime.chat)
