@@ -17,7 +17,7 @@ from dialogue.format import FormatSpec
 from dialogue.grounding import (NO, YES, consistent_part, contradicted_fact, is_farewell, reply_opening, said_of_itself,
                                 settle)
 from dialogue.memory import Fact, remember, self_statements
-from dialogue.russian import lemma, to_first_person, to_second_person
+from dialogue.russian import lemma, sentences, to_first_person, to_second_person
 from tests.test_console import rows, run_chat
 from tests.telegram_harness import Harness, telegram_harness
 
@@ -144,7 +144,8 @@ def test_a_clause_never_contradicts_the_fact_it_is_part_of() -> None:
 
 @pytest.mark.parametrize(("message", "opening"), [
     ("Привет! Как дела?", "Привет! Хорошо,"), ("Как ты?", "Хорошо,"), ("Здравствуйте, как ваши дела?", "Здравствуйте! Хорошо,"),
-    ("Ну а у тебя как настроение?", "Хорошо,"),
+    ("Ну а у тебя как настроение?", "Хорошо,"), ("Давай) Как жизнь?", "Хорошо,"),  # a smiley ends a sentence
+    ("Рада знакомству ) Как дела ?", "Хорошо,"),
     ("Как ты относишься к советским фильмам?", ""), ("Как дела на работе?", ""),  # not «how are you»
 ])
 def test_how_are_you_is_answered_first(message: str, opening: str) -> None:
@@ -267,6 +268,13 @@ def test_no_contrast_with_what_the_user_did_not_say() -> None:
     assert without_false_contrast("Понятно, а я врач.", "Я учитель.") == "Понятно, а я врач."  # set against the user
     assert finish("Пока!", "А у меня всё хорошо!", ["Спасибо, до свидания!"]) == "Пока!"  # a kind word, not news
     assert finish("Пока!", "Хорошего вечера!", ["Спасибо, до свидания!"]) == "Пока! Хорошего вечера!"
+
+
+def test_a_smiley_before_a_capital_ends_a_sentence() -> None:
+    assert sentences("Давай) Как жизнь?") == ["Давай)", "Как жизнь?"]
+    assert sentences("Грибы))) Лес люблю( Это интересно?") == ["Грибы)))", "Лес люблю(", "Это интересно?"]
+    assert sentences("Я люблю рисовать) а ты?") == ["Я люблю рисовать) а ты?"]  # no capital: the same sentence
+    assert sentences("Я живу (В Москве) давно.") == ["Я живу (В Москве) давно."]  # a bracket opened after a space
 
 
 def test_echoes_and_cut_replies() -> None:
