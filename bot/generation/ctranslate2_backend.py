@@ -222,8 +222,20 @@ class CTranslate2Backend:
             result = self._run([row], again, self._stop_at_broken(rules, request, again))[0]
         log.warning("a reply still broke a decoding rule after %d engine calls: it ends before the word that breaks it",
                     calls)
-        return [sequence if found is None else self._before(sequence, found[0])
+        return [sequence if found is None else self._cut_or_greedy(rules, request, row, sequence, found[0], options)
                 for sequence, found in zip(sequences, broken)]
+
+    def _cut_or_greedy(self, rules: Sequence[DecodingRule], request: int, row: list[str], sequence: list[str], step: int,
+                       options: dict[str, Any]) -> list[str]:
+        """``sequence`` ended before the word that breaks a rule at ``step``; where that word is its first, a sampled
+        reply is written greedily instead (sampling draws every step again in each engine call, so its first word
+        may break a rule however often it is drawn; greedy keeps its earlier steps and converges)."""
+        cut = self._before(sequence, step)
+        if cut is not sequence or options.get("sampling_topk", 1) == 1:
+            return cut
+        greedy = {**options, "sampling_topk": 1, "num_hypotheses": 1}
+        result = self._run([row], greedy, self._stop_at_broken(rules, request, greedy))[0]
+        return self._obeying(rules, request, row, result, greedy)[0]
 
     def _ending(self, rules: Sequence[DecodingRule], request: int, sequence: list[str]) -> int | None:
         return ending(rules, request, self.tokenizer.convert_tokens_to_ids(sequence))
