@@ -59,8 +59,9 @@ _TALK_VERBS = frozenset({"понимать", "сочувствовать", "же
                          "побежать", "бежать", "ждать", "слышать", "видеть", "писать", "отвечать", "рад", "сказать",
                          "говорить", "рассказать", "рассказывать", "спросить", "спрашивать", "понять", "помнить"})
 """First-person verbs of the conversation itself («Понимаю», «Сочувствую»): said without «я», they tell no fact."""
-_RUN_ON = re.compile(r"(?<=[а-яёa-z0-9)])\s+(?=[А-ЯЁ][а-яё]*\b)")
-"""Where a message typed without stops goes on with a new sentence: a capitalised word after a lower-case one."""
+_RUN_ON = re.compile(r"(?<=[а-яёa-z0-9])\s+(?=[А-ЯЁ][а-яё]*\b)")
+"""Where a message typed without stops goes on with a new sentence: a capitalised word after a lower-case one (after a
+smiley ``sentences`` has cut it already)."""
 _OPENERS = frozenset({"NPRO", "Apro", "PREP", "CONJ", "PRCL", "INTJ", "VERB", "INFN", "ADVB", "PRED"})
 """What may open a new sentence there: a pronoun, a verb, an adverb, a particle… — not a noun, which may be a name
 pymorphy3 does not know («У меня есть кот Барсик»)."""

@@ -61,7 +61,7 @@ def lemma(word: str) -> str:
     return ANTONYMS.get(lemma_, lemma_)
 
 
-SMILEY_END = re.compile(r"(?:\)+|(?<=\S)\(+)\s+(?=[А-ЯЁA-Z])")
+SMILEY_END = re.compile(r"(?:(?<=\))|(?<=\S\())\s+(?=[А-ЯЁA-Z])")
 """A chat's smiley ends a sentence where a capital follows: «Давай) Как жизнь?», «Эх( Это интересно?»; razdel reads
 a bracket as no stop."""
 
@@ -69,12 +69,7 @@ a bracket as no stop."""
 def sentences(text: str) -> list[str]:
     """``text`` cut into sentences (razdel); line breaks end a sentence too, and a smiley before a capital."""
     return [part.strip() for line in text.splitlines() for s in razdel.sentenize(line)
-            for part in _after_smileys(s.text) if part.strip()]
-
-
-def _after_smileys(sentence: str) -> list[str]:
-    cuts = [m.end() for m in SMILEY_END.finditer(sentence)]
-    return [sentence[a:b] for a, b in zip([0, *cuts], [*cuts, len(sentence)])]
+            for part in SMILEY_END.split(s.text) if part.strip()]
 
 
 def content_lemmas(text: str) -> frozenset[str]:
