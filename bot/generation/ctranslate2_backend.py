@@ -227,9 +227,10 @@ class CTranslate2Backend:
 
     def _cut_or_greedy(self, rules: Sequence[DecodingRule], request: int, row: list[str], sequence: list[str], step: int,
                        options: dict[str, Any]) -> list[str]:
-        """``sequence`` ended before the word that breaks a rule at ``step``; where that word is its first, a sampled
-        reply is written greedily instead (sampling draws every step again in each engine call, so its first word
-        may break a rule however often it is drawn; greedy keeps its earlier steps and converges)."""
+        """``sequence`` ended before the word that breaks a rule at ``step``; where that leaves nothing to send (the
+        word is its first, or the break is its end: ``_before`` keeps it whole), a sampled reply is written greedily
+        instead (sampling draws every step again in each engine call, so it may break the rule however often it is
+        drawn; greedy keeps its earlier steps and converges)."""
         cut = self._before(sequence, step)
         if cut is not sequence or options.get("sampling_topk", 1) == 1:
             return cut
