@@ -141,30 +141,45 @@ def settling_fact(question: str, facts: Sequence[str], *, statement: bool = Fals
     if not about:
         return None
     slot = question_slot(asked) or classify(asked)
-    best: tuple[float, str] | None = None
-    for fact in facts:
-        said = content_lemmas(fact)
-        if not _about_the_same(about, said, dislike=is_negative(fact), statement=statement):
+    readings = [(part, fact) for fact in facts for part in fact_parts(fact)]
+    best: tuple[float, str, str] | None = None
+    for part, fact in readings:
+        said = content_lemmas(part)
+        if not _about_the_same(about, said, dislike=is_negative(part), statement=statement):
             continue
-        shared = about & said
-        fact_slot = classify(fact)
-        if slot != fact_slot and "other" not in (slot, fact_slot):
+        part_slot = classify(part)
+        if slot != part_slot and "other" not in (slot, part_slot):
             continue  # «У тебя есть дети?» is not settled by «Я люблю детей»
-        coverage = len(shared) / len(about)
+        coverage = len(about & said) / len(about)
         if best is None or coverage > best[0]:
-            best = (coverage, fact)
+            best = (coverage, part, fact)
     if best is not None:
-        return is_negative(best[1]) == is_negative(asked), best[1]
-    for fact in facts:
-        if about & denied(fact):
+        return is_negative(best[1]) == is_negative(asked), best[2]
+    for part, fact in readings:
+        if about & denied(part):
             return is_negative(asked), fact
-        if about & affirmed(fact):
+        if about & affirmed(part):
             return not is_negative(asked), fact
     if slot in SINGLE_VALUED and not is_negative(asked) and not statement:
-        for fact in facts:
-            if classify(fact) == slot and not is_negative(fact):
+        for part, fact in readings:
+            if classify(part) == slot and not is_negative(part):
                 return False, fact  # another value of a single-valued slot
     return None
+
+
+def fact_parts(fact: str) -> list[str]:
+    """``fact`` read by its parts, each with its own polarity: a clause that speaks of the speaker or holds a negation
+    begins a part («Я живу в Москве, но не люблю шум.»: «Я живу в Москве», «но не люблю шум»; «У меня есть кошка,
+    которая не любит собак.»: the cat's dislike is not the speaker's), any other clause goes on with the part before
+    it («Я не люблю, когда люди опаздывают.» is one)."""
+    parts: list[str] = []
+    for _, clause in _clauses(fact):
+        found = words(clause)
+        if parts and not (is_negative(clause) or _of_itself(found)):
+            parts[-1] = f"{parts[-1]}, {clause.strip()}"
+        else:
+            parts.append(clause.strip())
+    return parts or [fact]
 
 
 def _about_the_same(about: frozenset[str], said: frozenset[str], dislike: bool = False, statement: bool = False) -> bool:
@@ -271,10 +286,11 @@ def _other_value(clause: str, facts: Sequence[str]) -> str | None:
     if not said or is_negative(clause):
         return None
     for fact in facts:
-        given = _values(fact)
-        if not is_negative(fact) and given.keys() & said.keys() and all(
-                given[k].isdisjoint(said[k]) for k in given.keys() & said.keys()):
-            return fact
+        for part in fact_parts(fact):
+            given = _values(part)
+            if not is_negative(part) and given.keys() & said.keys() and all(
+                    given[k].isdisjoint(said[k]) for k in given.keys() & said.keys()):
+                return fact
     return None
 
 
@@ -296,7 +312,8 @@ def denying_fact(question: str, facts: Sequence[str]) -> str | None:
     asked = to_first_person(question)
     things = {word for word in content_lemmas(asked) - GENERIC_LEMMAS - _QUESTION_CUES if _is_thing(word)}
     for fact in facts:
-        if things & (denied(fact) | (content_lemmas(fact) if is_negative(fact) else frozenset())):
+        if any(things & (denied(part) | (content_lemmas(part) if is_negative(part) else frozenset()))
+               for part in fact_parts(fact)):
             return fact
     return None
 
@@ -409,16 +426,24 @@ def against_answer(question: str, answer: str, sentence: str) -> bool:
 
 def said_of_itself(history: Sequence[str]) -> list[str]:
     """What the bot has said of itself in ``history``, as first-person facts, oldest first: its replies' own
-    statements, and short answers to questions about it made whole («Сколько тебе лет?» → «25.» is «Мне 25 лет.»,
-    «Как тебя зовут?» → «Аня» is «Меня зовут Аня.»), so that what it invented is kept to when asked again."""
+    statements (not a story, ``_is_story``), and short answers to questions about it made whole («Сколько тебе лет?» →
+    «25.» is «Мне 25 лет.», «Как тебя зовут?» → «Аня» is «Меня зовут Аня.»), so that what it invented is kept to when
+    asked again."""
     facts: list[str] = []
     for index in range(len(history) - 2, -1, -2):  # the bot's replies: every other turn back from the one before the last
         reply, asked = history[index], history[index - 1] if index else ""
-        told = [f.text for f in self_statements(reply)]
+        told = [f.text for f in self_statements(reply) if not any(_is_story(part) for part in fact_parts(f.text))]
         if not told and (question := last_question(asked)) and addressee(question) == "bot":
             told = [whole] if (whole := _whole_answer(question_slot(to_first_person(question)), reply)) else []
         facts[:0] = told
     return facts
+
+
+def _is_story(part: str) -> bool:
+    """A long part with a negation, where the negation may belong to anything: «Я вот живу в Самаре и не могу найти
+    себе время.» says nothing against «Я живу в Самаре», as the bot's own long clauses are not read
+    (``_CLAUSE_WORDS``)."""
+    return len(words(part)) > _CLAUSE_WORDS and is_negative(part)
 
 
 def _whole_answer(slot: str | None, reply: str) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from bot import texts
-from bot.generation.turns import (ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, without_ask_back,
+from bot.generation.turns import (Turn, ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, without_ask_back,
                                   without_false_contrast)
 from bot.storage.database import Database
 from bot.storage.repository import Repository
@@ -88,6 +88,22 @@ PERSONA = ["Я работаю учителем.", "У меня нет детей
 ])
 def test_the_persona_settles_yes_no_questions_in_both_polarities(question: str, answer: bool | None) -> None:
     assert settle(question, PERSONA) is answer
+
+
+MIXED = ["Я живу в Москве, но не люблю шум.", "У меня есть кошка, которая не любит собак.",
+         "Я не люблю, когда люди опаздывают.", "Я работаю врачом, но никогда не болею."]
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("Ты живёшь в Москве?", True), ("Ты любишь шум?", False), ("У тебя есть кошка?", True),
+    ("Ты работаешь врачом?", True), ("Ты врач?", True), ("Ты болеешь?", False),
+    ("Ты любишь, когда опаздывают?", False),
+])
+def test_a_fact_of_both_polarities_is_read_by_its_parts(question: str, answer: bool) -> None:
+    """«Я живу в Москве, но не люблю шум.» was read as one negative fact: «Ты живёшь в Москве?» got «Нет»."""
+    assert settle(question, MIXED) is answer
+    assert contradicted_fact("Я живу в Москве.", MIXED) is None
+    assert contradicted_fact("Я живу в Казани.", MIXED) == MIXED[0]
 
 
 def test_the_reply_opening() -> None:
@@ -252,6 +268,8 @@ def test_a_question_back_goes_unless_a_person_would_ask_one() -> None:
     assert not ask_back_allowed(["Как тебя зовут?", "Аня, а тебя?", "Олег. Кем работаешь?"])  # one asked back lately
     assert finish("", "Я учитель, а ты?", ["Ты учитель?"]) == "Я учитель."
     assert asks_back("Хорошо. А у тебя как дела?") and not asks_back("А я люблю кошек.")
+    assert asks_back("У тебя трое детей. А сколько у тебя?") and asks_back("Я из Самары. А откуда ты?")
+    assert finish("У тебя трое детей.", "А сколько у тебя?", ["Сколько у меня детей?"]) == "У тебя трое детей."
     # The user's own question is not put back to them word for word.
     assert finish("Привет! Хорошо,", "как дела?", ["Привет! Как дела?"], ask_back=True) == "Привет! Хорошо."
     assert finish("", "Я люблю рок. Какую музыку ты любишь?", ["Какую музыку ты любишь?"]) == "Я люблю рок."
@@ -408,3 +426,14 @@ def test_a_short_answer_the_bot_invented_is_kept_to_when_asked_again() -> None:
     assert reply_opening(persona, (*history, "Ещё раз, где ты живёшь?")) == "Я живу в Нижнем Новгороде."
     assert reply_opening(("Меня зовут Оля.",), (*history, "Как тебя зовут?")) == ""  # the persona answers itself
     assert said_of_itself(["Сколько тебе лет?", "Не скажу, это секрет", "Ну ладно"]) == []  # not an answer
+
+
+def test_a_story_the_bot_told_is_no_fact_against_what_it_says_next() -> None:
+    """A long sentence with a negation is a story whose «не» may belong to anything: «Я вот живу в Самаре и не могу найти
+    себе время.» was kept as «I do not live in Samara», so «Я живу в Самаре, а ты?» to «Откуда ты?» counted as a
+    contradiction and the story was sent again whole as the reply."""
+    history = ["У меня трое детей.", "У меня есть кошка. Я вот живу в Самаре и не могу найти себе свободное время для "
+               "этого.", "Откуда ты?"]
+    assert said_of_itself(history) == ["У меня есть кошка."]
+    turn = Turn(("Я живу в Самаре.",), tuple(history))
+    assert contradicted_fact("Я живу в Самаре, а ты?", turn.own_facts) is None

@@ -63,15 +63,18 @@ def merged(*grams: WordGrams) -> WordGrams:
 
 
 _YOU = {"ты", "тебя", "тебе", "твой", "твоя", "твоё", "твое", "твои"}
+_ASKED = ("как", "что", "чем", "где", "кем", "кто", "сколько", "какой", "какая", "какое", "какие", "откуда", "куда",
+          "когда")
 QUESTION_BACK: WordGrams = {
     ("а",): _YOU,
     ("а", "у"): {"тебя"},
-    **{("а", asked): _YOU for asked in ("как", "что", "чем", "где", "кем")},
-    **{("а", asked, "у"): {"тебя"} for asked in ("как", "что", "где")},
+    **{("а", asked): _YOU for asked in _ASKED},
+    **{("а", asked, "у"): {"тебя"} for asked in _ASKED},
 }
-"""A question back, «а ты?», «а у тебя?», «а чем ты …?»: kept out of a reply where a person would not ask one
-(``bot.generation.turns``), so the model says something else instead of a shorter reply being sent. Not «а вы»:
-a token is kept out when its letters could begin a banned word, and «в» begins «вы» (the ban would take «а в …»)."""
+"""A question back, «а ты?», «а у тебя?», «а чем ты …?», «а сколько у тебя?»: kept out of a reply where a person would
+not ask one (``bot.generation.turns``), so the model says something else instead of a shorter reply being sent. Not
+«а вы»: a token is kept out when its letters could begin a banned word, and «в» begins «вы» (the ban would take «а в
+…»)."""
 
 
 def repeats_earlier(reply: str, replies: Sequence[str]) -> bool:

@@ -46,12 +46,13 @@ from dialogue.memory import self_statements
 from dialogue.russian import sentences, to_first_person, words
 
 ASK_BACK = re.compile(
-    r"(?:^|(?<=[,.!?…;:)(])|(?<=\w)(?-i:(?=\s+[АИ]\s)))\s*(?:а|и|ну а)\s+(?:как\s+|что\s+|чем\s+|где\s+|кем\s+)?(?:у\s+)?"
+    r"(?:^|(?<=[,.!?…;:)(])|(?<=\w)(?-i:(?=\s+[АИ]\s)))\s*(?:а|и|ну а)\s+"
+    r"(?:(?:как|что|чем|где|кем|кто|сколько|какой|какая|какое|какие|откуда|куда|когда)\s+)?(?:у\s+)?"
     r"(?:ты|тебя|тебе|вы|вас|вам|твой|твоя|твои|ваш|ваши)\b[^.!?…]*\?+[)\s]*",
     re.IGNORECASE,
 )
-"""A question back: a clause opening with «а» and «ты» (or «у тебя», «вы»…), ending in «?»; also typed without a
-stop before it («У меня кот А у вас?»)."""
+"""A question back: a clause opening with «а» and «ты» (or «у тебя», «вы»…), maybe a question word between («А сколько
+у тебя?», «А откуда ты?»), ending in «?»; also typed without a stop before it («У меня кот А у вас?»)."""
 MAX_SENTENCES = 2
 """A reply answers, then adds at most one thing, as people's replies in the persona chat mostly do; the model kept
 from asking back goes on, and its later sentences are where it contradicts itself (docs/model_recipe.md)."""
