@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from dialogue.kinds import affirmed, denied
 from dialogue.memory import GENERIC_LEMMAS, HEDGES, SINGLE_VALUED, classify, self_statements, typed_sentences
 from dialogue.russian import (
-    FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, lemma, parse, sentences, to_first_person, to_second_person,
-    words,
+    FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, lemma, morph, parse, sentences, to_first_person,
+    to_second_person, words,
 )
 
 YES, NO, GOODBYE = "Да,", "Нет,", "Пока!"
@@ -67,6 +67,7 @@ _HOW_ARE_YOU = re.compile(
     re.IGNORECASE,
 )
 """«Как дела?», «Как ты?», «А у тебя как настроение?» as a whole sentence; not «Как ты относишься к …?»."""
+_PLEASED = re.compile(r"приятно познакомиться|очень приятно", re.IGNORECASE)
 _GREETING = re.compile(r"^\W*(привет\w*|здравствуй\w*|добрый\s+(?:день|вечер)|доброе\s+утро|хай|здорово)\b", re.IGNORECASE)
 FINE = "Хорошо,"
 _QUESTION_BACK = re.compile(
@@ -342,11 +343,19 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
     if (told := question_back(message)) is not None:
         return in_kind(told, history, list(persona) + said_of_itself(history))
     question = last_question(message)
+    name = user_name(partner)
+    greeted = _GREETING.match(message)
+    greeting = f"{greeted.group(1).capitalize()}{f', {name}' if name else ''}!" if greeted else ""
     if question is None:
-        return GOODBYE if is_farewell(message) else ""
+        if is_farewell(message):
+            return f"Пока, {name}!" if name else GOODBYE
+        if (told_name := user_name([f.text for f in self_statements(message)])) and not _PLEASED.search(" ".join(history)):
+            return f"{greeted.group(1).capitalize() + '! ' if greeted else ''}Приятно познакомиться, {told_name}!"
+        # A returning user greeted by name; a greeting mid-dialogue only when the message is nothing else («Здорово,
+        # я учитель» is no greeting).
+        return greeting if name and greeted and (len(history) == 1 or greeted.end() == len(message.rstrip(" !.)"))) else ""
     if is_how_are_you(question):
-        greeted = _GREETING.match(message)
-        return f"{greeted.group(1).capitalize()}! {FINE}" if greeted else FINE
+        return f"{greeting} {FINE}" if greeted else FINE
     if _ALL_ABOUT.search(question):
         return to_second_person(" ".join(partner[-3:])) if partner else ""
     question = _MEMORY_LEAD.sub("", question) or question
@@ -371,6 +380,24 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
         if (fact := recall(question, partner)) is not None:
             return to_second_person(fact)
     return ""
+
+
+def user_name(facts: Sequence[str]) -> str | None:
+    """The user's own name in the newest of ``facts`` (their first-person facts) that gives one, in the nominative:
+    «Меня Олегом зовут.» -> «Олег», «Я Александра.» -> «Александра»; not another's («Мою дочь зовут Аня.»), nor a word
+    no dictionary knows as a name."""
+    for fact in reversed(facts):
+        found = words(fact)
+        if classify(fact) != "name" or {lemma(word) for word in found} & {"мой", "твой", "его", "её", "их"} - {
+                "мой" if "имя" in found else ""}:
+            continue
+        for word in found:
+            names = [p for p in morph().parse(word) if "Name" in p.tag]  # «Света», not «света» of «свет»
+            if any({"nomn", "sing"} in p.tag for p in names):
+                return word.capitalize()  # as the user spells it; «Александра» is hers, not Александр's genitive
+            if names:
+                return names[0].normal_form.capitalize()
+    return None
 
 
 def is_how_are_you(question: str) -> bool:

@@ -122,6 +122,22 @@ def test_the_reply_opening() -> None:
     assert reply_opening(PERSONA, ["Ну ладно, мне пора. Пока!"]) == "Пока!"
 
 
+def test_the_user_is_met_greeted_and_seen_off_by_their_name() -> None:
+    """What the bot knows of the user is used unasked where a person would: their name."""
+    known = ["Меня Олегом зовут.", "Я живу в Москве."]
+    assert reply_opening(PERSONA, ["Привет! Меня зовут Олег, я живу в Омске."]) == "Привет! Приятно познакомиться, Олег!"
+    assert reply_opening(PERSONA, ["Зови меня Кирилл."]) == "Приятно познакомиться, Кирилл!"
+    assert reply_opening(PERSONA, ["Я Александра."]) == "Приятно познакомиться, Александра!"  # not «Александр»
+    assert reply_opening(PERSONA, ["А меня Настей зовут"]) == "Приятно познакомиться, Настя!"
+    assert reply_opening(PERSONA, ["Я Света.", "Приятно познакомиться, Света! Я врач.", "Я Света."]) == ""  # met already
+    assert reply_opening(PERSONA, ["Привет!"], known) == "Привет, Олег!"
+    assert reply_opening(PERSONA, ["Добрый вечер! Как дела?"], known) == "Добрый вечер, Олег! Хорошо,"
+    assert reply_opening(PERSONA, ["Ну ладно, мне пора. Пока!"], known) == "Пока, Олег!"
+    assert reply_opening(PERSONA, ["Как дела?", "Хорошо.", "Здорово, я в театре была."], known) == ""  # no greeting
+    assert reply_opening(PERSONA, ["Привет!"], ["Мою дочь зовут Аня."]) == ""  # not the user's own name
+    assert reply_opening(PERSONA, ["Привет!"], []) == ""
+
+
 @pytest.mark.parametrize(("question", "opening"), [
     ("Куришь?", NO), ("Есть дети?", NO), ("Дети есть?", NO), ("Любишь собак?", YES), ("Работаешь врачом?", YES),
     ("Погода хорошая?", ""), ("Собаки умные?", ""),  # nothing the persona settles
@@ -303,6 +319,8 @@ def test_echoes_and_cut_replies() -> None:
     assert at_sentence_end("!!! Ну я гуляю с") == "!!! Ну я гуляю с"  # no sentence of words to end at
     assert at_sentence_end("Ну... да! Я гуляю с") == "Ну... да!"
     assert finish("", "Я люблю кошек. И ещё я гуляю с", ["Что любишь?"], cut=True) == "Я люблю кошек."
+    assert finish("Приятно познакомиться, Олег!", "..пупупу", ["Меня зовут Олег."], cut=True) == \
+        "Приятно познакомиться, Олег!"  # the opening ends a sentence, whatever the model glued to it
     assert finish("Нет,", "у меня нет детей.", ["У тебя есть дети?"]) == "Нет, у меня нет детей."
     assert finish("Нет,", "я живу в Казани. А у меня есть кошка Муська.", ["У тебя есть домашние животные?"]) == \
         "Нет, я живу в Казани."  # the next sentence would take the answer back
@@ -355,18 +373,19 @@ def test_console_memory_survives_reset_and_restart_and_is_answered_back(tiny_cau
                                                  "/memory"], "chat", "--user", "oleg")
     assert first.returncode == 0, first.stderr
     replies = [line for line in first.stdout.splitlines() if line.startswith("Бот: ")]
+    assert replies[0].startswith("Бот: Привет! Приятно познакомиться, Олег!")
     assert replies[1].startswith("Бот: Тебя зовут Олег.")  # after /reset: a new dialogue, the same user
     assert "1. Меня зовут Олег." in first.stdout and "2. Я живу в Омске." in first.stdout
-    again = run_chat(tiny_causal_model_dir, db, ["Как меня зовут?", "/memory forget 2", "/memory", "/memory forget 7",
+    again = run_chat(tiny_causal_model_dir, db, ["Привет!", "Как меня зовут?", "/memory forget 2", "/memory", "/memory forget 7",
                                                  "/memory clear", "/memory"], "chat", "--user", "oleg")
     assert again.returncode == 0, again.stderr
     out = again.stdout
-    assert "Бот: Тебя зовут Олег." in out  # after a restart
+    assert "Бот: Привет, Олег!" in out and "Бот: Тебя зовут Олег." in out  # after a restart
     assert texts.MEMORY_FORGOT_ONE.format(text="Я живу в Омске.") in out
     assert texts.MEMORY_NO_ITEM.format(item=7, count=1) in out
     assert texts.MEMORY_EMPTY in out.split(texts.MEMORY_FORGOT_ALL.format(count=1))[1]
     assert rows(db, "SELECT count(*) FROM user_facts") == [(0,)]
-    other = run_chat(tiny_causal_model_dir, db, ["/memory"], "chat", "--user", "someone-else")
+    other = run_chat(tiny_causal_model_dir, db, ["/memory", "Привет!"], "chat", "--user", "someone-else")
     assert texts.MEMORY_EMPTY in other.stdout and "Олег" not in other.stdout
 
 
@@ -384,6 +403,8 @@ async def test_telegram_memory_lists_forgets_and_never_leaks(tg: Harness) -> Non
     assert tg.last_text(BOB) == texts.MEMORY_EMPTY  # Bob never sees Alice's facts
     await tg.say(BOB, "Как зовут Алису? Что ты о ней знаешь?")
     assert "Жучк" not in tg.last_text(BOB)
+    await tg.say(BOB, "Привет!")
+    assert "Алис" not in tg.last_text(BOB)  # greeted, but never by another user's name
     await tg.say(ALICE, "/memory", chat_id=GROUP)
     assert tg.last_text(GROUP) == texts.PRIVATE_ONLY
     await tg.say(ALICE, "/memory forget 1")

@@ -135,12 +135,15 @@ def without_ask_back(text: str) -> str:
     return kept if re.search(r"\w", kept) else text
 
 
-def at_sentence_end(text: str) -> str:
+def at_sentence_end(text: str, opening: str = "") -> str:
     """``text`` up to its last full sentence (it was cut by the token limit), or whole if it has none that says a
     word: «!!! ну я» is not cut to «!!!», which the earlier-reply ban (it reads words) could not keep from being sent
-    twice."""
+    twice. An ``opening`` that ends a sentence («Приятно познакомиться, Олег!») is one, whatever the model glued
+    to it («…Олег!..пу»)."""
     ends = [end.end() for end in _SENTENCE_END.finditer(text) if words_only(text[: end.start()])]
-    return text[: ends[-1]].strip() if ends else text
+    if opening.endswith((".", "!", "?", "…")) and text.startswith(opening):
+        ends.append(len(opening))
+    return text[: max(ends)].strip() if ends else text
 
 
 def is_echo(reply: str, message: str) -> bool:
@@ -250,7 +253,7 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
         continuation = " ".join(more)
     reply = join_opening(opening, continuation)
     if cut:
-        reply = at_sentence_end(reply)
+        reply = at_sentence_end(reply, opening)
     if not (ask_back_allowed(history) if ask_back is None else ask_back):
         trimmed = without_ask_back(reply)
         if not repeats_earlier(trimmed, own_turns(history)):

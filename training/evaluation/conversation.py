@@ -175,6 +175,9 @@ SMALL_TALK = ("Как у тебя дела?", "Что делаешь сегод�
 MEMORY_PERSONA = ("Я работаю библиотекарем.", "Я люблю читать книги.", "Я живу в Петербурге.")
 FAREWELLS = ("Ну ладно, мне пора. Пока!", "Спасибо за беседу, до свидания!", "Всё, я спать. Спокойной ночи!",
              "Пока-пока!", "Мне надо идти, до встречи!")
+NAMES = (("Меня зовут Олег.", "олег"), ("Привет, я Марина!", "марин"), ("Зови меня Кирилл.", "кирилл"),
+         ("А меня Настей зовут.", "наст"), ("Моё имя Дмитрий.", "дмитри"))
+"""A user's name, told in five ways (stems of it): met («Приятно познакомиться, Олег!»), then greeted by it after /reset."""
 GOODBYE_WORDS = re.compile(r"пока|до свидания|до встречи|до завтра|спокойной ночи|увидимся|счастливо|всего (доброго|хорошего)"
                            r"|удачи|сладких снов|доброй ночи|бывай", re.IGNORECASE)
 
@@ -274,6 +277,20 @@ async def _farewells(talk: Conversations) -> dict:
     return {"answered": sum(r["goodbye"] for r in rows), "farewells": len(rows), "rows": rows}
 
 
+async def _names(talk: Conversations) -> dict:
+    async def one(index: int, told: str, stem: str) -> dict:
+        user = await talk.user(f"name-{index}", MEMORY_PERSONA)
+        met = await talk.say(user, told)
+        await talk.reset(user)
+        greeted = await talk.say(user, "Привет!")
+        return {"told": told, "reply": met, "met": reflects(met, frozenset({stem})), "greeting_after_reset": greeted,
+                "greeted_by_name": reflects(greeted, frozenset({stem}))}
+
+    rows = await asyncio.gather(*(one(i, told, stem) for i, (told, stem) in enumerate(NAMES)))
+    return {"met": sum(r["met"] for r in rows), "greeted_by_name": sum(r["greeted_by_name"] for r in rows),
+            "names": len(rows), "rows": rows}
+
+
 def turn_taking(exchanges: Sequence[tuple[str, str]]) -> dict:
     """The ask-back rate and the echoes over (message, reply) pairs."""
     asked = sum(asks_back(reply) for _, reply in exchanges)
@@ -298,7 +315,7 @@ async def run_conversations(generator: Generator, settings: Settings | None = No
             async with generator:
                 talk = Conversations(ChatService(generator, settings), database)
                 result = {"consistency": await _consistency(talk), "memory": await _memory(talk),
-                          "farewells": await _farewells(talk)}
+                          "farewells": await _farewells(talk), "names": await _names(talk)}
                 result["turn_taking"] = turn_taking(talk.exchanges)
                 return result
         finally:

@@ -10,7 +10,7 @@ Checks that reference metrics miss (a constant sentence scores F1 0.126 on the t
   (the same words, case and punctuation aside) counts.
 * **Conversation** (``training.evaluation.conversation``), through the bot's own path (ChatService, memory,
   Generator): consistency with the persona and with itself, memory of the user in the dialogue and after
-  ``/reset``, goodbyes, the ask-back rate and echoes.
+  ``/reset``, goodbyes, the user's name (met when told, greeted by it after ``/reset``), the ask-back rate and echoes.
 
 Replies come from the bot's own backend (transformers, or ``--backend ctranslate2``) with the directory's
 format, greedy (reproducible; ``--decoding`` for another preset), or with reply
@@ -190,9 +190,14 @@ def summary(checks: dict) -> str:
         implied = f", of which implied {c['implied']}/{c['implied_questions']}" if "implied" in c else ""
         text += (f"; consistency {c['consistent']}/{c['questions']} ({c['share']:.0%}){implied}; memory {m['recalled']}/{m['probes']}"
                  f" ({m['share']:.0%}), after /reset {m['recalled_after_reset']}/{m['probes']}; goodbyes answered"
-                 f" {f['answered']}/{f['farewells']}; ask-back {t['ask_back']}/{t['replies']} ({t['ask_back_rate']:.1%});"
+                 f" {f['answered']}/{f['farewells']};{_names_summary(talk)} ask-back {t['ask_back']}/{t['replies']} ({t['ask_back_rate']:.1%});"
                  f" echoes {t['echoes']}")
     return text
+
+
+def _names_summary(talk: dict) -> str:
+    n = talk.get("names")  # figures written before the check had none
+    return f" names met {n['met']}/{n['names']}, greeted by name after /reset {n['greeted_by_name']}/{n['names']};" if n else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
                       f" {row['question']} -> {row['reply']} | after /reset: {row['reply_after_reset']}")
             for row in talk["farewells"]["rows"]:
                 print(f"[{'+' if row['goodbye'] else ' '}] {row['message']} -> {row['reply']}")
+            for row in talk["names"]["rows"]:
+                print(f"[{'+' if row['met'] else ' '}{'+' if row['greeted_by_name'] else ' '}] {row['told']} -> {row['reply']}"
+                      f" | after /reset: Привет! -> {row['greeting_after_reset']}")
         print(f"{model_dir}: {summary(checks)} -> {args.out or model_dir / CHECKS_FILE}")
     return 0
 
