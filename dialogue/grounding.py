@@ -460,10 +460,52 @@ def said_of_itself(history: Sequence[str]) -> list[str]:
     for index in range(len(history) - 2, -1, -2):  # the bot's replies: every other turn back from the one before the last
         reply, asked = history[index], history[index - 1] if index else ""
         told = [f.text for f in self_statements(reply) if not any(_is_story(part) for part in fact_parts(f.text))]
-        if not told and (question := last_question(asked)) and addressee(question) == "bot":
-            told = [whole] if (whole := _whole_answer(question_slot(to_first_person(question)), reply)) else []
+        question = last_question(asked)
+        if question and addressee(question) == "bot":
+            if not told:
+                told = [whole] if (whole := _whole_answer(question_slot(to_first_person(question)), reply)) else []
+            if is_yes_no(question) and (said := _yes_or_no(reply)) is not None:
+                told[:0] = [answer] if (answer := answered_as_fact(question, said)) else []
         facts[:0] = told
     return facts
+
+
+def _yes_or_no(reply: str) -> bool | None:
+    first = words(reply)[:1]
+    return True if first == ["да"] else False if first == ["нет"] else None
+
+
+def answered_as_fact(question: str, yes: bool) -> str | None:
+    """The bot's yes or no to a yes/no ``question`` about itself as its first-person fact, so that it keeps to it:
+    «У тебя есть дети?» → «Нет, …» is «У меня нет детей.», «Ты куришь?» → «Да» is «Я курю.»; None where the question
+    is not worded so (a negative one, «Есть ли …», no «ты»)."""
+    said = re.sub(r"^\W*(?:а|и|ну)\s+", "", to_first_person(question).strip(" ?!.…)"), flags=re.IGNORECASE)
+    found = words(said)
+    if not found or "ли" in found or is_negative(said):
+        return None
+    if found[:3] == ["у", "меня", "есть"] and len(found) > 3:
+        if yes:
+            return _said_again(said[:1].upper() + said[1:])
+        things = [_genitive(word) for word in said.split()[3:]]
+        return _said_again("У меня нет " + " ".join(things))
+    if found[0] not in ("я", "мне"):
+        return None
+    subject, rest = said.split(maxsplit=1) if " " in said else (said, "")
+    if not rest:
+        return None
+    return _said_again(f"{subject.capitalize()} {rest}" if yes else f"{subject.capitalize()} не {rest}")
+
+
+def _genitive(word: str) -> str:
+    """``word`` (with its punctuation) in the genitive, as «нет» takes it: «дети» → «детей», «собака» → «собаки»."""
+    core = re.sub(r"\W+$", "", word)
+    parsed = next((p for p in morph().parse(core) if {"nomn"} in p.tag and ({"NOUN"} in p.tag or {"ADJF"} in p.tag)),
+                  None)
+    if parsed is None:
+        return word
+    number = {"plur"} if "plur" in parsed.tag else set()
+    inflected = parsed.inflect({"gent", *number})
+    return word.replace(core, inflected.word) if inflected else word
 
 
 def _is_story(part: str) -> bool:

@@ -2,7 +2,8 @@
 
 Lemmas alone settle a question only where it shares words with a fact. People ask «Ты любишь пиво?» of a bot whose
 persona says «Я не пью алкоголь.», and «Ты ешь мясо?» of a vegan; a small model answers those as it likes. This is
-the common knowledge that persona-chat facts lean on most (food, drink, smoking, pets, music, sport), written as data:
+the common knowledge that persona-chat facts lean on most (food, drink, smoking, pets, music, sport, children), written
+as data:
 
 * ``KINDS``: a general thing -> the lemmas of its kinds. A fact that denies the general thing denies each kind
   («Я не пью алкоголь» -> «Ты любишь пиво?»: no); a fact that affirms a kind affirms the general thing («Я обожаю
@@ -45,6 +46,7 @@ KINDS: dict[str, frozenset[str]] = {
         "собака", "пёс", "щенок", "кошка", "кот", "котёнок", "попугай", "хомяк", "рыбка",
         "черепаха", "кролик", "свинка", "шиншилла", "крыса", "лошадь",
     }),
+    "ребёнок": frozenset({"сын", "дочь", "дочка", "сынок", "сыночек", "доченька", "близнец", "двойня", "двойняшка"}),
 }
 """A general thing -> its kinds, as words; matched by their lemmas (``lemmas``)."""
 
@@ -52,6 +54,7 @@ NAMES: dict[str, tuple[str, ...]] = {
     "мясо": ("мясной",), "рыба": ("рыбный",), "молоко": ("молочный", "молочка"), "яйцо": (),
     "алкоголь": ("алкогольный", "спиртное", "спиртной", "выпивка"), "курить": ("курение",),
     "сладкое": ("сладкий", "сладость"), "спорт": ("спортивный",), "инструмент": (), "животное": ("питомец", "живность", "зверь"),
+    "ребёнок": ("детки", "детишки"),
 }
 """Other words for each general thing: a fact that denies one of them denies every kind («Я не пью спиртного»)."""
 

@@ -10,12 +10,12 @@ from sqlalchemy import text
 
 from bot import texts
 from bot.generation.turns import (Turn, ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, without_ask_back,
-                                  without_false_contrast)
+                                  without_asking_what_is_told, without_false_contrast)
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from dialogue.format import FormatSpec
-from dialogue.grounding import (NO, YES, consistent_part, contradicted_fact, is_farewell, reply_opening, said_of_itself,
-                                settle)
+from dialogue.grounding import (NO, YES, answered_as_fact, consistent_part, contradicted_fact, is_farewell, reply_opening,
+                                said_of_itself, settle)
 from dialogue.memory import Fact, remember, self_statements
 from dialogue.russian import lemma, sentences, to_first_person, to_second_person
 from tests.test_console import rows, run_chat
@@ -447,6 +447,37 @@ def test_a_short_answer_the_bot_invented_is_kept_to_when_asked_again() -> None:
     assert reply_opening(persona, (*history, "Ещё раз, где ты живёшь?")) == "Я живу в Нижнем Новгороде."
     assert reply_opening(("Меня зовут Оля.",), (*history, "Как тебя зовут?")) == ""  # the persona answers itself
     assert said_of_itself(["Сколько тебе лет?", "Не скажу, это секрет", "Ну ладно"]) == []  # not an answer
+
+
+@pytest.mark.parametrize(("question", "yes", "fact"), [
+    ("У тебя есть дети?", False, "У меня нет детей."), ("У тебя есть домашние животные?", False,
+                                                        "У меня нет домашних животных."),
+    ("Ты куришь?", True, "Я курю."), ("А ты женат?", False, "Я не женат."), ("Тебе нравится рок?", False,
+                                                                           "Мне не нравится рок."),
+    ("Есть ли у тебя дети?", False, None), ("Ты не куришь?", True, None), ("Куришь?", True, None),
+])
+def test_a_yes_or_no_the_bot_gave_is_a_fact_it_keeps_to(question: str, yes: bool, fact: str | None) -> None:
+    assert answered_as_fact(question, yes) == fact
+
+
+def test_what_the_bot_answered_with_a_no_it_does_not_take_back() -> None:
+    """«У тебя есть дети?» → «Нет, у меня только одно.», then «А у меня сын.» → «А у меня 20-летняя дочь.» was sent."""
+    history = ["У тебя есть дети?", "Нет, у меня только одно.", "А у меня сын, ему 5 лет."]
+    assert said_of_itself(history)[0] == "У меня нет детей."
+    turn = Turn(("Я работаю программистом.",), tuple(history))
+    assert contradicted_fact("А у меня 20-летняя дочь.", turn.own_facts) == "У меня нет детей."
+    assert reply_opening(turn.persona, [*history[:2], "Напомни, у тебя есть дети?"]) == NO
+
+
+def test_the_bot_does_not_ask_what_the_user_told() -> None:
+    told = ["Меня Дима зовут. Я программист."]
+    assert finish("Приятно познакомиться, Дима!", "Чем занимаешься?", told) == "Приятно познакомиться, Дима!"
+    assert without_asking_what_is_told("Я врач. У тебя есть дети?", ["А у меня сын."]) == "Я врач."
+    assert without_asking_what_is_told("Я врач. Откуда ты?", ["Как дела?"], ["Я живу в Омске."]) == "Я врач."
+    assert without_asking_what_is_told("Я врач. У тебя есть дети?", ["Я замужем."]) == "Я врач. У тебя есть дети?"
+    assert without_asking_what_is_told("Я врач. Что ты любишь читать?", ["Я люблю футбол."]) == \
+        "Я врач. Что ты любишь читать?"  # one liking told is not all of them
+    assert without_asking_what_is_told("Чем занимаешься?", told) == "Чем занимаешься?"  # nothing else to say
 
 
 def test_a_story_the_bot_told_is_no_fact_against_what_it_says_next() -> None:

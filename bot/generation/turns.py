@@ -29,6 +29,7 @@ from dialogue.grounding import (
     YES,
     addressee,
     against_answer,
+    asked_of,
     consistent_part,
     contradicted_fact,
     cut_before,
@@ -41,8 +42,9 @@ from dialogue.grounding import (
     question_slot,
     reply_opening,
     said_of_itself,
+    settling_fact,
 )
-from dialogue.memory import self_statements
+from dialogue.memory import Fact, self_statements
 from dialogue.russian import sentences, to_first_person, words
 
 ASK_BACK = re.compile(
@@ -62,6 +64,8 @@ RECIPROCAL_SLOTS = frozenset({"name", "age", "city", "job", "family", "pets", "l
 """What a getting-to-know question asks that the bot may ask in return: people in the persona chat ask back after a
 third or more of such open questions about what the asker has not told, after a sixth to a third of such yes/no
 questions, after one in seven about what they told, and after one statement in twenty (docs/model_recipe.md)."""
+TOLD_ONCE_SLOTS = frozenset({"name", "age", "city", "job"})
+"""What a person has one of: once told, the bot does not ask it again."""
 KIND_WORDS = re.compile(r"хорош|удач|спасибо|рад|приятн|увидимся|до (встречи|завтра|свидания)|счастлив|спокойной|"
                         r"добр|сладких", re.IGNORECASE)
 """What a goodbye may add: a wish or a thank-you, not a new topic."""
@@ -120,11 +124,40 @@ def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> boo
     slot = question_slot(to_first_person(question))
     if not how_are_you and (addressee(question) != "bot" or is_yes_no(question) or slot not in RECIPROCAL_SLOTS):
         return False
-    told = {fact.slot for fact in self_statements(" ".join(partner))}
-    told |= {fact.slot for message in history[::-1][::2] for fact in self_statements(message)}
-    if slot in told:
+    if slot in {fact.slot for fact in told_facts(history, partner)}:
         return False
     return not any(asks_back(reply) for reply in own_turns(history)[-(ASK_BACK_EVERY - 1) :])
+
+
+def told_facts(history: Sequence[str], partner: Sequence[str] = ()) -> list[Fact]:
+    """What the user has told of themself: what the bot knows of them (``partner``) and their messages' statements."""
+    return self_statements(" ".join(partner)) + [fact for message in history[::-1][::2] for fact in self_statements(message)]
+
+
+def without_asking_what_is_told(reply: str, history: Sequence[str], partner: Sequence[str] = ()) -> str:
+    """``reply`` without a question about what the user has told of themself: their name, age, town or job
+    («Меня Дима зовут. Я программист.» -> «Приятно познакомиться, Дима! Чем занимаешься?»), or a yes/no question a
+    fact of theirs settles («У меня сын.» -> «У тебя есть дети?»). A person who asks that again was not listening.
+    Unchanged where nothing but the question would be left."""
+    said = sentences(reply)
+    if len(said) < 2 or "?" not in reply:
+        return reply
+    told = told_facts(history, partner)
+    if not told:
+        return reply
+    known = {fact.slot for fact in told} & TOLD_ONCE_SLOTS
+    facts = [fact.text for fact in told]
+
+    def asks_what_is_told(sentence: str) -> bool:
+        question = last_question(sentence)
+        if question is None or sentence.rstrip(" )")[-1:] != "?" or asked_of(question) != "bot":
+            return False
+        if is_yes_no(question):
+            return settling_fact(question, facts) is not None
+        return question_slot(to_first_person(question)) in known
+
+    kept = [sentence for sentence in said if not asks_what_is_told(sentence)]
+    return " ".join(kept) if kept and len(kept) < len(said) else reply
 
 
 def without_ask_back(text: str) -> str:
@@ -177,7 +210,7 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
         if len(said) > limits[turn]:  # the sentence limit stopped the model at the first token of one more
             text = " ".join(said[: limits[turn]])
         return finish(openings[turn], text, turns[turn].history, _at_limit(backend, text, limit), facts[turn],
-                      ask_back=asking_back[turn])
+                      ask_back=asking_back[turn], partner=turns[turn].partner)
 
     def generate_again(indices: list[int], kept_out: dict[int, list[str]]) -> list[str]:
         """The replies of the turns ``indices`` written again, with ``kept_out`` as if the bot had said it."""
@@ -239,7 +272,7 @@ def model_inputs(backend, turns: Sequence[Turn], openings: Sequence[str] | None 
 
 
 def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = False,
-           facts: Sequence[str] = (), ask_back: bool | None = None) -> str:
+           facts: Sequence[str] = (), ask_back: bool | None = None, partner: Sequence[str] = ()) -> str:
     """The reply sent: the opening and the model's words, ended at a sentence if the limit ``cut`` it, with
     no question back where a person would not ask one (unless without it the reply would say an earlier one
     again). After an opening that is a whole sentence (a fact said back, a goodbye) the model adds at most
@@ -267,6 +300,7 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     if asks_back(reply) and not opening and not set(words(ASK_BACK.sub(" ", reply))) - EMPTY_WORDS:
         return ""  # a question back and nothing else («Привет, а ты?»): the question is answered first, written again
     reply = without_question_again(reply, history[-1], answered=bool(opening))
+    reply = without_asking_what_is_told(reply, history, partner)
     kept = consistent_part(reply, facts)
     if kept != reply and repeats_earlier(kept, own_turns(history)):
         return ""  # what is left says an earlier reply again: written again instead
