@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from bot import texts
 from bot.generation.turns import (Turn, ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, without_ask_back,
-                                  without_asking_what_is_told, without_false_contrast)
+                                  without_asking_what_is_told, without_false_also, without_false_contrast)
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from dialogue.format import FormatSpec
@@ -289,6 +289,16 @@ def test_a_question_back_goes_unless_a_person_would_ask_one() -> None:
     # The user's own question is not put back to them word for word.
     assert finish("Привет! Хорошо,", "как дела?", ["Привет! Как дела?"], ask_back=True) == "Привет! Хорошо."
     assert finish("", "Я люблю рок. Какую музыку ты любишь?", ["Какую музыку ты любишь?"]) == "Я люблю рок."
+
+
+def test_no_me_too_to_what_the_user_did_not_say() -> None:
+    assert without_false_also("Я тоже люблю играть в шахматы.", ["Здорово. А я вот устала сегодня очень."]) == \
+        "Я люблю играть в шахматы."
+    assert finish("", "Я тоже люблю играть в шахматы.", ["Я вчера была в театре."]) == "Я люблю играть в шахматы."
+    assert without_false_also("Я тоже люблю шахматы.", ["Я люблю шахматы."]) == "Я тоже люблю шахматы."
+    assert without_false_also("Они любят танцы, я их тоже люблю.", ["Привет"]) == "Они любят танцы, я их тоже люблю."
+    assert without_false_also("У меня тоже, но я одинок.", ["Всё хорошо"]) == "У меня тоже, но я одинок."
+    assert without_false_also("Мой брат тоже любит рыбалку.", ["Привет"]) == "Мой брат тоже любит рыбалку."
 
 
 def test_no_contrast_with_what_the_user_did_not_say() -> None:

@@ -45,7 +45,7 @@ from dialogue.grounding import (
     settling_fact,
 )
 from dialogue.memory import Fact, self_statements
-from dialogue.russian import sentences, to_first_person, words
+from dialogue.russian import content_lemmas, sentences, to_first_person, words
 
 ASK_BACK = re.compile(
     r"(?:^|(?<=[,.!?…;:)(])|(?<=\w)(?-i:(?=\s+[АИ]\s)))\s*(?:а|и|ну а)\s+"
@@ -74,6 +74,9 @@ _MID_CONTRAST = re.compile(r"^((?:[Дд]а|[Нн]ет),\s+[^,.!?…]+),\s+а\s+(
 """«Да, в Казани, а у меня есть кошка»: an answer, then the bot set against nothing."""
 _SELF_AGAINST_SELF = re.compile(r"(\b(?:[Яя]|[Уу] меня|[Мм]не)\b[^,.!?…]*),\s+а\s+(я|у меня|мне|меня)\b(?![^.!?…]*\?)")
 """«Я врач, а у меня есть собака»: the bot set against itself, where it means «и»."""
+_ALSO = re.compile(r"\s*\b(?:тоже|также)\b", re.IGNORECASE)
+_SPEAKS_OF_ITSELF = re.compile(r"\b(?:я|у меня|мне|меня)\b", re.IGNORECASE)
+_CLAUSE_WITH_STOP = re.compile(r"[^,;:.!?…]+(?:[,;:.!?…)]+\s*|$)")
 _SAYS_YES, _SAYS_NO = re.compile(r"да\b", re.IGNORECASE), re.compile(r"нет\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…)]+(?=\s|$)")
 
@@ -304,7 +307,7 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     kept = consistent_part(reply, facts)
     if kept != reply and repeats_earlier(kept, own_turns(history)):
         return ""  # what is left says an earlier reply again: written again instead
-    return without_false_contrast(kept, history[-1])
+    return without_false_contrast(without_false_also(kept, history), history[-1])
 
 
 def without_question_again(reply: str, message: str, answered: bool = False) -> str:
@@ -336,6 +339,22 @@ def without_false_contrast(reply: str, message: str) -> str:
             sentence = _MID_CONTRAST.sub(r"\1, и \2", _CONTRAST.sub(_capitalised, sentence))
         kept.append(_SELF_AGAINST_SELF.sub(r"\1, и \2", sentence))
     return " ".join(kept) if kept != said else reply
+
+
+def without_false_also(reply: str, history: Sequence[str]) -> str:
+    """``reply`` without a «тоже» (or «также») the bot says of itself about what neither the user's last two messages
+    nor the reply before it speak of: «Я устала сегодня.» -> «Я тоже люблю играть в шахматы.» becomes «Я люблю играть в
+    шахматы.». «Я люблю шахматы.» -> «Я тоже люблю шахматы.» stays, as do «Они любят танцы, я их тоже люблю.» and a bare
+    «Я тоже,» (it agrees with the message as a whole: «У меня всё хорошо.» -> «У меня тоже.»)."""
+    told = content_lemmas(" ".join(history[::-1][::2][:2]))
+    kept, changed = [], False
+    for clause in _CLAUSE_WITH_STOP.findall(reply):
+        said = content_lemmas(clause)
+        if said and _ALSO.search(clause) and _SPEAKS_OF_ITSELF.search(clause) and not said & (
+                told | content_lemmas("".join(kept))):
+            clause, changed = _ALSO.sub("", clause, count=1), True
+        kept.append(clause)
+    return "".join(kept) if changed else reply
 
 
 def _capitalised(match: re.Match[str]) -> str:
