@@ -388,8 +388,8 @@ def user_name(facts: Sequence[str]) -> str | None:
     no dictionary knows as a name."""
     for fact in reversed(facts):
         found = words(fact)
-        if classify(fact) != "name" or {lemma(word) for word in found} & {"мой", "твой", "его", "её", "их"} - {
-                "мой" if "имя" in found else ""}:
+        someone_elses = {lemma(word) for word in found} & {"мой", "твой"} and "имя" not in found  # «Моё имя Аня» is hers
+        if classify(fact) != "name" or someone_elses or set(found) & {"его", "её", "ее", "их"}:
             continue
         for word in found:
             names = [p for p in morph().parse(word) if "Name" in p.tag]  # «Света», not «света» of «свет»

@@ -135,6 +135,8 @@ def test_the_user_is_met_greeted_and_seen_off_by_their_name() -> None:
     assert reply_opening(PERSONA, ["Ну ладно, мне пора. Пока!"], known) == "Пока, Олег!"
     assert reply_opening(PERSONA, ["Как дела?", "Хорошо.", "Здорово, я в театре была."], known) == ""  # no greeting
     assert reply_opening(PERSONA, ["Привет!"], ["Мою дочь зовут Аня."]) == ""  # not the user's own name
+    assert reply_opening(PERSONA, ["Его зовут Петя."]) == ""
+    assert reply_opening(PERSONA, ["Моё имя Аня."]) == "Приятно познакомиться, Аня!"
     assert reply_opening(PERSONA, ["Привет!"], []) == ""
 
 

@@ -134,7 +134,8 @@ def ask_back_allowed(history: Sequence[str], partner: Sequence[str] = ()) -> boo
 
 def told_facts(history: Sequence[str], partner: Sequence[str] = ()) -> list[Fact]:
     """What the user has told of themself: what the bot knows of them (``partner``) and their messages' statements."""
-    return self_statements(" ".join(partner)) + [fact for message in history[::-1][::2] for fact in self_statements(message)]
+    said = [fact for message in history[::-1][::2] for fact in self_statements(message)]
+    return self_statements(" ".join(partner)) + said
 
 
 def without_asking_what_is_told(reply: str, history: Sequence[str], partner: Sequence[str] = ()) -> str:
