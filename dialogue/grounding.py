@@ -343,19 +343,23 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
     if (told := question_back(message)) is not None:
         return in_kind(told, history, list(persona) + said_of_itself(history))
     question = last_question(message)
-    name = user_name(partner)
     greeted = _GREETING.match(message)
-    greeting = f"{greeted.group(1).capitalize()}{f', {name}' if name else ''}!" if greeted else ""
+    hello = greeted.group(1).capitalize() if greeted else ""
     if question is None:
+        name = user_name(partner)
         if is_farewell(message):
             return f"Пока, {name}!" if name else GOODBYE
         if (told_name := user_name([f.text for f in self_statements(message)])) and not _PLEASED.search(" ".join(history)):
-            return f"{greeted.group(1).capitalize() + '! ' if greeted else ''}Приятно познакомиться, {told_name}!"
+            return f"{hello + '! ' if hello else ''}Приятно познакомиться, {told_name}!"
         # A returning user greeted by name; a greeting mid-dialogue only when the message is nothing else («Здорово,
         # я учитель» is no greeting).
-        return greeting if name and greeted and (len(history) == 1 or greeted.end() == len(message.rstrip(" !.)"))) else ""
+        return f"{hello}, {name}!" if name and greeted and (
+            len(history) == 1 or greeted.end() == len(message.rstrip(" !.)"))) else ""
     if is_how_are_you(question):
-        return f"{greeting} {FINE}" if greeted else FINE
+        if not greeted:
+            return FINE
+        name = user_name(partner)
+        return f"{hello}{f', {name}' if name else ''}! {FINE}"
     if _ALL_ABOUT.search(question):
         return to_second_person(" ".join(partner[-3:])) if partner else ""
     question = _MEMORY_LEAD.sub("", question) or question
@@ -464,15 +468,18 @@ def said_of_itself(history: Sequence[str]) -> list[str]:
         if question and addressee(question) == "bot":
             if not told:
                 told = [whole] if (whole := _whole_answer(question_slot(to_first_person(question)), reply)) else []
-            if is_yes_no(question) and (said := _yes_or_no(reply)) is not None:
+            if is_yes_no(question) and (said := says_yes(reply)) is not None:
                 told[:0] = [answer] if (answer := answered_as_fact(question, said)) else []
         facts[:0] = told
     return facts
 
 
-def _yes_or_no(reply: str) -> bool | None:
-    first = words(reply)[:1]
-    return True if first == ["да"] else False if first == ["нет"] else None
+_SAYS_YES, _SAYS_NO = re.compile(r"да\b", re.IGNORECASE), re.compile(r"нет\b", re.IGNORECASE)
+
+
+def says_yes(reply: str) -> bool | None:
+    """True where ``reply`` opens with «да», False with «нет», None with neither."""
+    return True if _SAYS_YES.match(reply) else False if _SAYS_NO.match(reply) else None
 
 
 def answered_as_fact(question: str, yes: bool) -> str | None:

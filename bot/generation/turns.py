@@ -42,6 +42,7 @@ from dialogue.grounding import (
     question_slot,
     reply_opening,
     said_of_itself,
+    says_yes,
     settling_fact,
 )
 from dialogue.memory import Fact, self_statements
@@ -77,7 +78,6 @@ _SELF_AGAINST_SELF = re.compile(r"(\b(?:[Яя]|[Уу] меня|[Мм]не)\b[^,.
 _ALSO = re.compile(r"\s*\b(?:тоже|также)\b", re.IGNORECASE)
 _SPEAKS_OF_ITSELF = re.compile(r"\b(?:я|у меня|мне|меня)\b", re.IGNORECASE)
 _CLAUSE_WITH_STOP = re.compile(r"[^,;:.!?…]+(?:[,;:.!?…)]+\s*|$)")
-_SAYS_YES, _SAYS_NO = re.compile(r"да\b", re.IGNORECASE), re.compile(r"нет\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…)]+(?=\s|$)")
 
 
@@ -297,7 +297,8 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
             reply = trimmed
     said = sentences(reply)
     keep = MAX_SENTENCES
-    answer = opening if opening in (YES, NO) else YES if _SAYS_YES.match(reply) else NO if _SAYS_NO.match(reply) else None
+    yes = says_yes(reply)
+    answer = opening if opening in (YES, NO) else None if yes is None else YES if yes else NO
     if answer and (question := last_question(history[-1])) and is_yes_no(question):  # nothing after takes it back
         keep = next((i for i, sentence in enumerate(said[1:keep], 1) if against_answer(question, answer, sentence)), keep)
     reply = " ".join(said[:keep]) if len(said) > keep else reply.strip()
