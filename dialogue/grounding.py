@@ -11,6 +11,8 @@ opening is fixed here and the model goes on from it (``FormatSpec.build_input(op
   детей.»): that fact;
 * a question about the bot that only an earlier reply of its own answers (it invented it): that reply's
   fact, so that it keeps to what it invented;
+* its name, where neither the persona nor an earlier reply gives one: a name of its own, the same for the same
+  persona and fitting the persona's gender where the facts show it (``own_name``);
 * a question back («Я юрист. А ты?», «Мне 22, а тебе?», «Нет, а у тебя?»): the bot's fact of the same kind
   («Я хирург.»), or of what the bot had asked and the user answered, never a yes or a no (``in_kind``);
 * a question about the user («Как меня зовут?», «Где я живу?», «У меня есть собака?»): the user's fact
@@ -23,6 +25,7 @@ Everything else is the model's own choice (no opening).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 
@@ -282,7 +285,7 @@ def _of_itself(found: list[str]) -> bool:
 
 def _other_value(clause: str, facts: Sequence[str]) -> str | None:
     """The fact that gives another value of a single-valued slot the clause names: another town («Я живу в Москве.»
-    of «Я живу в Казани.»), another job («Я работаю водителем.» of «Я работаю учителем.»)."""
+    of «Я живу в Казани.»), another job («Я работаю водителем.» of «Я работаю учителем.»), another name."""
     said = _values(clause)
     if not said or is_negative(clause):
         return None
@@ -296,14 +299,18 @@ def _other_value(clause: str, facts: Sequence[str]) -> str | None:
 
 
 def _values(text: str) -> dict[str, set[str]]:
-    """The town and the job a first-person text names: {"city": {"казань"}, "job": {"учитель"}}."""
-    parsed = [parse(word) for word in words(text)]
+    """The town, the job and the name a first-person text names: {"city": {"казань"}, "job": {"учитель"}}; a name
+    only of «меня» («Меня зовут Женя», not «Моего сына зовут Петя»)."""
+    found = words(text)
+    parsed = [parse(word) for word in found]
     verbs = {p.normal_form for p in parsed}
     after = list(zip([None, *parsed], parsed))
     values = {"city": {word.normal_form for previous, word in after if "Geox" in word.tag and previous is not None
                        and previous.word in ("в", "во")} if verbs & {"жить", "проживать"} else set(),
               "job": {word.normal_form for previous, word in after if {"NOUN", "anim", "ablt"} in word.tag
-                      and (previous is None or "PREP" not in previous.tag)} if "работать" in verbs else set()}
+                      and (previous is None or "PREP" not in previous.tag)} if "работать" in verbs else set(),
+              "name": {word.normal_form for word in parsed if "Name" in word.tag}
+              if "звать" in verbs and "меня" in found else set()}
     return {slot: found for slot, found in values.items() if found}
 
 
@@ -340,26 +347,34 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
     if not history:
         return ""
     message = history[-1]
-    if (told := question_back(message)) is not None:
-        return in_kind(told, history, list(persona) + said_of_itself(history))
-    question = last_question(message)
     greeted = _GREETING.match(message)
     hello = greeted.group(1).capitalize() if greeted else ""
+    told_name = user_name([f.text for f in self_statements(message)])
+    pleased = f"{hello + '! ' if hello else ''}Приятно познакомиться, {told_name}!" if told_name and not _PLEASED.search(
+        " ".join(history)) else ""  # once a dialogue, before anything else: «Я Саша, а ты?» -> «…, Саша! Меня зовут …»
+    if (told := question_back(message)) is not None:
+        return " ".join(filter(None, [pleased, in_kind(told, history, named(persona, said_of_itself(history)))]))
+    question = last_question(message)
     if question is None:
         name = user_name(partner)
         if is_farewell(message):
             return f"Пока, {name}!" if name else GOODBYE
-        if (told_name := user_name([f.text for f in self_statements(message)])) and not _PLEASED.search(" ".join(history)):
-            return f"{hello + '! ' if hello else ''}Приятно познакомиться, {told_name}!"
+        if pleased:
+            return pleased
         # A returning user greeted by name; a greeting mid-dialogue only when the message is nothing else («Здорово,
         # я учитель» is no greeting).
         return f"{hello}, {name}!" if name and greeted and (
             len(history) == 1 or greeted.end() == len(message.rstrip(" !.)"))) else ""
     if is_how_are_you(question):
-        if not greeted:
-            return FINE
+        if pleased or not greeted:
+            return " ".join(filter(None, [pleased, FINE]))
         name = user_name(partner)
         return f"{hello}{f', {name}' if name else ''}! {FINE}"
+    return " ".join(filter(None, [pleased, _answer_opening(question, persona, history, partner)]))
+
+
+def _answer_opening(question: str, persona: Sequence[str], history: Sequence[str], partner: Sequence[str]) -> str:
+    """The opening of the answer to ``question``, the user's last sentence (not «Как дела?»)."""
     if _ALL_ABOUT.search(question):
         return to_second_person(" ".join(partner[-3:])) if partner else ""
     question = _MEMORY_LEAD.sub("", question) or question
@@ -373,6 +388,8 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
             return _said_again(fact)
         if (fact := recall(question, invented)) and recall(question, persona) is None:
             return _said_again(fact)
+        if question_slot(to_first_person(question)) == "name" and recall(question, persona) is None:
+            return named(persona, invented)[-1]
         return ""
     if about == "user":
         if is_yes_no(question):
@@ -381,6 +398,8 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
                 return ""
             said = to_second_person(found[1])
             return f"{YES if found[0] else NO} {said[:1].lower()}{said[1:]}"
+        if question_slot(to_first_person(question)) == "name" and (name := user_name(partner)):
+            return f"Тебя зовут {name}."  # «А меня Саша.» said back is «Тебя Саша.»
         if (fact := recall(question, partner)) is not None:
             return to_second_person(fact)
     return ""
@@ -402,6 +421,54 @@ def user_name(facts: Sequence[str]) -> str | None:
             if names:
                 return names[0].normal_form.capitalize()
     return None
+
+
+OWN_NAMES = {
+    "femn": ("Анна", "Мария", "Елена", "Ольга", "Наталья", "Ирина", "Татьяна", "Светлана", "Марина", "Юлия"),
+    "masc": ("Алексей", "Дмитрий", "Сергей", "Андрей", "Михаил", "Иван", "Николай", "Павел", "Максим", "Артём"),
+    None: ("Саша", "Женя", "Валя"),  # a name for either, where the facts do not show which
+}
+
+
+def named(persona: Sequence[str], invented: Sequence[str] = ()) -> list[str]:
+    """The bot's facts, ``persona`` and what it ``invented`` in the dialogue, with its name last where none of them
+    gives one («Меня зовут Саша.», ``own_name``): a person asked their name says it, where the model, trained on
+    replies without invented names, answers with its job."""
+    facts = [*persona, *invented]
+    if any(classify(fact) == "name" for fact in facts):
+        return facts
+    return [*facts, f"Меня зовут {own_name(persona)}."]
+
+
+def own_name(persona: Sequence[str]) -> str:
+    """A first name for a persona that has none: picked by a stable hash of its facts (the same persona keeps its name
+    across dialogues, restarts and users), of the gender its facts show (``persona_gender``)."""
+    names = OWN_NAMES[persona_gender(persona)]
+    digest = hashlib.sha256("\n".join(persona).encode("utf-8")).digest()
+    return names[int.from_bytes(digest[:4], "big") % len(names)]
+
+
+def persona_gender(persona: Sequence[str]) -> str | None:
+    """``"femn"`` or ``"masc"`` where the persona's clauses about «я» show one and only one by their grammar
+    («Я работала бухгалтером», «Я женат», «Я студентка», «Я замужем»), else None («Я работаю врачом» shows neither)."""
+    seen: set[str] = set()
+    for fact in persona:
+        for _, clause in _clauses(fact) or [(0, fact)]:
+            found = words(clause)
+            if "я" not in found:
+                continue
+            if "замужем" in found:
+                seen.add("femn")
+            after_self = found[found.index("я") + 1:found.index("я") + 2]
+            for word in found:
+                for parsed in morph().parse(word):
+                    tag = parsed.tag
+                    spoken_of_self = ("VERB" in tag and "past" in tag) or "ADJS" in tag or (
+                        word in after_self and {"NOUN", "anim", "femn", "nomn"} in tag)  # «учитель» is anyone's
+                    if spoken_of_self and "sing" in tag and tag.gender in ("femn", "masc"):
+                        seen.add(tag.gender)
+                        break
+    return seen.pop() if len(seen) == 1 else None
 
 
 def is_how_are_you(question: str) -> bool:
@@ -475,10 +542,20 @@ def said_of_itself(history: Sequence[str]) -> list[str]:
 
 
 _SAYS_YES, _SAYS_NO = re.compile(r"да\b", re.IGNORECASE), re.compile(r"нет\b", re.IGNORECASE)
+_SOCIAL_OPENING = re.compile(r"^(?:\W*(?:привет\w*|здравствуй\w*|приятно познакомиться)\b[^.!?…]*[.!?…]+\s*)+",
+                             re.IGNORECASE)
+"""«Привет! Приятно познакомиться, Оля!» before the answer itself."""
+
+
+def social_opening(reply: str) -> tuple[str, str]:
+    """``reply`` split after its greeting, if any: («Привет! Приятно познакомиться, Оля! », «Нет, детей нет.»)."""
+    found = _SOCIAL_OPENING.match(reply)
+    return (found.group(), reply[found.end():]) if found else ("", reply)
 
 
 def says_yes(reply: str) -> bool | None:
-    """True where ``reply`` opens with «да», False with «нет», None with neither."""
+    """True where ``reply`` opens with «да», False with «нет» (after a greeting, if any), None with neither."""
+    reply = social_opening(reply)[1]
     return True if _SAYS_YES.match(reply) else False if _SAYS_NO.match(reply) else None
 
 
@@ -523,8 +600,9 @@ def _is_story(part: str) -> bool:
 
 
 def _whole_answer(slot: str | None, reply: str) -> str | None:
-    """A short answer to a question of ``slot`` as a first-person fact, or None."""
-    found = words(reply)
+    """A short answer to a question of ``slot`` as a first-person fact, or None; a greeting is none («Привет!
+    Приятно познакомиться, Оля!» names the user)."""
+    found = words(social_opening(reply)[1])
     if not found or len(found) > 4:
         return None
     if slot == "age" and (number := next((w for w in found if w.isdigit() and 0 < int(w) < 120), None)):

@@ -29,7 +29,6 @@ MAX_FACTS_PER_MESSAGE = 10
 """A message telling more is a self-description: its first facts are kept."""
 
 _SLOT_LEMMAS = {
-    "name": {"звать", "имя", "зваться"},
     "age": {"год", "возраст", "лето"},
     "city": {"жить", "переехать", "переезжать", "город", "родиться", "проживать", "живать"},
     "job": {"работать", "работа", "профессия", "должность", "трудиться", "учиться", "студент", "студентка",
@@ -49,7 +48,9 @@ GENERIC_LEMMAS = frozenset({"любить", "нравиться", "обожат�
 """Verbs many facts share: sharing one of them alone does not make two facts about the same thing."""
 _CLAUSE = re.compile(r",\s*(?=(?:а|и|но)?\s*(?:я|у меня|мне|меня|мой|моя|мои|моё)\b)", re.IGNORECASE)
 _ASK_BACK_TAIL = re.compile(r"[,.!;]?\s*(?:а|и)\s+(?:у\s+)?(?:ты|тебя|тебе|вы|вас|вам)\b[^.!?]*\?+\s*$", re.IGNORECASE)
-_PRIORITY = ("name", "age", "city", "pets", "family", "job", "plans", "likes")
+_PRIORITY = ("age", "city", "pets", "family", "job", "plans", "likes")
+"""The order cues are read in; the name is read first, by ``_names_oneself``: only one's own («кошка по имени Муська»
+is a pet)."""
 _NOT_ABOUT_SELF = re.compile(r"^(а|и|но|ну)?\s*(ты|вы|у тебя|у вас|тебе|вам)\b", re.IGNORECASE)
 HEDGES = frozenset({"наверное", "наверно", "может", "возможно", "кажется", "если", "бы", "думаю"})
 _PASSING = frozenset({"пора", "сейчас", "сегодня", "щас", "сейчас", "вчера", "сегодняшний"})
@@ -102,7 +103,11 @@ def classify(sentence: str) -> str:
 
 
 def _names_oneself(found: list[str]) -> bool:
-    """«Я Ирина», «А меня Марго», «Я Паша»: «я» or «меня» and a first name right after."""
+    """«Меня зовут Олег», «Моё имя Аня», and without the verb «Я Ирина», «А меня Марго», «Я Паша»: «я» or «меня» and a
+    first name right after; not «кошка по имени Муська» nor «Мою дочь зовут Аня» (someone else's name)."""
+    lemmas = {lemma(word) for word in found}
+    if lemmas & {"звать", "зваться"} and "меня" in found or "имя" in found and set(found) & {"моё", "мое"}:
+        return True
     if found[:1] in (["а"], ["и"], ["ну"]):
         found = found[1:]
     return len(found) >= 2 and found[0] in ("я", "меня") and "Name" in parse(found[1]).tag

@@ -9,6 +9,7 @@ import pytest
 
 from bot.config import SelectionSettings
 from bot.generation.turns import MAX_SENTENCES, Turn, compose, sentences_after
+from dialogue.grounding import own_name
 from training.evaluation.conversation_checks import (
     CHECKS_FILE,
     PROBES,
@@ -83,9 +84,10 @@ def test_a_reply_cut_to_an_earlier_one_is_written_again(tiny_model_dir: Path) ->
 def test_what_the_bot_said_of_itself_is_kept_to_unless_it_broke_the_persona(tiny_model_dir: Path) -> None:
     history = ("Где ты живёшь?", "Я живу в Самаре.", "А кем работаешь?", "Я люблю собак.", "Расскажи ещё.")
     turn = Turn(("Я боюсь собак.",), history)
-    assert turn.own_facts == ["Я боюсь собак.", "Я живу в Самаре."]
+    # The persona gives no name: the one the bot says when asked is among its facts (``grounding.own_name``).
+    assert turn.own_facts == ["Я боюсь собак.", "Я живу в Самаре.", f"Меня зовут {own_name(turn.persona)}."]
     later = Turn(("Я люблю рок.",), ("Есть животные?", "У меня есть собака.", "А кошки?", "У меня нет животных.", "Ну?"))
-    assert later.own_facts == ["Я люблю рок.", "У меня есть собака."]  # what it said first stands
+    assert later.own_facts[:2] == ["Я люблю рок.", "У меня есть собака."]  # what it said first stands
     backend = ScriptedBackend(load_backend(tiny_model_dir), ["Я живу в Москве, там хорошо.", "Я живу в Самаре."])
     assert compose(backend, [turn], GREEDY) == ["Я живу в Самаре."]
 

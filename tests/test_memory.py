@@ -10,13 +10,14 @@ from sqlalchemy import text
 
 from bot import texts
 from bot.generation.turns import (Turn, ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, without_ask_back,
-                                  without_asking_what_is_told, without_false_also, without_false_contrast)
+                                  without_asking_again, without_asking_what_is_told, without_false_also,
+                                  without_false_contrast)
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from dialogue.format import FormatSpec
-from dialogue.grounding import (NO, YES, answered_as_fact, consistent_part, contradicted_fact, is_farewell, reply_opening,
-                                said_of_itself, settle)
-from dialogue.memory import Fact, remember, self_statements
+from dialogue.grounding import (OWN_NAMES, NO, YES, answered_as_fact, consistent_part, contradicted_fact, is_farewell,
+                                own_name, persona_gender, reply_opening, said_of_itself, settle)
+from dialogue.memory import Fact, classify, remember, self_statements
 from dialogue.russian import lemma, sentences, to_first_person, to_second_person
 from tests.test_console import rows, run_chat
 from tests.telegram_harness import Harness, telegram_harness
@@ -140,6 +141,63 @@ def test_the_user_is_met_greeted_and_seen_off_by_their_name() -> None:
     assert reply_opening(PERSONA, ["Привет!"], []) == ""
 
 
+def test_the_bot_says_a_name_of_its_own_where_the_persona_gives_none() -> None:
+    """«Как тебя зовут?» got the persona's job: the model was trained on replies without invented names."""
+    teacher = ["Я работаю учителем.", "У меня есть кошка по имени Муська."]  # the cat's name is not the bot's
+    name = own_name(teacher)
+    assert name == own_name(list(teacher)) and name in OWN_NAMES[None]  # stable; the facts show no gender
+    assert reply_opening(teacher, ["Привет! Как тебя зовут?"]) == f"Меня зовут {name}."
+    assert reply_opening(teacher, ["Как твоё имя?"]) == f"Меня зовут {name}."
+    assert reply_opening(teacher, ["Я Оля. А тебя как зовут?"]) == f"Приятно познакомиться, Оля! Меня зовут {name}."
+    assert reply_opening(teacher, ["Я Оля, а ты?"]) == f"Приятно познакомиться, Оля! Меня зовут {name}."
+    assert reply_opening(["Меня зовут Марина.", "Я врач."], ["Как тебя зовут?"]) == ""  # the persona's own: the model
+    # A name the bot gave itself earlier stands, and another is a contradiction of it.
+    assert reply_opening(teacher, ["Как тебя зовут?", "Аня.", "Напомни, как тебя зовут?"]) == "Меня зовут Аня."
+    facts = Turn(tuple(teacher), ("Привет!",)).own_facts
+    assert contradicted_fact("Меня зовут Аня.", facts) == f"Меня зовут {name}."
+    assert contradicted_fact("Маму зовут Аня.", facts) is None
+    # Greeting the user by name is not the bot naming itself.
+    assert said_of_itself(["Я Оля. Как тебя зовут?", "Привет! Приятно познакомиться, Оля!", "Ну?"]) == []
+
+
+@pytest.mark.parametrize(("facts", "gender"), [
+    (["Раньше я работала бухгалтером."], "femn"), (["Я женат, у нас есть дочь."], "masc"), (["Я замужем."], "femn"),
+    (["Я был в двенадцати странах."], "masc"), (["Я студентка."], "femn"), (["Я работаю учителем."], None),
+    (["Мой папа был строителем."], None), (["Я была в Париже.", "Я был в Риме."], None),
+])
+def test_the_bots_name_fits_the_gender_its_facts_show(facts: list[str], gender: str | None) -> None:
+    assert persona_gender(facts) == gender
+    assert own_name(facts) in OWN_NAMES[gender]
+
+
+def test_a_pets_name_or_a_daughters_is_not_the_users_own() -> None:
+    """«У меня кот по имени Барсик» was read as the user's name and replaced «Меня зовут Олег»."""
+    assert classify("У меня есть кот по имени Барсик.") == "pets"
+    assert classify("Мою дочь зовут Аня.") == "family"
+    assert classify("Меня Олегом зовут.") == classify("Моё имя Аня.") == classify("Я Ирина.") == "name"
+    known = self_statements("Меня зовут Олег.")
+    kept, dropped = remember(known, self_statements("У меня есть кот по имени Барсик."))
+    assert [f.text for f in kept] == ["Меня зовут Олег.", "У меня есть кот по имени Барсик."] and not dropped
+    assert reply_opening(PERSONA, ["А меня Саша.", "Ясно.", "Как меня зовут?"], ["А меня Саша."]) == "Тебя зовут Саша."
+
+
+def test_a_greeting_is_not_what_the_reply_says() -> None:
+    """«Я Оля. У тебя есть дети?»: met, then answered; the greeting does not count against the reply's sentences."""
+    history = ["Я Оля. У тебя есть дети?"]
+    assert reply_opening(PERSONA, history) == f"Приятно познакомиться, Оля! {NO}"
+    assert finish(f"Приятно познакомиться, Оля! {NO}", " детей нет. Я учитель.", history) == \
+        "Приятно познакомиться, Оля! Нет, детей нет. Я учитель."
+    assert said_of_itself([*history, "Приятно познакомиться, Оля! Нет, детей нет.", "Ясно."])[0] == "У меня нет детей."
+
+
+def test_the_bot_does_not_ask_its_own_question_again() -> None:
+    history = ["Привет!", "Привет! Чем занимаешься?", "Сколько тебе лет?"]
+    assert without_asking_again("Мне 25 лет. А чем занимаешься?", history) == "Мне 25 лет."
+    assert without_asking_again("Мне 25 лет. Где ты живёшь?", history) == "Мне 25 лет. Где ты живёшь?"
+    assert without_asking_again("Чем занимаешься?", history) == "Чем занимаешься?"  # nothing else to say
+    assert finish("", "Мне 25 лет. Чем занимаешься?", history) == "Мне 25 лет."
+
+
 @pytest.mark.parametrize(("question", "opening"), [
     ("Куришь?", NO), ("Есть дети?", NO), ("Дети есть?", NO), ("Любишь собак?", YES), ("Работаешь врачом?", YES),
     ("Погода хорошая?", ""), ("Собаки умные?", ""),  # nothing the persona settles
@@ -164,7 +222,7 @@ SURGEON = ("Я хирург.", "Мне 35 лет.", "Я живу в Казани
     (["Откуда ты?", "Из Омска. А ты?"], "Я живу в Казани."),
     (["Чем увлекаешься?", "Пою. А ты?"], "Люблю рыбалку."),
     (["Есть домашние животные?", "Нет. А у тебя?"], ""),  # nothing of the kind in the persona: the model answers
-    (["Меня зовут Артур. А тебя?"], ""),  # the persona has no name: the model's own (it does not take the user's)
+    (["Меня зовут Артур. А тебя?"], f"Приятно познакомиться, Артур! Меня зовут {own_name(SURGEON)}."),
 ])
 def test_a_question_back_is_answered_in_kind(history: list[str], opening: str) -> None:
     assert reply_opening(SURGEON, history) == opening

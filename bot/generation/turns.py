@@ -38,12 +38,14 @@ from dialogue.grounding import (
     is_yes_no,
     join_opening,
     last_question,
+    named,
     question_back,
     question_slot,
     reply_opening,
     said_of_itself,
     says_yes,
     settling_fact,
+    social_opening,
 )
 from dialogue.memory import Fact, self_statements
 from dialogue.russian import content_lemmas, sentences, to_first_person, words
@@ -104,7 +106,7 @@ class Turn:
         for fact in said_of_itself(self.history):
             if not contradicted_fact(fact, facts):
                 facts.append(fact)
-        return facts
+        return named(facts)
 
 
 def asks_back(text: str) -> bool:
@@ -162,6 +164,26 @@ def without_asking_what_is_told(reply: str, history: Sequence[str], partner: Seq
 
     kept = [sentence for sentence in said if not asks_what_is_told(sentence)]
     return " ".join(kept) if kept and len(kept) < len(said) else reply
+
+
+def without_asking_again(reply: str, history: Sequence[str]) -> str:
+    """``reply`` without a question the bot asked in an earlier reply, in the same words («Чем занимаешься?» twice
+    in a dialogue): the user heard it and chose what to answer. Unchanged where nothing but the question would be
+    left."""
+    said = sentences(reply)
+    if len(said) < 2 or "?" not in reply:
+        return reply
+    asked = {_question_words(sentence) for earlier in own_turns(history) for sentence in sentences(earlier)} - {""}
+    kept = [sentence for sentence in said if _question_words(sentence) not in asked]
+    return " ".join(kept) if kept and len(kept) < len(said) else reply
+
+
+def _question_words(sentence: str) -> str:
+    """A question's words without a leading «а», «и» or «ну» («А чем занимаешься?» asks «Чем занимаешься?»); "" for
+    a sentence that asks nothing."""
+    if sentence.rstrip(" )")[-1:] != "?":
+        return ""
+    return re.sub(r"^(?:(?:а|и|ну)\s+)+", "", words_only(sentence))
 
 
 def without_ask_back(text: str) -> str:
@@ -296,16 +318,16 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
         if not repeats_earlier(trimmed, own_turns(history)):
             reply = trimmed
     said = sentences(reply)
-    keep = MAX_SENTENCES
+    keep = MAX_SENTENCES + len(sentences(social_opening(reply)[0]))  # a greeting is not what the reply says
     yes = says_yes(reply)
-    answer = opening if opening in (YES, NO) else None if yes is None else YES if yes else NO
+    answer = None if yes is None else YES if yes else NO
     if answer and (question := last_question(history[-1])) and is_yes_no(question):  # nothing after takes it back
         keep = next((i for i, sentence in enumerate(said[1:keep], 1) if against_answer(question, answer, sentence)), keep)
     reply = " ".join(said[:keep]) if len(said) > keep else reply.strip()
     if asks_back(reply) and not opening and not set(words(ASK_BACK.sub(" ", reply))) - EMPTY_WORDS:
         return ""  # a question back and nothing else («Привет, а ты?»): the question is answered first, written again
     reply = without_question_again(reply, history[-1], answered=bool(opening))
-    reply = without_asking_what_is_told(reply, history, partner)
+    reply = without_asking_again(without_asking_what_is_told(reply, history, partner), history)
     kept = consistent_part(reply, facts)
     if kept != reply and repeats_earlier(kept, own_turns(history)):
         return ""  # what is left says an earlier reply again: written again instead
