@@ -27,6 +27,7 @@ from training.models.checkpoints import (TRAINER_LOG, SaveRunFilesCallback, Stop
                                          save_run_files)
 from training.data.dataset import load_dataset_dict, to_model_inputs
 from training.data.names import invents_a_name
+from training.data.responses import ignores_the_message
 from training.data.denoise import denoising_texts
 from training.probes.input_use import InputUseTrainer
 from training.experiments.config import ExperimentConfig
@@ -70,6 +71,11 @@ def train(config: ExperimentConfig, *, data_dir: Path, output_dir: Path, resume:
                                     input_columns=["persona", "reply"], desc="drop invented names")
         print(f"left out {len(data['train']) - len(kept)} train replies that give the speaker a name "
               f"their persona does not have")
+        data["train"] = kept
+    if config.drop_ignoring_replies:
+        kept = data["train"].filter(lambda context, reply: not ignores_the_message(context, reply),
+                                    input_columns=["context", "reply"], desc="drop replies ignoring the message")
+        print(f"left out {len(data['train']) - len(kept)} train replies that ignore the statement they answer")
         data["train"] = kept
 
     # 2. Tokenizer and model: pretrained, scratch (tokenizer trained on the train split) or the checkpoint.

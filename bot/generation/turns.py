@@ -101,12 +101,12 @@ class Turn:
     def own_facts(self) -> list[str]:
         """What the reply must not contradict: the persona, and what the bot said of itself where that kept to the
         persona and to what it had said before (the first word stands: «У меня нет животных.» after «У меня есть
-        собака.» is not kept)."""
+        собака.» is not kept), and its name where neither gives one (``grounding.named``)."""
         facts = list(self.persona)
         for fact in said_of_itself(self.history):
             if not contradicted_fact(fact, facts):
                 facts.append(fact)
-        return named(facts)
+        return named(self.persona, facts[len(self.persona):])
 
 
 def asks_back(text: str) -> bool:

@@ -55,7 +55,9 @@ def _sources_section(config: ExperimentConfig) -> list[str]:
                                     ("history shuffled", hypothesis.shuffle_history),
                                     ("replies of both speakers", hypothesis.both_sides),
                                     ("replies that give the speaker a name their persona lacks left out",
-                                     stage.drop_invented_names)) if on]
+                                     stage.drop_invented_names),
+                                    ("replies that ignore the statement they answer left out",
+                                     stage.drop_ignoring_replies)) if on]
         lines += ["", "Training augmentations: " + (", ".join(augment) if augment else "none") + ".", ""]
     return lines + ["The weights are derived from these data: the licences above bind any use of the model."]
 

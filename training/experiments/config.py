@@ -81,6 +81,10 @@ class ExperimentConfig:
     """Leave out of the train split the replies in which the speaker gives a name their persona does not have
     (the persona chat's workers introduce themselves; a bot taught so invents a name: ``training/data/names.py``).
     Validation and test keep every row."""
+    drop_ignoring_replies: bool = False
+    """Leave out of the train split the replies to a statement that ignore it (neither take up what it said, ask
+    about it nor react to it: ``training/data/responses.py``), so that the model learns to respond to what the user
+    tells. Validation and test keep every row."""
     learning_rate: float = 5e-4
     """Peak learning rate."""
     optimizer: str = "adamw"
