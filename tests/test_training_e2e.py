@@ -17,6 +17,7 @@ from dialogue.format import FormatSpec
 from training.evaluation import compare, evaluate
 from training import run
 from training.data.features import IGNORE_INDEX, encoder
+from training.data.responses import ignores_the_message
 from training.evaluation.predict import GREEDY
 
 PERSONAS = {
@@ -288,16 +289,35 @@ def test_replies_that_give_an_unlisted_name_are_left_out_of_the_train_split(
     data_dir, out = tmp_path / "data", tmp_path / "run"
     tsv = data_dir / "ru_persona_chat" / "dialogues.tsv"
     write_toloka_tsv(tsv)
-    tsv.write_text(tsv.read_text(encoding="utf-8").replace("Привет, хорошо.", "Привет, меня зовут Аня."), encoding="utf-8")
+    tsv.write_text(tsv.read_text(encoding="utf-8").replace("Привет, хорошо.", "Привет, меня зовут Аня.")
+                   .replace("Чем ты занимаешься?", "А я люблю читать."), encoding="utf-8")  # a statement, ignored
     data, _ = prepare_dataset("h3", data_dir, seed=42)  # ru_persona's data, as training reads it
     named = sum("меня зовут" in reply for reply in data["train"]["reply"])
     assert 0 < named < len(data["train"])
+    unnamed = [row for row in data["train"] if "меня зовут" not in row["reply"]]
+    ignoring = sum(ignores_the_message(row["context"], row["reply"]) for row in unnamed)
+    assert 0 < ignoring < len(unnamed)
 
     argv = ["ru_persona", "--base-model", "scratch", "--max-steps", "2", "--data-dir", str(data_dir),
-            "--output-dir", str(out), "--torch-threads", "1", "--set", "drop_invented_names=true"]
+            "--output-dir", str(out), "--torch-threads", "1", "--set", "drop_invented_names=true",
+            "--set", "drop_ignoring_replies=true"]
     assert run.main(argv + [x for pair in TINY for x in ("--set", pair)]) == 0
-    assert f"left out {named} train replies that give the speaker a name" in capsys.readouterr().out
-    assert json.loads((out / "model" / "experiment.json").read_text())["drop_invented_names"] is True
+    printed = capsys.readouterr().out
+    assert f"left out {named} train replies that give the speaker a name" in printed
+    assert f"left out {ignoring} train replies that ignore the statement they answer" in printed
+    experiment = json.loads((out / "model" / "experiment.json").read_text())
+    assert experiment["drop_invented_names"] is True and experiment["drop_ignoring_replies"] is True
+
+
+def test_a_reply_ignores_a_statement_unless_it_takes_it_up_asks_or_reacts() -> None:
+    told = ["Привет!", "У меня есть кот, он очень толстый."]
+    assert ignores_the_message(told, "А я люблю ездить на дачу.")
+    assert ignores_the_message(told, "Я учитель. А ты?")  # a bare question back asks nothing of what was told
+    assert not ignores_the_message(told, "А сколько он весит?")
+    assert not ignores_the_message(told, "Я тоже люблю котов.")
+    assert not ignores_the_message(told, "Ого! А у меня собака.")
+    assert not ignores_the_message(["Кем ты работаешь?"], "Я учитель.")  # an answer responds
+    assert not ignores_the_message(["Ну всё, мне пора, пока!"], "Пока!")
 
 
 def test_a_name_is_invented_only_where_the_persona_gives_none() -> None:
