@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import SelectionSettings
+from bot.generation import Generator
 from bot.generation.turns import MAX_SENTENCES, Turn, compose, sentences_after
 from dialogue.grounding import own_name
 from training.evaluation.conversation_checks import (
@@ -19,7 +20,9 @@ from training.evaluation.conversation_checks import (
     replier,
     run_checks,
     scripted_dialogues,
+    summary,
 )
+from training.evaluation.conversation import UNNAMED, _own_name, conversations, said_name
 from training.evaluation.predict import GREEDY, load_backend
 
 
@@ -145,6 +148,20 @@ def test_run_checks_writes_the_figures_beside_the_model(tiny_model_dir: Path, tm
     checks = run_checks(model_dir)
     assert json.loads((model_dir / CHECKS_FILE).read_text()) == checks
     assert checks["persona_probes"]["probes"] == len(PROBES) and checks["repetition"]["replies"] == 80
+    talk = checks["conversation"]
+    assert talk["own_name"]["personas"] == 5 and talk["responding"]["told"] == 10
+    assert "; its own name said " in summary(checks) and "; responds to what the user told " in summary(checks)
+
+
+async def test_a_causal_model_says_a_name_of_its_own_and_keeps_to_it(tiny_causal_model_dir: Path) -> None:
+    """Even a random model says a name when asked, and the same one again: the opening is the bot's, not the model's
+    (a CausalLM's; a Seq2Seq model's replies have no opening)."""
+    backend = load_backend(tiny_causal_model_dir)
+    async with conversations(Generator(backend, decoding=GREEDY)) as talk:
+        own = await _own_name(talk)
+    assert own["named"] == own["kept"] == own["personas"] == len(UNNAMED), own["rows"]
+    assert all(row["reply"].startswith("Меня зовут ") for row in own["rows"])
+    assert len({said_name(row["reply"]) for row in own["rows"]}) > 1  # not one name for every persona
 
 
 def test_checks_with_reply_selection_go_where_asked(tiny_model_dir: Path, tmp_path: Path) -> None:

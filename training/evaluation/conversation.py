@@ -9,6 +9,10 @@ of the bot with their own persona, so the Generator batches them as it batches c
   facts say («да» / «нет», or a negation in its first sentence).
 * **Memory**: a fact told, small talk, then asked back; the reply holds the fact. Then ``/reset`` and the
   same question again (the fact survives a new dialogue).
+* **Its own name**: a persona without one asked «Как тебя зовут?», small talk, then asked again; the reply says a
+  name, and the same one.
+* **Responding**: something the user tells of their day or themself; the reply takes it up, asks about it or
+  reacts to it (``training.data.responses``), as people's replies to a statement do about half the time.
 * **Turn-taking**: over every reply of these checks, the share that asks back («А ты?»), the replies that
   say the user's message back (echoes), and whether a goodbye is answered with a goodbye.
 """
@@ -16,9 +20,10 @@ of the bot with their own persona, so the Generator batches them as it batches c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +36,8 @@ from bot.storage.database import Database
 from bot.storage.repository import Repository
 from dialogue.grounding import denying_fact, is_yes_no
 from dialogue.memory import GENERIC_LEMMAS
-from dialogue.russian import STOP_LEMMAS, content_lemmas, is_negative, sentences, words
+from dialogue.russian import STOP_LEMMAS, content_lemmas, is_negative, parse, sentences, words
+from training.data.responses import ignores_the_message
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,13 @@ FAREWELLS = ("Ну ладно, мне пора. Пока!", "Спасибо за
 NAMES = (("Меня зовут Олег.", "олег"), ("Привет, я Марина!", "марин"), ("Зови меня Кирилл.", "кирилл"),
          ("А меня Настей зовут.", "наст"), ("Моё имя Дмитрий.", "дмитри"))
 """A user's name, told in five ways (stems of it): met («Приятно познакомиться, Олег!»), then greeted by it after /reset."""
+UNNAMED = (("Я работаю учителем.", "Я живу в Казани."), ("Раньше я работала бухгалтером.", "У меня трое внуков."),
+           ("Я женат, у нас есть дочь.", "Я инженер."), ("Я студент.", "Я люблю рок."), ("Я повар.", "У меня есть попугай."))
+"""Personas that give no name, asked it twice."""
+TOLD = ("Я вчера ходил в кино на новый фильм.", "У меня есть кот, он очень толстый.", "Я сегодня очень устала на работе.",
+        "Мы с друзьями ездили на море.", "Я начал учить испанский язык.", "У меня завтра экзамен по физике.",
+        "Я испекла яблочный пирог.", "Я купил новую машину.", "Мой брат женится в субботу.", "Я люблю играть в шахматы.")
+"""What a user tells, asking nothing: a person answers it."""
 GOODBYE_WORDS = re.compile(r"пока|до свидания|до встречи|до завтра|спокойной ночи|увидимся|счастливо|всего (доброго|хорошего)"
                            r"|удачи|сладких снов|доброй ночи|бывай", re.IGNORECASE)
 
@@ -291,6 +304,37 @@ async def _names(talk: Conversations) -> dict:
             "names": len(rows), "rows": rows}
 
 
+def said_name(reply: str) -> str | None:
+    """The first name ``reply`` gives, lower-cased («Меня зовут Женя.» -> «женя»)."""
+    return next((word for word in words(reply) if "Name" in parse(word).tag), None)
+
+
+async def _own_name(talk: Conversations) -> dict:
+    async def one(index: int, persona: tuple[str, ...]) -> dict:
+        user = await talk.user(f"own-name-{index}", persona)
+        first = await talk.say(user, "Как тебя зовут?")
+        await talk.say(user, SMALL_TALK[0])
+        again = await talk.say(user, "Напомни, как тебя зовут?")
+        name = said_name(first)
+        return {"persona": list(persona), "reply": first, "reply_again": again, "named": name is not None,
+                "kept": name is not None and said_name(again) == name}
+
+    rows = await asyncio.gather(*(one(i, persona) for i, persona in enumerate(UNNAMED)))
+    return {"named": sum(r["named"] for r in rows), "kept": sum(r["kept"] for r in rows), "personas": len(rows),
+            "rows": rows}
+
+
+async def _responding(talk: Conversations) -> dict:
+    async def one(index: int, told: str) -> dict:
+        user = await talk.user(f"told-{index}", MEMORY_PERSONA)
+        await talk.say(user, "Привет!")
+        reply = await talk.say(user, told)
+        return {"told": told, "reply": reply, "responds": bool(reply) and not ignores_the_message([told], reply)}
+
+    rows = await asyncio.gather(*(one(i, told) for i, told in enumerate(TOLD)))
+    return {"responded": sum(r["responds"] for r in rows), "told": len(rows), "rows": rows}
+
+
 def turn_taking(exchanges: Sequence[tuple[str, str]]) -> dict:
     """The ask-back rate and the echoes over (message, reply) pairs."""
     asked = sum(asks_back(reply) for _, reply in exchanges)
@@ -304,8 +348,9 @@ def people_ask_back_rate(utterances: Sequence[str]) -> float:
     return sum(asks_back(u) for u in utterances) / max(len(utterances), 1)
 
 
-async def run_conversations(generator: Generator, settings: Settings | None = None) -> dict:
-    """All three checks with ``generator`` (started here, closed at the end) on a temporary database."""
+@contextlib.asynccontextmanager
+async def conversations(generator: Generator, settings: Settings | None = None) -> AsyncIterator[Conversations]:
+    """Users of the bot with ``generator`` (started here, closed at the end), on a temporary database."""
     settings = settings or Settings()
     with tempfile.TemporaryDirectory() as folder:
         database = await Database.open(Path(folder) / "checks.sqlite3")
@@ -313,10 +358,16 @@ async def run_conversations(generator: Generator, settings: Settings | None = No
             async with database.session() as session:
                 await Repository(session).sync_presets(load_presets())
             async with generator:
-                talk = Conversations(ChatService(generator, settings), database)
-                result = {"consistency": await _consistency(talk), "memory": await _memory(talk),
-                          "farewells": await _farewells(talk), "names": await _names(talk)}
-                result["turn_taking"] = turn_taking(talk.exchanges)
-                return result
+                yield Conversations(ChatService(generator, settings), database)
         finally:
             await database.close()
+
+
+async def run_conversations(generator: Generator, settings: Settings | None = None) -> dict:
+    """Every check with ``generator`` on a temporary database."""
+    async with conversations(generator, settings) as talk:
+        result = {"consistency": await _consistency(talk), "memory": await _memory(talk),
+                  "farewells": await _farewells(talk), "names": await _names(talk),
+                  "own_name": await _own_name(talk), "responding": await _responding(talk)}
+        result["turn_taking"] = turn_taking(talk.exchanges)
+        return result

@@ -10,7 +10,8 @@ Checks that reference metrics miss (a constant sentence scores F1 0.126 on the t
   (the same words, case and punctuation aside) counts.
 * **Conversation** (``training.evaluation.conversation``), through the bot's own path (ChatService, memory,
   Generator): consistency with the persona and with itself, memory of the user in the dialogue and after
-  ``/reset``, goodbyes, the user's name (met when told, greeted by it after ``/reset``), the ask-back rate and echoes.
+  ``/reset``, goodbyes, the user's name (met when told, greeted by it after ``/reset``), the bot's own name (said and
+  kept to), replies that respond to what the user told, the ask-back rate and echoes.
 
 Replies come from the bot's own backend (transformers, or ``--backend ctranslate2``) with the directory's
 format, greedy (reproducible; ``--decoding`` for another preset), or with reply
@@ -196,8 +197,11 @@ def summary(checks: dict) -> str:
 
 
 def _names_summary(talk: dict) -> str:
-    n = talk.get("names")  # figures written before the check had none
-    return f" names met {n['met']}/{n['names']}, greeted by name after /reset {n['greeted_by_name']}/{n['names']};" if n else ""
+    """The checks added later; figures written before them have none."""
+    n, own, told = talk.get("names"), talk.get("own_name"), talk.get("responding")
+    text = f" names met {n['met']}/{n['names']}, greeted by name after /reset {n['greeted_by_name']}/{n['names']};" if n else ""
+    text += f" its own name said {own['named']}/{own['personas']}, the same again {own['kept']}/{own['personas']};" if own else ""
+    return text + (f" responds to what the user told {told['responded']}/{told['told']};" if told else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                       f" {row['question']} -> {row['reply']} | after /reset: {row['reply_after_reset']}")
             for row in talk["farewells"]["rows"]:
                 print(f"[{'+' if row['goodbye'] else ' '}] {row['message']} -> {row['reply']}")
+            for row in talk["own_name"]["rows"]:
+                print(f"[{'+' if row['named'] else ' '}{'+' if row['kept'] else ' '}] {' '.join(row['persona'])} |"
+                      f" Как тебя зовут? -> {row['reply']} | again: {row['reply_again']}")
+            for row in talk["responding"]["rows"]:
+                print(f"[{'+' if row['responds'] else ' '}] {row['told']} -> {row['reply']}")
             for row in talk["names"]["rows"]:
                 print(f"[{'+' if row['met'] else ' '}{'+' if row['greeted_by_name'] else ' '}] {row['told']} -> {row['reply']}"
                       f" | after /reset: Привет! -> {row['greeting_after_reset']}")
