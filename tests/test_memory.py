@@ -345,6 +345,8 @@ def test_a_question_back_goes_unless_a_person_would_ask_one() -> None:
     assert finish("", "Я учитель, а ты?", ["Ты учитель?"]) == "Я учитель."
     assert asks_back("Хорошо. А у тебя как дела?") and not asks_back("А я люблю кошек.")
     assert asks_back("У тебя трое детей. А сколько у тебя?") and asks_back("Я из Самары. А откуда ты?")
+    assert asks_back("Мне 30. А сколько лет тебе?") and asks_back("А какой твой любимый фильм?")  # the model's word orders
+    assert not asks_back("А где живёт твоя мама?")  # a question about what the user told, not one back
     assert finish("У тебя трое детей.", "А сколько у тебя?", ["Сколько у меня детей?"]) == "У тебя трое детей."
     # The user's own question is not put back to them word for word.
     assert finish("Привет! Хорошо,", "как дела?", ["Привет! Как дела?"], ask_back=True) == "Привет! Хорошо."

@@ -52,12 +52,14 @@ from dialogue.russian import content_lemmas, sentences, to_first_person, words
 
 ASK_BACK = re.compile(
     r"(?:^|(?<=[,.!?…;:)(])|(?<=\w)(?-i:(?=\s+[АИ]\s)))\s*(?:а|и|ну а)\s+"
-    r"(?:(?:как|что|чем|где|кем|кто|сколько|какой|какая|какое|какие|откуда|куда|когда)\s+)?(?:у\s+)?"
-    r"(?:ты|тебя|тебе|вы|вас|вам|твой|твоя|твои|ваш|ваши)\b[^.!?…]*\?+[)\s]*",
+    r"(?:(?:как|что|чем|где|кем|кто|сколько|какой|какая|какое|какие|откуда|куда|когда)\s+"
+    r"(?:\w+\s+(?=(?:у\s+)?(?:ты|тебя|тебе|вы|вас|вам)\b))?)?"  # a word between only before «ты»: not «где живёт твоя мама»
+    r"(?:у\s+)?(?:ты|тебя|тебе|вы|вас|вам|твой|твоя|твои|ваш|ваши)\b[^.!?…]*\?+[)\s]*",
     re.IGNORECASE,
 )
-"""A question back: a clause opening with «а» and «ты» (or «у тебя», «вы»…), maybe a question word between («А сколько
-у тебя?», «А откуда ты?»), ending in «?»; also typed without a stop before it («У меня кот А у вас?»)."""
+"""A question back: a clause opening with «а» and «ты» (or «у тебя», «вы»…), maybe a question word and a word between
+(«А сколько у тебя?», «А откуда ты?», «А сколько лет тебе?»), ending in «?»; also typed without a stop before it («У меня
+кот А у вас?»)."""
 MAX_SENTENCES = 2
 """A reply answers, then adds at most one thing, as people's replies in the persona chat mostly do; the model kept
 from asking back goes on, and its later sentences are where it contradicts itself (docs/model_recipe.md)."""
