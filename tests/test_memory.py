@@ -196,6 +196,11 @@ def test_the_bot_does_not_ask_its_own_question_again() -> None:
     assert without_asking_again("Мне 25 лет. Где ты живёшь?", history) == "Мне 25 лет. Где ты живёшь?"
     assert without_asking_again("Чем занимаешься?", history) == "Чем занимаешься?"  # nothing else to say
     assert finish("", "Мне 25 лет. Чем занимаешься?", history) == "Мне 25 лет."
+    # «А ты?» again is the ask-back rule's to judge; nor is a question dropped to leave an earlier reply.
+    asked_back = ["Кем работаешь?", "Я врач. А ты?", "Что любишь?", "Я люблю книги.", "А хобби?"]
+    assert without_asking_again("Я люблю книги. А ты?", asked_back[:3]) == "Я люблю книги. А ты?"
+    assert without_asking_again("Я люблю книги. Чем занимаешься?", [*asked_back[:4], "Ну", "Чем занимаешься?", "Ну"]) \
+        == "Я люблю книги. Чем занимаешься?"
 
 
 @pytest.mark.parametrize(("question", "opening"), [

@@ -170,22 +170,24 @@ def without_asking_what_is_told(reply: str, history: Sequence[str], partner: Seq
 
 def without_asking_again(reply: str, history: Sequence[str]) -> str:
     """``reply`` without a question the bot asked in an earlier reply, in the same words («Чем занимаешься?» twice
-    in a dialogue): the user heard it and chose what to answer. Unchanged where nothing but the question would be
-    left."""
+    in a dialogue): the user heard it and chose what to answer. A bare question back («А ты?») is left to
+    ``ask_back_allowed``. Unchanged where nothing but the question would be left, or an earlier reply."""
     said = sentences(reply)
     if len(said) < 2 or "?" not in reply:
         return reply
-    asked = {_question_words(sentence) for earlier in own_turns(history) for sentence in sentences(earlier)} - {""}
-    kept = [sentence for sentence in said if _question_words(sentence) not in asked]
-    return " ".join(kept) if kept and len(kept) < len(said) else reply
+    earlier = own_turns(history)
+    asked = {_question_words(sentence) for turn in earlier for sentence in sentences(turn)} - {""}
+    kept = " ".join(sentence for sentence in said if _question_words(sentence) not in asked)
+    return kept if kept and len(kept) < len(reply.strip()) and not repeats_earlier(kept, earlier) else reply
 
 
 def _question_words(sentence: str) -> str:
     """A question's words without a leading «а», «и» or «ну» («А чем занимаешься?» asks «Чем занимаешься?»); "" for
-    a sentence that asks nothing."""
+    a sentence that asks nothing or only «ты?»."""
     if sentence.rstrip(" )")[-1:] != "?":
         return ""
-    return re.sub(r"^(?:(?:а|и|ну)\s+)+", "", words_only(sentence))
+    asked = re.sub(r"^(?:(?:а|и|ну)\s+)+", "", words_only(sentence))
+    return asked if " " in asked else ""
 
 
 def without_ask_back(text: str) -> str:
