@@ -448,9 +448,14 @@ def own_name(persona: Sequence[str]) -> str:
     return names[int.from_bytes(digest[:4], "big") % len(names)]
 
 
+_MEN = frozenset({"мальчик", "парень", "мужчина", "юноша", "отец", "папа", "дедушка", "дед", "муж", "холостяк"})
+"""Words a man says of himself («Я мальчик», «Я отец двоих детей»); a masculine noun is not one in general («Я врач»)."""
+
+
 def persona_gender(persona: Sequence[str]) -> str | None:
     """``"femn"`` or ``"masc"`` where the persona's clauses about «я» show one and only one by their grammar
-    («Я работала бухгалтером», «Я женат», «Я студентка», «Я замужем»), else None («Я работаю врачом» shows neither)."""
+    («Я работала бухгалтером», «Я женат», «Я студентка», «Я замужем», «Я мальчик»), else None («Я работаю врачом» shows
+    neither)."""
     seen: set[str] = set()
     for fact in persona:
         for _, clause in _clauses(fact) or [(0, fact)]:
@@ -460,6 +465,8 @@ def persona_gender(persona: Sequence[str]) -> str | None:
             if "замужем" in found:
                 seen.add("femn")
             after_self = found[found.index("я") + 1:found.index("я") + 2]
+            if set(after_self) & _MEN:
+                seen.add("masc")
             for word in found:
                 for parsed in morph().parse(word):
                     tag = parsed.tag

@@ -163,7 +163,8 @@ def test_the_bot_says_a_name_of_its_own_where_the_persona_gives_none() -> None:
 @pytest.mark.parametrize(("facts", "gender"), [
     (["Раньше я работала бухгалтером."], "femn"), (["Я женат, у нас есть дочь."], "masc"), (["Я замужем."], "femn"),
     (["Я был в двенадцати странах."], "masc"), (["Я студентка."], "femn"), (["Я работаю учителем."], None),
-    (["Мой папа был строителем."], None), (["Я была в Париже.", "Я был в Риме."], None),
+    (["Мой папа был строителем."], None), (["Я была в Париже.", "Я был в Риме."], None), (["Я мальчик 9 лет."], "masc"),
+    (["Я не замужем."], "femn"), (["У меня есть муж."], None), (["Я и мой муж любим гулять."], None),
 ])
 def test_the_bots_name_fits_the_gender_its_facts_show(facts: list[str], gender: str | None) -> None:
     assert persona_gender(facts) == gender
