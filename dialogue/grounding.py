@@ -464,14 +464,15 @@ def persona_gender(persona: Sequence[str]) -> str | None:
                 continue
             if "замужем" in found:
                 seen.add("femn")
-            after_self = found[found.index("я") + 1:found.index("я") + 2]
+            rest = [word for word in found[found.index("я") + 1:] if word not in ("не", "очень", "уже", "тоже")]
+            after_self = rest[:1]  # what «я» is: «Я (не) женат», «Я студентка», «Я мальчик»
             if set(after_self) & _MEN:
                 seen.add("masc")
             for word in found:
                 for parsed in morph().parse(word):
                     tag = parsed.tag
-                    spoken_of_self = ("VERB" in tag and "past" in tag) or "ADJS" in tag or (
-                        word in after_self and {"NOUN", "anim", "femn", "nomn"} in tag)  # «учитель» is anyone's
+                    spoken_of_self = ("VERB" in tag and "past" in tag) or word in after_self and (
+                        "ADJS" in tag or {"NOUN", "anim", "femn", "nomn"} in tag)  # «учитель» is anyone's
                     if spoken_of_self and "sing" in tag and tag.gender in ("femn", "masc"):
                         seen.add(tag.gender)
                         break
