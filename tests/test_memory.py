@@ -356,6 +356,8 @@ def test_a_question_back_goes_unless_a_person_would_ask_one() -> None:
     assert finish("У тебя трое детей.", "А сколько у тебя?", ["Сколько у меня детей?"]) == "У тебя трое детей."
     # The user's own question is not put back to them word for word.
     assert finish("Привет! Хорошо,", "как дела?", ["Привет! Как дела?"], ask_back=True) == "Привет! Хорошо."
+    assert finish("Привет! Хорошо,", "как жизнь?", ["Привет, как жизнь?"], ask_back=True) == \
+        "Привет! Хорошо."  # the greeting is not part of the question put back
     assert finish("", "Я люблю рок. Какую музыку ты любишь?", ["Какую музыку ты любишь?"]) == "Я люблю рок."
 
 
