@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from dialogue.kinds import affirmed, denied
 from dialogue.memory import GENERIC_LEMMAS, HEDGES, SINGLE_VALUED, classify, self_statements, typed_sentences
@@ -443,6 +444,12 @@ def named(persona: Sequence[str], invented: Sequence[str] = ()) -> list[str]:
 def own_name(persona: Sequence[str]) -> str:
     """A first name for a persona that has none: picked by a stable hash of its facts (the same persona keeps its name
     across dialogues, restarts and users), of the gender its facts show (``persona_gender``)."""
+    return _own_name(tuple(persona))
+
+
+@lru_cache(maxsize=1024)
+def _own_name(persona: tuple[str, ...]) -> str:
+    """``own_name``, read once per persona: every reply's facts hold the name (``Turn.own_facts``)."""
     names = OWN_NAMES[persona_gender(persona)]
     digest = hashlib.sha256("\n".join(persona).encode("utf-8")).digest()
     return names[int.from_bytes(digest[:4], "big") % len(names)]
@@ -477,6 +484,13 @@ def persona_gender(persona: Sequence[str]) -> str | None:
                         seen.add(tag.gender)
                         break
     return seen.pop() if len(seen) == 1 else None
+
+
+def without_greeting(text: str) -> str:
+    """``text`` after the greetings it opens with: «Привет, как жизнь?» -> «, как жизнь?»."""
+    while found := _GREETING.match(text):
+        text = text[found.end():]
+    return text
 
 
 def is_how_are_you(question: str) -> bool:

@@ -46,6 +46,7 @@ from dialogue.grounding import (
     says_yes,
     settling_fact,
     social_opening,
+    without_greeting,
 )
 from dialogue.memory import Fact, self_statements
 from dialogue.russian import content_lemmas, sentences, to_first_person, words
@@ -82,7 +83,6 @@ _SELF_AGAINST_SELF = re.compile(r"(\b(?:[Яя]|[Уу] меня|[Мм]не)\b[^,.
 _ALSO = re.compile(r"\s*\b(?:тоже|также)\b", re.IGNORECASE)
 _SPEAKS_OF_ITSELF = re.compile(r"\b(?:я|у меня|мне|меня)\b", re.IGNORECASE)
 _CLAUSE_WITH_STOP = re.compile(r"[^,;:.!?…]+(?:[,;:.!?…)]+\s*|$)")
-_GREETING_WORD = re.compile(r"привет\w*|здравствуй\w*|хай|здорово$")
 _SENTENCE_END = re.compile(r"[.!?…)]+(?=\s|$)")
 
 
@@ -344,9 +344,7 @@ def without_question_again(reply: str, message: str, answered: bool = False) -> 
     как дела?» -> «Привет! Хорошо.»); unchanged if nothing but a greeting would be left and no opening ``answered``
     the question (an echo, written again)."""
     question = last_question(message)
-    asked = words(question) if question else []
-    while asked and _GREETING_WORD.match(asked[0]):  # «Привет, как жизнь?» asks «как жизнь?»
-        asked = asked[1:]
+    asked = words(without_greeting(question)) if question else []  # «Привет, как жизнь?» asks «как жизнь?»
     if len(asked) < 2:
         return reply
     for clause in re.finditer(r"[^,.!?…]+[,.!?…]*", reply):
