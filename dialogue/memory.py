@@ -31,7 +31,7 @@ MAX_FACTS_PER_MESSAGE = 10
 _SLOT_LEMMAS = {
     "age": {"год", "возраст", "лето"},
     "city": {"жить", "переехать", "переезжать", "город", "родиться", "проживать", "живать"},
-    "job": {"работать", "работа", "профессия", "должность", "трудиться", "учиться", "студент", "студентка",
+    "job": {"работать", "работа", "профессия", "должность", "трудиться", "преподавать", "учиться", "студент", "студентка",
             "школьник", "пенсионер", "пенсионерка", "безработный", "специальность"},
     "family": {"муж", "жена", "сын", "дочь", "дочка", "ребенок", "дети", "брат", "сестра", "мама", "папа", "мать",
                "отец", "семья", "замужем", "женатый", "жениться", "развестись", "внук", "внучка", "бабушка",
@@ -60,9 +60,10 @@ _TALK_VERBS = frozenset({"понимать", "сочувствовать", "же
                          "побежать", "бежать", "ждать", "слышать", "видеть", "писать", "отвечать", "рад", "сказать",
                          "говорить", "рассказать", "рассказывать", "спросить", "спрашивать", "понять", "помнить"})
 """First-person verbs of the conversation itself («Понимаю», «Сочувствую»): said without «я», they tell no fact."""
-_RUN_ON = re.compile(r"(?<=[а-яёa-z0-9])\s+(?=[А-ЯЁ][а-яё]*\b)")
+_RUN_ON = re.compile(r"(?<=[а-яёa-z0-9])\s+(?=[А-ЯЁ][а-яё]*\b)|(?:(?<=[а-яё]{4}\.)|(?<=[а-яё][!?…]))(?=[А-ЯЁ][а-яё])")
 """Where a message typed without stops goes on with a new sentence: a capitalised word after a lower-case one (after a
-smiley ``sentences`` has cut it already)."""
+smiley ``sentences`` has cut it already), or right after a stop with no space («Меня зовут Мария!Временно не
+работаю»)."""
 _OPENERS = frozenset({"NPRO", "Apro", "PREP", "CONJ", "PRCL", "INTJ", "VERB", "INFN", "ADVB", "PRED"})
 """What may open a new sentence there: a pronoun, a verb, an adverb, a particle… — not a noun, which may be a name
 pymorphy3 does not know («У меня есть кот Барсик»)."""
@@ -160,8 +161,9 @@ def typed_sentences(text: str) -> list[str]:
         for match in _RUN_ON.finditer(sentence):
             following = WORD.match(sentence, match.end())
             before = words(sentence[: match.start()])[-1:]
-            if (following and _OPENERS & set(parse(following.group(0)).tag.grammemes)
-                    and not (before and {"PREP", "CONJ"} & set(parse(before[0]).tag.grammemes))):
+            stop = match.start() == match.end()
+            if stop or (following and _OPENERS & set(parse(following.group(0)).tag.grammemes)
+                        and not (before and {"PREP", "CONJ"} & set(parse(before[0]).tag.grammemes))):
                 cut.append(sentence[start : match.start()])
                 start = match.end()
         cut.append(sentence[start:])

@@ -49,6 +49,10 @@ ALICE, BOB, GROUP = 101, 202, -5005
     ("Я Ирина! Обожаю собачек", [("Я Ирина!", "name"), ("Я обожаю собачек.", "likes")]),
     ("Я из Хабаровска", [("Я из Хабаровска.", "city")]),
     ("Я из декретного мира", [("Я из декретного мира.", "other")]),
+    # A stop with no space after it ends a sentence too; an abbreviation's does not.
+    ("Меня зовут Мария!Временно не работаю", [("Меня зовут Мария!", "name"), ("Я временно не работаю.", "job")]),
+    ("Я живу в г.Москве", [("Я живу в г.Москве.", "city")]),
+    ("Преподаю в школе", [("Я преподаю в школе.", "job")]),
 ])
 def test_self_statements(message: str, facts: list[tuple[str, str]]) -> None:
     assert [(f.text, f.slot) for f in self_statements(message)] == facts

@@ -313,7 +313,14 @@ def test_a_reply_ignores_a_statement_unless_it_takes_it_up_asks_or_reacts() -> N
     told = ["Привет!", "У меня есть кот, он очень толстый."]
     assert ignores_the_message(told, "А я люблю ездить на дачу.")
     assert ignores_the_message(told, "Я учитель. А ты?")  # a bare question back asks nothing of what was told
+    assert ignores_the_message(told, "Как тебя зовут?")  # nor does a getting-to-know question of one's own
+    assert ignores_the_message(told, "Я учитель. Чем увлекаешься?")
+    assert ignores_the_message(told, "Как дела?")
     assert not ignores_the_message(told, "А сколько он весит?")
+    assert not ignores_the_message(told, "Какой породы?")
+    assert not ignores_the_message(told, "А у тебя есть собака?")  # on the message's own topic, pets
+    assert not ignores_the_message(["Я купил новую машину."], "А какую?")
+    assert ignores_the_message(["Я купил новую машину."], "Ты откуда?")
     assert not ignores_the_message(told, "Я тоже люблю котов.")
     assert not ignores_the_message(told, "Ого! А у меня собака.")
     assert not ignores_the_message(["Кем ты работаешь?"], "Я учитель.")  # an answer responds

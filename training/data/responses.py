@@ -4,8 +4,10 @@ In the persona chat a worker told something («У меня есть кот, он
 their own persona that has nothing to do with it («А я люблю ездить на дачу.»): 47% of people's replies to a
 statement on the test rows, and a model trained on them does the same. ``ExperimentConfig.drop_ignoring_replies``
 leaves such replies out of the train split, so that the model learns from the replies that respond to the message:
-that take up what it said, ask about it or react to it (docs/model_recipe.md). Replies to a question, a question
-back or a goodbye are all kept: answering is responding. Validation and test keep every row.
+that take up what it said, ask about it or react to it (docs/model_recipe.md). A getting-to-know question of one's
+own («Как тебя зовут?», «Чем увлекаешься?») does not respond to «Я купил новую машину.»: a person asks about the car.
+Replies to a question, a question back or a goodbye are all kept: answering is responding. Validation and test keep
+every row.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from dialogue.grounding import is_farewell, last_question, question_back
+from dialogue.grounding import is_farewell, is_how_are_you, last_question, question_back, question_slot
 from dialogue.memory import GENERIC_LEMMAS
-from dialogue.russian import content_lemmas
+from dialogue.russian import content_lemmas, sentences
 
 REACTION = re.compile(
     r"^\W*(?:ого|круто|здорово|класс|клев|клёв|понятно|ясно|ух ты|вау|отлично|супер|интересно|прикольно|согласн|точно|"
@@ -28,12 +30,30 @@ REACTION = re.compile(
 
 def ignores_the_message(context: Sequence[str], reply: str) -> bool:
     """Whether ``reply`` ignores the last message of ``context``, a statement: it shares no word of substance with
-    it, asks nothing but a bare question back («А ты?») and opens with no reaction."""
+    it, asks nothing about it (a bare question back «А ты?» or a getting-to-know question of its own asks nothing of
+    what was told) and opens with no reaction."""
     if not context:
         return False
     message = context[-1]
     if last_question(message) or question_back(message) is not None or is_farewell(message):
         return False
-    shared = (content_lemmas(message) & content_lemmas(reply)) - GENERIC_LEMMAS
-    asks = "?" in reply and question_back(reply) is None
-    return not (shared or asks or REACTION.match(reply))
+    return not (shares_words(message, reply) or asks_about(reply, message) or REACTION.match(reply))
+
+
+def shares_words(message: str, reply: str) -> bool:
+    """Whether ``reply`` takes up a word of substance of ``message`` (not only a verb as common as «любить»)."""
+    return bool((content_lemmas(message) & content_lemmas(reply)) - GENERIC_LEMMAS)
+
+
+def asks_about(reply: str, message: str) -> bool:
+    """Whether a question of ``reply`` follows up ``message``: it takes up a word of it, or it is no question anyone
+    asks anyone (a bare «А ты?», «Как дела?», a question about a name, a city, an age, a job, family, pets, likes or
+    plans) unless on the message's own topic. After «У меня есть кот» «А сколько он весит?», «Какой породы?» and «А
+    у тебя есть собака?» follow up; «Как тебя зовут?» and «Чем увлекаешься?» do not."""
+    topic = question_slot(message)
+    for sentence in sentences(reply):
+        if not sentence.rstrip().endswith("?") or question_back(sentence) is not None or is_how_are_you(sentence):
+            continue
+        if shares_words(message, sentence) or question_slot(sentence) in (None, topic):
+            return True
+    return False
