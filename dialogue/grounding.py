@@ -33,8 +33,8 @@ from functools import lru_cache
 from dialogue.kinds import affirmed, denied
 from dialogue.memory import GENERIC_LEMMAS, HEDGES, SINGLE_VALUED, classify, self_statements, typed_sentences
 from dialogue.russian import (
-    FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, lemma, morph, parse, sentences, to_first_person,
-    to_second_person, words,
+    FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, is_question, lemma, morph, parse, sentences, to_first_person,
+    to_second_person, undecorated, words,
 )
 
 YES, NO, GOODBYE = "Да,", "Нет,", "Пока!"
@@ -87,9 +87,9 @@ def is_farewell(message: str) -> bool:
 
 
 def last_question(message: str) -> str | None:
-    """The message's last sentence if it is a question."""
-    found = sentences(message)
-    return found[-1] if found and found[-1].rstrip().endswith("?") else None
+    """The message's last sentence if it is a question (a smiley after it is no sentence of its own)."""
+    found = [sentence for sentence in sentences(message) if words(sentence)]
+    return found[-1] if found and is_question(found[-1]) else None
 
 
 def is_yes_no(question: str) -> bool:
@@ -264,7 +264,7 @@ def _clauses(text: str) -> list[tuple[int, str]]:
 
 def _clause_contradicts(clause: str, facts: Sequence[str]) -> str | None:
     found = words(clause)
-    if (clause.rstrip().endswith("?") or len(found) > _CLAUSE_WORDS or set(found) & HEDGES
+    if (is_question(clause) or len(found) > _CLAUSE_WORDS or set(found) & HEDGES
             or not _of_itself(found)):
         return None
     said = f" {' '.join(found)} "
@@ -500,8 +500,9 @@ def is_how_are_you(question: str) -> bool:
 def question_back(message: str) -> str | None:
     """What the user said before the bare question back that ends ``message`` («Я юрист. А ты?» -> «Я юрист.»,
     «Нет, а у тебя?» -> «Нет»), "" for a message that is only one; None if it does not end in one."""
-    found = _QUESTION_BACK.search(message.strip())
-    return None if found is None else message.strip()[: found.start()].strip(" ,;:-")
+    message = undecorated(message.strip())
+    found = _QUESTION_BACK.search(message)
+    return None if found is None else message[: found.start()].strip(" ,;:-")
 
 
 def in_kind(told: str, history: Sequence[str], facts: Sequence[str]) -> str:

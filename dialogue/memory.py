@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dialogue.russian import FIRST_PERSON, WORD, content_lemmas, is_negative, lemma, parse, sentences, words
+from dialogue.russian import FIRST_PERSON, WORD, content_lemmas, is_negative, is_question, lemma, parse, sentences, words
 
 SLOTS = ("name", "age", "city", "job", "family", "pets", "likes", "plans", "other")
 SINGLE_VALUED = frozenset({"name", "age", "city", "job"})
@@ -127,7 +127,7 @@ def _is_identity(found: list[str]) -> bool:
 def is_self_statement(sentence: str) -> bool:
     """A declarative sentence about its speaker: first person, not a question, not a hedge or a wish for the
     other («Я думаю, ты прав»), not about the listener."""
-    if sentence.rstrip().endswith("?") or _NOT_ABOUT_SELF.match(sentence.strip()):
+    if is_question(sentence) or _NOT_ABOUT_SELF.match(sentence.strip()):
         return False
     found = words(sentence)
     if len(found) < MIN_FACT_WORDS or len(sentence) > MAX_FACT_CHARS or set(found) & (HEDGES | _PASSING):

@@ -72,6 +72,20 @@ def sentences(text: str) -> list[str]:
             for part in SMILEY_END.split(s.text) if part.strip()]
 
 
+_DECORATION_AT_END = re.compile(r"[^\w.!?…]+$")
+"""Smileys, emoji and spaces after the last word or stop: «Есть дети?)», «Куришь? 😊»."""
+
+
+def undecorated(text: str) -> str:
+    """``text`` without the smileys and emoji after its last word or stop («А ты?😊» -> «А ты?»)."""
+    return _DECORATION_AT_END.sub("", text)
+
+
+def is_question(sentence: str) -> bool:
+    """Whether ``sentence`` ends with «?», a chat's smileys after it aside («У тебя есть дети?))»)."""
+    return undecorated(sentence).endswith("?")
+
+
 def content_lemmas(text: str) -> frozenset[str]:
     """What ``text`` is about: the lemmas of its words but pronouns, particles and other ``STOP_LEMMAS``."""
     return frozenset(l for l in (lemma(w) for w in words(text)) if l.isdigit() or (l not in STOP_LEMMAS and len(l) > 1))

@@ -16,7 +16,7 @@ from bot.storage.database import Database
 from bot.storage.repository import Repository
 from dialogue.format import FormatSpec
 from dialogue.grounding import (OWN_NAMES, NO, YES, answered_as_fact, consistent_part, contradicted_fact, is_farewell,
-                                own_name, persona_gender, reply_opening, said_of_itself, settle)
+                                own_name, persona_gender, question_back, reply_opening, said_of_itself, settle)
 from dialogue.memory import Fact, classify, remember, self_statements
 from dialogue.russian import lemma, sentences, to_first_person, to_second_person
 from tests.test_console import rows, run_chat
@@ -386,6 +386,19 @@ def test_no_contrast_with_what_the_user_did_not_say() -> None:
     assert without_false_contrast("Понятно, а я врач.", "Я учитель.") == "Понятно, а я врач."  # set against the user
     assert finish("Пока!", "А у меня всё хорошо!", ["Спасибо, до свидания!"]) == "Пока!"  # a kind word, not news
     assert finish("Пока!", "Хорошего вечера!", ["Спасибо, до свидания!"]) == "Пока! Хорошего вечера!"
+
+
+@pytest.mark.parametrize("message", ["У тебя есть дети?)", "У тебя есть дети?😊", "Есть дети? 🙂", "Есть дети?:)",
+                                     "Есть дети ?))"])
+def test_a_question_with_a_smiley_after_it_is_answered_as_a_question(message: str) -> None:
+    assert reply_opening(("У меня нет детей.",), [message]) == NO
+    assert self_statements(message) == []
+
+
+def test_a_question_back_with_a_smiley_after_it() -> None:
+    assert question_back("Я юрист. А ты?😊") == "Я юрист."
+    assert asks_back("Я юрист, а ты?)")
+    assert question_back("Я юрист :)") is None
 
 
 def test_a_smiley_before_a_capital_ends_a_sentence() -> None:

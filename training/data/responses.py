@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from dialogue.grounding import is_farewell, is_how_are_you, last_question, question_back, question_slot
 from dialogue.memory import GENERIC_LEMMAS
-from dialogue.russian import content_lemmas, sentences
+from dialogue.russian import content_lemmas, is_question, sentences
 
 REACTION = re.compile(
     r"^\W*(?:ого|круто|здорово|класс|клев|клёв|понятно|ясно|ух ты|вау|отлично|супер|интересно|прикольно|согласн|точно|"
@@ -28,14 +28,24 @@ REACTION = re.compile(
 """A reply that opens with a reaction to what was told («Ого!», «Круто)», «Жаль…», «Ничего себе»)."""
 
 
+def is_statement(message: str) -> bool:
+    """A message that tells and asks nothing: no question, no question back, no goodbye."""
+    return not (last_question(message) or question_back(message) is not None or is_farewell(message))
+
+
+def ignored_share(contexts: Sequence[Sequence[str]], replies: Sequence[str]) -> tuple[float, int]:
+    """Of the rows whose last message is a statement, the share ``replies`` ignore, and how many such rows there are
+    (the evaluation's ``ignored_statements``; people's own, with their replies, is the yardstick)."""
+    told = [(context, reply) for context, reply in zip(contexts, replies, strict=True)
+            if context and is_statement(context[-1])]
+    return sum(ignores_the_message(c, r) for c, r in told) / max(len(told), 1), len(told)
+
+
 def ignores_the_message(context: Sequence[str], reply: str) -> bool:
     """Whether ``reply`` ignores the last message of ``context``, a statement: it shares no word of substance with
     it, asks nothing about it (a bare question back «А ты?» or a getting-to-know question of its own asks nothing of
     what was told) and opens with no reaction."""
-    if not context:
-        return False
-    message = context[-1]
-    if last_question(message) or question_back(message) is not None or is_farewell(message):
+    if not context or not is_statement(message := context[-1]):
         return False
     return not (shares_words(message, reply) or asks_about(reply, message) or REACTION.match(reply))
 
@@ -52,7 +62,7 @@ def asks_about(reply: str, message: str) -> bool:
     у тебя есть собака?» follow up; «Как тебя зовут?» and «Чем увлекаешься?» do not."""
     topic = question_slot(message)
     for sentence in sentences(reply):
-        if not sentence.rstrip().endswith("?") or question_back(sentence) is not None or is_how_are_you(sentence):
+        if not is_question(sentence) or question_back(sentence) is not None or is_how_are_you(sentence):
             continue
         if shares_words(message, sentence) or question_slot(sentence) in (None, topic):
             return True

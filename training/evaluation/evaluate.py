@@ -29,6 +29,7 @@ from training.models.checkpoints import load_experiment
 from training.evaluation.compare import compare_table
 from training.experiments.config import ConfigError, ExperimentConfig
 from training.experiments.registry import get_experiment
+from training.data.responses import ignored_share
 from training.evaluation.metrics import all_metrics
 from training import DEFAULT_DATA_DIR, PROJECT_ROOT
 from training.data.sources import DataFormatError
@@ -67,6 +68,10 @@ def run_cache(model_dir: Path) -> Path | None:
 def score(predictions: list[str], test, language: str, **extra) -> dict:
     references = [clean_text(r) for r in test["reply"]]
     metrics = all_metrics(predictions, references, list(test["persona"]), language)
+    if language == "ru":  # turn-taking, read with the Russian grammar the bot uses
+        contexts = list(test["context"])
+        metrics["ignored_statements"], metrics["statements"] = ignored_share(contexts, predictions)
+        metrics["ignored_statements_people"], _ = ignored_share(contexts, references)
     return {"examples": len(predictions), **metrics, **extra}
 
 

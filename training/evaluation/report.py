@@ -28,6 +28,9 @@ METRIC_LABELS = {
     "persona_usage": "persona usage",
     "persona_f1": "persona F1",
     "avg_reply_words": "words per reply",
+    "statements": "messages that tell, asking nothing",
+    "ignored_statements": "of those, replies that ignore what was told ↓",
+    "ignored_statements_people": "of those, people's replies that ignore it",
 }
 
 
