@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from dialogue.grounding import is_farewell, is_how_are_you, last_question, question_back, question_slot
+from dialogue.grounding import (is_farewell, is_how_are_you, last_question, question_back, question_slot,
+                                without_greeting)
 from dialogue.memory import GENERIC_LEMMAS
-from dialogue.russian import content_lemmas, is_question, sentences
+from dialogue.russian import content_lemmas, is_question, sentences, words
 
 REACTION = re.compile(
     r"^\W*(?:ого|круто|здорово|класс|клев|клёв|понятно|ясно|ух ты|вау|отлично|супер|интересно|прикольно|согласн|точно|"
@@ -29,8 +30,10 @@ REACTION = re.compile(
 
 
 def is_statement(message: str) -> bool:
-    """A message that tells and asks nothing: no question, no question back, no goodbye."""
-    return not (last_question(message) or question_back(message) is not None or is_farewell(message))
+    """A message that tells and asks nothing: no question, no question back, no goodbye, not a greeting alone
+    («Привет!» is answered with a greeting)."""
+    return not (last_question(message) or question_back(message) is not None or is_farewell(message)
+                or not words(without_greeting(message)))
 
 
 def ignored_share(contexts: Sequence[Sequence[str]], replies: Sequence[str]) -> tuple[float, int]:
