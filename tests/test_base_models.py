@@ -175,7 +175,7 @@ def test_lora_training_end_to_end_on_a_registered_base(cache: Path, tmp_path: Pa
 
 
 def test_a_second_stage_continues_the_first_stages_adapters(cache: Path, tmp_path: Path, data_dir: Path) -> None:
-    """``ru_mix`` starts from its first stage's model (``ru_mix_stage1``) in ``<output>/pretrain/model``: the same
+    """``ru_mix_stage2`` starts from its earlier stage's model (``ru_mix_stage1``) in ``<output>/pretrain/model``: the same
     adapters train on (at a vanishing rate they stay the first stage's, not a fresh zero-update LoRA), its
     kept tokens include the first stage's, and adapters of another rank are refused with the rank to set."""
     from safetensors.torch import load_file
@@ -187,7 +187,7 @@ def test_a_second_stage_continues_the_first_stages_adapters(cache: Path, tmp_pat
     small = ["--data-dir", str(data_dir), "--max-steps", "2", "--set", "max_dialogues_per_source=12",
              "--set", "eval_steps=2", "--set", "eval_samples=8", "--set", "batch_size=4", "--set", "lora_rank=2"]
     assert main(["ru_mix_stage1", "--output-dir", str(out / "pretrain"), "--set", "learning_rate=1e-2", *small]) == 0
-    assert main(["ru_mix", "--output-dir", str(out), "--set", "learning_rate=1e-12", *small]) == 0
+    assert main(["ru_mix_stage2", "--output-dir", str(out), "--set", "learning_rate=1e-12", *small]) == 0
 
     first, second = (load_file(str(d / "adapter_model.safetensors")) for d in (out / "pretrain" / "model", out / "model"))
     assert first.keys() == second.keys()
@@ -198,7 +198,7 @@ def test_a_second_stage_continues_the_first_stages_adapters(cache: Path, tmp_pat
     assert kept[0] <= kept[1]
     assert json.loads((out / "model" / BASE_FILE).read_text())["name"] == BASE_NAME
     card = (out / "model" / "README.md").read_text(encoding="utf-8")  # names the stage, not this machine's path
-    assert "first stage, `ru_mix_stage1`" in card and str(tmp_path) not in card
+    assert "earlier stage, `ru_mix_stage1`" in card and str(tmp_path) not in card
 
     with pytest.raises(SystemExit, match="lora_rank=2"):
         main(["ru_mix", "--output-dir", str(tmp_path / "other"), "--base-model", str(out / "model"),

@@ -128,21 +128,34 @@ def test_cli_flags_override_the_registry() -> None:
     args = parse_args(["ru_mix", "--max-steps", "2", "--set", "max_dialogues_per_source=5"])
     final, stage = resolve_config(args), resolve_config(args, "ru_mix_stage1")
     assert (final.max_steps, stage.max_steps, stage.max_dialogues_per_source) == (2, 2, 5)
+    assert resolve_config(args, "ru_mix_stage2").max_steps == 2
     assert (stage.name, stage.hypothesis, stage.pretrain) == ("ru_mix_stage1", "h5_causal", None)
 
 
 def test_pretrain_stages_are_of_the_same_language_and_kind() -> None:
     from training.experiments.registry import STAGES
 
-    staged = {name: e.pretrain for name, e in EXPERIMENTS.items() if e.pretrain}
-    assert staged == {"ru_mix": "ru_mix_stage1"} and set(STAGES) == {"ru_mix_stage1"}
+    staged = {name: e.pretrain for name, e in {**EXPERIMENTS, **STAGES}.items() if e.pretrain}
+    assert staged == {"ru_mix": "ru_mix_stage2", "ru_mix_stage2": "ru_mix_stage1"}
+    assert set(STAGES) == {"ru_mix_stage1", "ru_mix_stage2"}
     for name, stage_name in staged.items():
-        stage, later = HYPOTHESES[get_experiment(stage_name).hypothesis], HYPOTHESES[EXPERIMENTS[name].hypothesis]
+        stage, later = HYPOTHESES[get_experiment(stage_name).hypothesis], HYPOTHESES[get_experiment(name).hypothesis]
         # the model of one stage is the start of the next: the same kind of model (CausalLM or Seq2Seq)
         assert FORMATS[stage.format_name].causal == FORMATS[later.format_name].causal, stage_name
         assert stage.language == later.language
-        assert get_experiment(stage_name).pretrain is None  # one stage deep: no chains to follow
         assert ExperimentConfig.from_dict(get_experiment(stage_name).to_dict()) == get_experiment(stage_name)
+    assert all(stage.pretrain in STAGES for stage in STAGES.values() if stage.pretrain)  # chains end in the registry
+
+
+def test_a_recipe_whose_stages_go_round_is_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+                                                   ) -> None:
+    from training import run
+    from training.experiments import registry
+
+    monkeypatch.setitem(registry.STAGES, "ru_mix_stage1", dataclasses.replace(registry.STAGES["ru_mix_stage1"],
+                                                                              pretrain="ru_mix_stage2"))
+    assert run.main(["ru_mix"]) == 2
+    assert "go round" in capsys.readouterr().err
 
 
 def test_an_unreachable_hub_id_fails_at_once_with_what_to_do_instead(tmp_path: Path) -> None:

@@ -275,6 +275,35 @@ def test_a_denoising_stage_first_then_the_dialogue_stage_from_its_model(
     assert json.loads((stage_model / "trainer_log.json").read_text()) == stage_log
 
 
+def test_a_recipe_of_three_stages_trains_each_from_the_one_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stage may have an earlier stage of its own (ru_mix: the mix, the persona chat, its responding replies):
+    one command trains the first into ``pretrain/pretrain/``, the second from it into ``pretrain/``, the last."""
+    import dataclasses
+
+    from training.experiments import registry as experiments
+    from training.experiments.overrides import apply_overrides
+
+    tiny = apply_overrides(experiments.EXPERIMENTS["ru_persona"], TINY + ["base_model=scratch", "precision=fp32"])
+    monkeypatch.setitem(experiments.STAGES, "tiny_first", dataclasses.replace(tiny, name="tiny_first"))
+    monkeypatch.setitem(experiments.STAGES, "tiny_second", dataclasses.replace(tiny, name="tiny_second",
+                                                                               pretrain="tiny_first"))
+    data_dir, out = tmp_path / "data", tmp_path / "run"
+    write_toloka_tsv(data_dir / "ru_persona_chat" / "dialogues.tsv")
+    argv = ["ru_persona", "--set", "base_model=scratch", "--set", "pretrain=tiny_second", "--max-steps", "2",
+            "--data-dir", str(data_dir), "--output-dir", str(out), "--torch-threads", "1"]
+    assert run.main(argv + [x for pair in TINY for x in ("--set", pair)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.index("stage tiny_first") < printed.index("stage tiny_second")
+    first, second = out / "pretrain" / "pretrain" / "model", out / "pretrain" / "model"
+    trained = {name: json.loads((model / "experiment.json").read_text())
+               for name, model in (("first", first), ("second", second), ("last", out / "model"))}
+    assert (trained["first"]["name"], trained["first"]["base_model"]) == ("tiny_first", "scratch")
+    assert (trained["second"]["pretrain"], trained["second"]["base_model"]) == ("tiny_first", str(first))
+    assert (trained["last"]["pretrain"], trained["last"]["base_model"]) == ("tiny_second", str(second))
+
+
 def test_an_unknown_pretrain_stage_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["ru_persona", "--set", "pretrain=no_such_stage", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path)]
     assert run.main(argv) == 2

@@ -1,7 +1,7 @@
 """``python -m training.run <experiment> [options]``: train one registered experiment.
 
     python -m training.run --list
-    python -m training.run ru_mix                      # retrains the bot's model (both stages, ~2 h on 2 cores)
+    python -m training.run ru_mix                      # retrains the bot's model (three stages, ~4 h on 2 cores)
     python -m training.run ru_mix --max-steps 2        # a quick try of the whole recipe
     python -m training.run ru_mix_cpu --base-model scratch --max-steps 50 --data-dir ../shared/data
     python -m training.run ru_persona --set learning_rate=3e-4 --set scratch.d_model=128
@@ -56,19 +56,23 @@ def resolve_config(args: argparse.Namespace, name: str | None = None) -> Experim
     return config
 
 
-def train_pretrain_stage(config: ExperimentConfig, stage: ExperimentConfig, *, data_dir: Path, output_dir: Path,
-                         resume: bool) -> ExperimentConfig:
-    """Train ``stage`` into ``output_dir/pretrain`` (unless its model is there) and start ``config`` from it."""
+def train_pretrain_stage(config: ExperimentConfig, args: argparse.Namespace, *, data_dir: Path, output_dir: Path
+                         ) -> ExperimentConfig:
+    """Train ``config``'s earlier stage into ``output_dir/pretrain`` (unless its model is there), its own earlier
+    stage first into ``output_dir/pretrain/pretrain`` and so on, and start ``config`` from it."""
     from bot.generation.adapted import is_adapter_dir
     from training.train import MODEL_SUBDIR, train
 
+    stage = resolve_config(args, config.pretrain)
     stage_dir = output_dir / "pretrain"
     stage_model = stage_dir / MODEL_SUBDIR
     if (stage_model / "config.json").is_file() or is_adapter_dir(stage_model):
         print(f"stage {stage.name}: using the model in {stage_model}")
     else:
-        print(f"stage {stage.name} first, into {stage_dir}")
-        stage_model = train(stage, data_dir=data_dir, output_dir=stage_dir, resume=resume)
+        if stage.pretrain:
+            stage = train_pretrain_stage(stage, args, data_dir=data_dir, output_dir=stage_dir)
+        print(f"stage {stage.name}, into {stage_dir}")
+        stage_model = train(stage, data_dir=data_dir, output_dir=stage_dir, resume=args.resume)
     return dataclasses.replace(config, base_model=str(stage_model))
 
 
@@ -96,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config = resolve_config(args)
-        stage = resolve_config(args, config.pretrain) if config.pretrain else None
+        stages = [config]
+        while stages[-1].pretrain:  # every stage's overrides are checked before any training starts
+            if stages[-1].pretrain in {stage.name for stage in stages}:
+                raise ConfigError(f"the stages of {config.name} go round: {stages[-1].pretrain} again")
+            stages.append(resolve_config(args, stages[-1].pretrain))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -110,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     from training.train import train  # heavy imports only once the arguments are fine
 
     try:
-        if stage is not None:
-            config = train_pretrain_stage(config, stage, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
+        if config.pretrain:
+            config = train_pretrain_stage(config, args, data_dir=data_dir, output_dir=output_dir)
         model_dir = train(config, data_dir=data_dir, output_dir=output_dir, resume=args.resume)
     except (SourceUnavailable, DataFormatError) as exc:  # the data, not the code: no traceback
         print(f"error: {exc}", file=sys.stderr)

@@ -30,7 +30,8 @@ RECIPE_NOTES = {
                      "cores; the LM head computed over the reply positions only and bf16 autocast made it affordable",
     "ru_mix": "the persona chat alone after the mix lengthened the replies towards people's; leaving out the replies "
               "that give the speaker a name their persona lacks stopped the bot inventing names; a longer stage "
-              "lowered the validation loss and raised F1, chrF++ and the persona probes",
+              "lowered the validation loss and raised F1, chrF++ and the persona probes; a last stage without the "
+              "replies that ignore what the partner told made the bot respond to statements about as often as people",
 }
 """Experiments whose recipe is argued in docs/model_recipe.md (the measured runs), in one sentence."""
 
@@ -164,8 +165,8 @@ def render_model_card(model_dir: Path) -> str:
     model_dir = Path(model_dir)
     config, spec = load_experiment(model_dir), FormatSpec.load(model_dir)
     language = HYPOTHESES[config.hypothesis].language
-    if config.pretrain:  # base_model is the first stage's output directory on the training machine
-        base = f"the model of its first stage, `{config.pretrain}`, in the same command"
+    if config.pretrain:  # base_model is the earlier stage's output directory on the training machine
+        base = f"the model of its earlier stage, `{config.pretrain}`,"
         overrides = ""
     else:
         base = "scratch (a small model; its tokenizer trained on the train split)" if config.is_scratch \

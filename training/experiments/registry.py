@@ -118,19 +118,25 @@ STAGES: dict[str, ExperimentConfig] = {
         # Stage 1 of ru_mix: the h5 mix teaches a chat's short replies in Russian (~6 s/step on 2 threads: ~1 h 10 min).
         ExperimentConfig(name="ru_mix_stage1", hypothesis="h5_causal", learning_rate=2e-4, max_steps=700,
                          eval_steps=175, description="Stage 1 of ru_mix: the seven-source Russian mix (h5).", **_GEMMA),
+        # Stage 2: the same adapters on the persona chat alone at a lower rate (the mix taught too-short replies:
+        # anekdots 5.4 words, Cornell 6.7, the persona chat 9.4), without the replies in which a speaker gives a name
+        # their persona lacks (a bot taught so invents names); ~1 h 40 min.
+        ExperimentConfig(name="ru_mix_stage2", hypothesis="h4_causal", pretrain="ru_mix_stage1", learning_rate=1e-4,
+                         max_steps=1000, eval_steps=250, drop_invented_names=True,
+                         description="Stage 2 of ru_mix: the persona chat (h4).", **_GEMMA),
     )
 }
 """Earlier stages of registered recipes, trained by the same command (``pretrain``); not experiments of their own."""
 
 _EXPERIMENTS += (
-    # The recipe of the model the bot ships (models/ru-persona-gemma), docs/model_recipe.md: the mix
-    # first, then the same adapters on the persona chat alone at a lower rate (the mix taught too-short replies:
-    # anekdots 5.4 words, Cornell 6.7, the persona chat 9.4), without the replies in which a speaker gives a name
-    # their persona lacks (a bot taught so invents names).
+    # The recipe of the model the bot ships (models/ru-persona-gemma), docs/model_recipe.md: the mix, then the
+    # persona chat (the stages above), then the persona chat once more without the replies that ignore what the
+    # partner told (a bot taught on them answers «Я испекла пирог» with its own job), on another shuffle (seed).
     ExperimentConfig(
-        name="ru_mix", hypothesis="h4_causal", pretrain="ru_mix_stage1", learning_rate=1e-4, max_steps=1000,
-        eval_steps=250, drop_invented_names=True,
-        description="H5 as the bot ships it: Gemma 3 270M + LoRA, the Russian mix, then the persona chat (h4).",
+        name="ru_mix", hypothesis="h4_causal", pretrain="ru_mix_stage2", learning_rate=1e-4, max_steps=600,
+        eval_steps=300, drop_invented_names=True, drop_ignoring_replies=True, seed=43,
+        description="H5 as the bot ships it: Gemma 3 270M + LoRA, the Russian mix, the persona chat (h4), then its "
+                    "replies that respond to what was told.",
         **_GEMMA,
     ),
     # The Seq2Seq arm (the research's favourite) from the same base: T5Gemma 2 built from Gemma 3 (both stacks
