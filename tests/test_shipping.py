@@ -152,12 +152,14 @@ def test_model_card_compares_with_baselines_and_decodings(run_model: Path) -> No
     assert "(greedy, ending a reply only where its end is at least 0.5 likely;" in render_model_card(run_model)
 
 
-def test_the_card_of_a_second_stage_names_the_data_of_both(run_model: Path) -> None:
+def test_the_card_of_a_later_stage_names_the_data_of_every_stage(run_model: Path) -> None:
     save_run_files(run_model, get_experiment("ru_mix"), FormatSpec.load(run_model))
     card = render_model_card(run_model)
-    first, second = card.index("Stage 1 (`ru_mix_stage1`), hypothesis `h5_causal`"), card.index("Stage 2 (`ru_mix`)")
-    assert first < card.index("| cornell | 0.15 | CC0 1.0 |") < second  # the mix's licences bind the weights too
-    assert "replies that give the speaker a name their persona lacks left out" in card[second:]
+    first, second = card.index("Stage 1 (`ru_mix_stage1`), hypothesis `h5_causal`"), card.index("Stage 2 (`ru_mix_stage2`)")
+    third = card.index("Stage 3 (`ru_mix`)")
+    assert first < card.index("| cornell | 0.15 | CC0 1.0 |") < second < third  # the mix's licences bind the weights too
+    assert "replies that give the speaker a name their persona lacks left out" in card[second:third]
+    assert "replies that ignore the statement they answer left out" in card[third:]
 
 
 def test_context_gain_compares_each_input_with_a_different_one() -> None:
