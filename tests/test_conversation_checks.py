@@ -104,6 +104,19 @@ def test_a_reply_that_would_say_the_users_message_back_once_cut_is_generated_aga
     assert len(backend.inputs) == 2
 
 
+def test_a_reply_that_takes_what_the_user_told_for_its_own_is_generated_again(tiny_model_dir: Path) -> None:
+    """«У меня есть кот, он очень толстый.» -> «А у меня кот, он очень толстый.» is the user's cat: written again with
+    the message kept out; words the bot's own facts say too («работаю учителем в школе») are its own."""
+    backend = ScriptedBackend(load_backend(tiny_model_dir), ["А у меня кот, он очень толстый.", "Ого! Сколько он весит?"])
+    turn = Turn(("Я работаю врачом.",), ("Привет!", "Привет!", "У меня есть кот, он очень толстый."))
+    assert compose(backend, [turn], GREEDY) == ["Ого! Сколько он весит?"]
+    assert len(backend.inputs) == 2
+    backend = ScriptedBackend(load_backend(tiny_model_dir), ["Я тоже работаю учителем в школе."])
+    turn = Turn(("Я работаю учителем в школе.",), ("Я работаю учителем в школе.",))
+    assert compose(backend, [turn], GREEDY) == ["Я тоже работаю учителем в школе."]
+    assert len(backend.inputs) == 1
+
+
 def test_the_scripted_dialogues_count_replies_against_the_persona_or_an_earlier_reply() -> None:
     """Counted on replies as given (not through ``compose``, which would keep them consistent)."""
     def replies(personas, histories):  # noqa: ANN001, ANN202

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from bot import texts
-from bot.generation.turns import (Turn, ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, without_ask_back,
-                                  without_asking_again, without_asking_what_is_told, without_false_also,
+from bot.generation.turns import (Turn, ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, parrots,
+                                  without_ask_back, without_asking_again, without_asking_what_is_told, without_false_also,
                                   without_false_contrast)
 from bot.storage.database import Database
 from bot.storage.repository import Repository
@@ -412,6 +412,9 @@ def test_echoes_and_cut_replies() -> None:
     assert is_echo("Привет, как дела?", "Привет! Как дела?") and not is_echo("Привет!", "Привет!")
     assert is_echo("Привет, как дела? Как тебя зовут?", "Привет! Как дела?")  # the message as the reply's opening
     assert not is_echo("Привет! Как делишки?", "Привет! Как дела?") and not is_echo("Я тоже люблю собак.", "Я люблю собак.")
+    assert parrots("Я тоже люблю рисовать, но не умею готовить.", "Извини, отходил. Я тоже люблю рисовать и хорошо готовлю")
+    assert not parrots("Я тоже люблю собак.", "Я люблю собак.")  # a short «me too» is a person's
+    assert not parrots("Да, я люблю читать книги.", "Ты любишь читать книги?")  # the question's words answer it
     assert at_sentence_end("Я люблю кошек. И ещё я гуляю с собакой в парке и") == "Я люблю кошек."
     assert at_sentence_end("!!! Ну я гуляю с") == "!!! Ну я гуляю с"  # no sentence of words to end at
     assert at_sentence_end("Ну... да! Я гуляю с") == "Ну... да!"

@@ -217,6 +217,23 @@ def is_echo(reply: str, message: str) -> bool:
     return len(said.split()) >= 2 and f"{words_only(reply)} ".startswith(f"{said} ")
 
 
+PARROT_WORDS = 4
+"""This many words in a row of what the user told, said by the bot of itself, take the user's words for its own."""
+
+
+def parrots(reply: str, message: str, facts: Sequence[str] = ()) -> bool:
+    """Whether ``reply`` takes what the user told for its own, ``PARROT_WORDS`` words of the statement ``message`` in a
+    row («У меня есть кот, он очень толстый.» -> «А у меня кот, он очень толстый.»); words the bot's own ``facts`` say
+    too are its own («Я работаю учителем в школе.» -> «Я тоже работаю учителем в школе.» from a teacher's persona)."""
+    if last_question(message) is not None:
+        return False  # a question's words are the answer's: «Ты любишь читать книги?» -> «Да, я люблю читать книги.»
+    told, said = words_only(message).split(), words_only(reply).split()
+    runs = {" ".join(told[i : i + PARROT_WORDS]) for i in range(len(told) - PARROT_WORDS + 1)}
+    own = [f" {words_only(fact)} " for fact in facts]
+    return any(run in runs and not any(f" {run} " in fact for fact in own)
+               for run in (" ".join(said[i : i + PARROT_WORDS]) for i in range(len(said) - PARROT_WORDS + 1)))
+
+
 def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_input: int = 1) -> list[str]:
     """``per_input`` replies per turn, grouped by turn, as the bot sends them."""
     openings = [turn.opening if backend.format.is_causal else "" for turn in turns]
@@ -251,8 +268,11 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
                                 **many)
 
     replies = [finished(k // per_input, text) for k, text in enumerate(texts)]
-    # A reply that says the user's message back goes again, with the message kept out as if the bot had said it.
-    echoed = sorted({k // per_input for k, reply in enumerate(replies) if is_echo(reply, turns[k // per_input].history[-1])})
+    # A reply that says the user's message back, or takes what they told for its own, goes again, with the message
+    # kept out as if the bot had said it.
+    echoed = sorted({k // per_input for k, reply in enumerate(replies)
+                     if is_echo(reply, message := turns[k // per_input].history[-1])
+                     or parrots(reply, message, facts[k // per_input])})
     if echoed:
         again = generate_again(echoed, {i: [turns[i].history[-1]] for i in echoed})
         for k, i in enumerate(echoed):
