@@ -10,7 +10,8 @@ opening is fixed here and the model goes on from it (``FormatSpec.build_input(op
 * a question about the bot that takes for granted what its persona denies («Сколько у тебя детей?» of «У меня нет
   детей.»): that fact;
 * a question about the bot that only an earlier reply of its own answers (it invented it): that reply's
-  fact, so that it keeps to what it invented;
+  fact, so that it keeps to what it invented; one its persona answers and it said before: that fact again (its
+  earlier replies are kept out of a new one);
 * its name, where neither the persona nor an earlier reply gives one: a name of its own, the same for the same
   persona and fitting the persona's gender where the facts show it (``own_name``);
 * a question back («Я юрист. А ты?», «Мне 22, а тебе?», «Нет, а у тебя?»): the bot's fact of the same kind
@@ -31,7 +32,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from dialogue.kinds import affirmed, denied
-from dialogue.memory import GENERIC_LEMMAS, HEDGES, SINGLE_VALUED, classify, self_statements, typed_sentences
+from dialogue.memory import (
+    GENERIC_LEMMAS, HEDGES, SINGLE_VALUED, classify, self_statements, stated_age, typed_sentences,
+)
 from dialogue.russian import (
     FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, is_question, lemma, morph, parse, sentences, to_first_person,
     to_second_person, undecorated, words,
@@ -147,6 +150,11 @@ def settling_fact(question: str, facts: Sequence[str], *, statement: bool = Fals
         return None
     slot = question_slot(asked) or classify(asked)
     readings = [(part, fact) for fact in facts for part in fact_parts(fact)]
+    if (values := _values(asked)) and not is_negative(asked):  # «Тебе 30 лет?» of «Мне двадцать восемь лет.»: no
+        for part, fact in readings:
+            given = _values(part)
+            if (named_both := given.keys() & values.keys()) and not is_negative(part):
+                return all(not given[k].isdisjoint(values[k]) for k in named_both), fact
     best: tuple[float, str, str] | None = None
     for part, fact in readings:
         said = content_lemmas(part)
@@ -286,7 +294,7 @@ def _of_itself(found: list[str]) -> bool:
 
 def _other_value(clause: str, facts: Sequence[str]) -> str | None:
     """The fact that gives another value of a single-valued slot the clause names: another town («Я живу в Москве.»
-    of «Я живу в Казани.»), another job («Я работаю водителем.» of «Я работаю учителем.»), another name."""
+    of «Я живу в Казани.»), another job («Я работаю водителем.» of «Я работаю учителем.»), another name or age."""
     said = _values(clause)
     if not said or is_negative(clause):
         return None
@@ -300,8 +308,9 @@ def _other_value(clause: str, facts: Sequence[str]) -> str | None:
 
 
 def _values(text: str) -> dict[str, set[str]]:
-    """The town, the job and the name a first-person text names: {"city": {"казань"}, "job": {"учитель"}}; a name
-    only of «меня» («Меня зовут Женя», not «Моего сына зовут Петя»)."""
+    """The town, the job, the name and the age a first-person text names: {"city": {"казань"}, "job": {"учитель"},
+    "age": {"28"}}; a name only of «меня» («Меня зовут Женя», not «Моего сына зовут Петя»), an age in digits or words
+    («Мне двадцать восемь лет» is the «28» of «А я 20 лет»)."""
     found = words(text)
     parsed = [parse(word) for word in found]
     verbs = {p.normal_form for p in parsed}
@@ -311,7 +320,8 @@ def _values(text: str) -> dict[str, set[str]]:
               "job": {word.normal_form for previous, word in after if {"NOUN", "anim", "ablt"} in word.tag
                       and (previous is None or "PREP" not in previous.tag)} if "работать" in verbs else set(),
               "name": {word.normal_form for word in parsed if "Name" in word.tag}
-              if "звать" in verbs and "меня" in found else set()}
+              if "звать" in verbs and "меня" in found else set(),
+              "age": {str(age)} if (age := stated_age(text)) is not None else set()}
     return {slot: found for slot, found in values.items() if found}
 
 
@@ -389,6 +399,8 @@ def _answer_opening(question: str, persona: Sequence[str], history: Sequence[str
             return _said_again(fact)
         if (fact := recall(question, invented)) and recall(question, persona) is None:
             return _said_again(fact)
+        if (fact := recall(question, persona)) and _said_before(fact, history):
+            return _said_again(fact)  # the earlier replies are kept out of a new one: asked, the bot says it again
         if question_slot(to_first_person(question)) == "name" and recall(question, persona) is None:
             return named(persona, invented)[-1]
         return ""
@@ -404,6 +416,12 @@ def _answer_opening(question: str, persona: Sequence[str], history: Sequence[str
         if (fact := recall(question, partner)) is not None:
             return to_second_person(fact)
     return ""
+
+
+def _said_before(fact: str, history: Sequence[str]) -> bool:
+    """Whether one of the bot's earlier replies in ``history`` said what ``fact`` says (all its content words)."""
+    about = content_lemmas(fact)
+    return any(about <= content_lemmas(reply) for reply in history[-2::-2])
 
 
 def user_name(facts: Sequence[str]) -> str | None:

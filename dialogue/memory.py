@@ -17,7 +17,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dialogue.russian import FIRST_PERSON, WORD, content_lemmas, is_negative, is_question, lemma, parse, sentences, words
+from dialogue.russian import (
+    FIRST_PERSON, WORD, content_lemmas, is_negative, is_number_word, is_question, lemma, numbers, parse, sentences, words,
+)
 
 SLOTS = ("name", "age", "city", "job", "family", "pets", "likes", "plans", "other")
 SINGLE_VALUED = frozenset({"name", "age", "city", "job"})
@@ -91,7 +93,7 @@ def classify(sentence: str) -> str:
         return "name"
     if re.match(r"^(?:[АаИи]|[Нн]у)?\s*[Яя]\s+(?:родом\s+)?из\s+(?:г\.\s*)?[А-ЯЁ]", sentence.strip()):
         return "city"  # «Я из Хабаровска», not «я из декретного мира»
-    if re.search(r"\bмне\s+\d{1,3}\b", sentence.lower()) or (lemmas & {"год", "лето"} and any(w.isdigit() for w in found)):
+    if stated_age(sentence) is not None or (lemmas & {"год", "лето"} and any(w.isdigit() for w in found)):
         return "age"
     for slot in _PRIORITY:
         if lemmas & _SLOT_LEMMAS[slot]:
@@ -101,6 +103,27 @@ def classify(sentence: str) -> str:
     if _is_identity(found):
         return "job"
     return "other"
+
+
+_AGE_FILLERS = frozenset({"а", "и", "ну", "да", "кстати", "уже", "скоро", "всего", "только", "почти", "ровно"})
+
+
+def stated_age(sentence: str) -> int | None:
+    """The age a first-person sentence gives, in digits or in words: «Мне 28 лет», «Мне уже двадцать восемь», «А я
+    20 лет» (as the model writes it); None for a number of something else («Я 30 лет живу в Москве», «Мне 2 раза
+    звонили»)."""
+    found = [word for word in words(sentence) if word not in _AGE_FILLERS]
+    if found[:2] == ["у", "меня"]:
+        found = ["я", *found[2:]]  # «А у меня 20 лет», as the model writes it, reads as «я»: with its years only
+    if found[:1] not in (["мне"], ["я"]):
+        return None
+    count = next((i for i, word in enumerate(found[1:]) if not is_number_word(word)), len(found) - 1)
+    after = found[1 + count : 2 + count]
+    if not count or after not in ([], ["лет"], ["год"], ["года"]) or found[0] == "я" and (
+            not after or len(found) > 2 + count):  # «Я 30 лет живу в Москве» is how long
+        return None
+    age = numbers(" ".join(found[1 : 1 + count]))
+    return age[0] if len(age) == 1 and 0 < age[0] < 120 else None
 
 
 def _names_oneself(found: list[str]) -> bool:
@@ -179,9 +202,30 @@ def self_statements(text: str) -> list[Fact]:
         # «Мне 25 лет, я живу в Москве» is two facts; «Я врач, а ты?» is one and a question back.
         for clause in _CLAUSE.split(_ASK_BACK_TAIL.sub("", sentence)):
             clause = clause.strip(" -–—,;")
+            if not is_self_statement(clause):  # «Я медсестра, сегодня было много пациентов»: its first part
+                clause = clause.split(",", 1)[0].strip(" -–—")
             if is_self_statement(clause):
-                facts.append(Fact(_as_fact(clause), classify(clause)))
+                facts += [Fact(_as_fact(part), classify(part)) for part in _with_hometown(clause)]
     return list(dict.fromkeys(facts))[:MAX_FACTS_PER_MESSAGE]
+
+
+_TRAILING_ASIDE = re.compile(r"[,\s]+(?:кстати|вообще-то|между прочим|если что)(?=[\s.!…)]*$)", re.IGNORECASE)
+"""«Мне 28 лет, кстати.» tells «Мне 28 лет.»: said back, the aside would be the bot's."""
+
+
+_FROM_PLACE = re.compile(r"^(.*\S)\s+(из\s+(?:г\.\s*)?[А-ЯЁ][\w-]*(?:[\s-]+[А-ЯЁ][\w-]*)*)\W*$")
+
+
+def _with_hometown(clause: str) -> list[str]:
+    """«Я программист из Москвы» as two facts, «Я программист» and «Я из Москвы», so that «Где я живу?» finds the town
+    and a move replaces it; «Я приехал из Москвы» is one (a verb: not where one lives)."""
+    found = _FROM_PLACE.match(clause)
+    if found is None or not any("Geox" in parse(word).tag for word in words(found.group(2))):
+        return [clause]
+    who = words(found.group(1))
+    if not (_is_identity(who) or _names_oneself(who)):
+        return [clause]
+    return [found.group(1), f"Я {found.group(2)}"]
 
 
 def _as_fact(sentence: str) -> str:
@@ -190,6 +234,7 @@ def _as_fact(sentence: str) -> str:
     if not set(found[:4]) & FIRST_PERSON:  # «Работаю врачом» is remembered as «Я работаю врачом.»
         sentence = "я " + sentence[:1].lower() + sentence[1:] if not found[:1] or "Name" not in parse(found[0]).tag \
             else "я " + sentence
+    sentence = _TRAILING_ASIDE.sub("", sentence)
     sentence = sentence[:1].upper() + sentence[1:]
     return sentence if sentence[-1:] in ".!…)" else sentence + "."
 

@@ -126,3 +126,37 @@ def _swap_person(text: str, pronouns: dict[str, str], source: str, target: str) 
         return new.capitalize() if word[:1].isupper() else new
 
     return WORD.sub(swap, text)
+
+
+_NUMBER_WORDS = {
+    "ноль": 0, "один": 1, "два": 2, "три": 3, "четыре": 4, "пять": 5, "шесть": 6, "семь": 7,
+    "восемь": 8, "девять": 9, "десять": 10, "одиннадцать": 11, "двенадцать": 12, "тринадцать": 13,
+    "четырнадцать": 14, "пятнадцать": 15, "шестнадцать": 16, "семнадцать": 17, "восемнадцать": 18,
+    "девятнадцать": 19, "двадцать": 20, "тридцать": 30, "сорок": 40, "пятьдесят": 50, "шестьдесят": 60,
+    "семьдесят": 70, "восемьдесят": 80, "девяносто": 90, "сто": 100,
+}
+"""The lemmas of the number words up to a hundred; the rest are sums of them («двадцать восемь»)."""
+
+
+def is_number_word(word: str) -> bool:
+    return word.isdigit() or parse(word).normal_form in _NUMBER_WORDS
+
+
+def numbers(text: str) -> list[int]:
+    """The whole numbers ``text`` says, in digits or in words, in order: «Мне двадцать восемь лет» -> [28],
+    «2 кошки и три собаки» -> [2, 3]. Number words in a row add up while each is smaller than the one before."""
+    found: list[int] = []
+    run: list[int] = []
+    for word in words(text) + [""]:
+        value = int(word) if word.isdigit() else _NUMBER_WORDS.get(parse(word).normal_form) if word else None
+        if value is not None and not word.isdigit() and run and value < run[-1] and run[-1] % 10 == 0:
+            run.append(value)  # «двадцать» then «восемь»
+            continue
+        if run:
+            found.append(sum(run))
+            run = []
+        if value is not None:
+            run = [value] if not word.isdigit() else []
+            if word.isdigit():
+                found.append(value)
+    return found

@@ -17,7 +17,7 @@ from bot.storage.repository import Repository
 from dialogue.format import FormatSpec
 from dialogue.grounding import (OWN_NAMES, NO, YES, answered_as_fact, consistent_part, contradicted_fact, is_farewell,
                                 own_name, persona_gender, question_back, reply_opening, said_of_itself, settle)
-from dialogue.memory import Fact, classify, remember, self_statements
+from dialogue.memory import Fact, classify, remember, self_statements, stated_age
 from dialogue.russian import lemma, sentences, to_first_person, to_second_person
 from tests.test_console import rows, run_chat
 from tests.telegram_harness import Harness, telegram_harness
@@ -53,6 +53,14 @@ ALICE, BOB, GROUP = 101, 202, -5005
     ("Меня зовут Мария!Временно не работаю", [("Меня зовут Мария!", "name"), ("Я временно не работаю.", "job")]),
     ("Я живу в г.Москве", [("Я живу в г.Москве.", "city")]),
     ("Преподаю в школе", [("Я преподаю в школе.", "job")]),
+    # Who one is and where from, in one breath: two facts, so that «Где я живу?» finds the town and a move replaces it.
+    ("Меня зовут Андрей, я программист из Москвы.", [("Меня зовут Андрей.", "name"), ("Я программист.", "job"),
+                                                      ("Я из Москвы.", "city")]),
+    ("Я студентка из Нижнего Новгорода!", [("Я студентка.", "job"), ("Я из Нижнего Новгорода.", "city")]),
+    ("Я приехал из Москвы", [("Я приехал из Москвы.", "other")]),
+    # An age in words; an aside the bot should not say back as its own.
+    ("Мне двадцать восемь лет", [("Мне двадцать восемь лет.", "age")]),
+    ("Мне 28 лет, кстати.", [("Мне 28 лет.", "age")]),
 ])
 def test_self_statements(message: str, facts: list[tuple[str, str]]) -> None:
     assert [(f.text, f.slot) for f in self_statements(message)] == facts
@@ -95,6 +103,25 @@ def test_the_persona_settles_yes_no_questions_in_both_polarities(question: str, 
     assert settle(question, PERSONA) is answer
 
 
+@pytest.mark.parametrize(("said", "age"), [
+    ("Мне 28 лет.", 28), ("Мне уже двадцать восемь", 28), ("А я 20 лет.", 20), ("А у меня 20 лет.", 20),
+    ("мне сто один год", 101), ("У меня 20 лет стажа.", None),
+    ("Я 30 лет живу в Москве.", None), ("Мне 2 раза звонили.", None), ("Я работаю 5 лет.", None),
+])
+def test_an_age_in_digits_or_in_words(said: str, age: int | None) -> None:
+    assert stated_age(said) == age
+
+
+def test_an_age_settles_and_contradicts_in_digits_or_in_words() -> None:
+    """«Мне 28 лет, кстати.» → «А я 20 лет.» from a bot whose persona says «Мне двадцать восемь лет.»."""
+    persona = ["Я работаю программистом.", "Мне двадцать восемь лет."]
+    assert settle("Тебе 30 лет?", persona) is False and settle("Тебе 28 лет?", persona) is True
+    assert settle("Тебе двадцать восемь?", persona) is True
+    assert contradicted_fact("А я 20 лет.", persona) == persona[1]
+    assert contradicted_fact("Мне 28 лет.", persona) is None
+    assert consistent_part("Я работаю программистом. Мне 25 лет.", persona) == "Я работаю программистом."
+
+
 MIXED = ["Я живу в Москве, но не люблю шум.", "У меня есть кошка, которая не любит собак.",
          "Я не люблю, когда люди опаздывают.", "Я работаю врачом, но никогда не болею."]
 
@@ -117,6 +144,8 @@ def test_the_reply_opening() -> None:
     assert reply_opening(PERSONA, ["Привет! Как дела?", "Привет!", "А кошка у тебя есть?"], user) == YES
     assert reply_opening(PERSONA, ["Как меня зовут?"], user) == "Тебя зовут Олег."
     assert reply_opening(PERSONA, ["Где я живу?"], user) == "Ты живёшь в Москве."
+    told = [f.text for f in self_statements("Я программист из Самары.")]
+    assert reply_opening(PERSONA, ["Где я живу?"], told) == "Ты из Самары."
     assert reply_opening(PERSONA, ["Ты помнишь, у меня есть собака?"], user) == "Да, у тебя есть собака."
     assert reply_opening(PERSONA, ["Как меня зовут?"], []) == ""  # nothing known: the model's own answer
     assert reply_opening(PERSONA, ["Кем ты работаешь?"], user) == ""  # the persona is in the input already
@@ -125,6 +154,10 @@ def test_the_reply_opening() -> None:
     assert reply_opening(["Я люблю рисовать."], ["Как тебя зовут?", "Меня зовут Аня.", "Напомни, как тебя зовут?"]) \
         == "Меня зовут Аня."
     assert reply_opening(PERSONA, ["Ну ладно, мне пора. Пока!"]) == "Пока!"
+    # A question its persona answers, asked after the bot said it (its earlier replies are kept out of a new one).
+    said = ["Я медсестра.", "А я работаю учителем.", "А ты чем занимаешься?"]
+    assert reply_opening(PERSONA, said) == "Я работаю учителем."
+    assert reply_opening(PERSONA, ["Я медсестра.", "Круто!", "А ты чем занимаешься?"]) == ""
 
 
 def test_the_user_is_met_greeted_and_seen_off_by_their_name() -> None:
@@ -422,6 +455,7 @@ def test_echoes_and_cut_replies() -> None:
     assert finish("Приятно познакомиться, Олег!", "..пупупу", ["Меня зовут Олег."], cut=True) == \
         "Приятно познакомиться, Олег!"  # the opening ends a sentence, whatever the model glued to it
     assert finish("Нет,", "у меня нет детей.", ["У тебя есть дети?"]) == "Нет, у меня нет детей."
+    assert finish("", "Я работаю программистом . А ты ?", ["Кем работаешь?"]) == "Я работаю программистом. А ты?"
     assert finish("Нет,", "я живу в Казани. А у меня есть кошка Муська.", ["У тебя есть домашние животные?"]) == \
         "Нет, я живу в Казани."  # the next sentence would take the answer back
     assert finish("Нет,", "я водитель такси. А у меня жена есть.", ["Ты женат?"]) == "Нет, я водитель такси."

@@ -356,7 +356,15 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     kept = consistent_part(reply, facts)
     if kept != reply and repeats_earlier(kept, own_turns(history)):
         return ""  # what is left says an earlier reply again: written again instead
-    return without_false_contrast(without_false_also(kept, history), history[-1])
+    return tidy(without_false_contrast(without_false_also(kept, history), history[-1]))
+
+
+_SPACE_BEFORE_STOP = re.compile(r"\s+(?=[.,!?…;:]+(?:\s|$))")
+
+
+def tidy(reply: str) -> str:
+    """No space before a stop or a comma («в компании программистом .», as persona-chat workers typed it)."""
+    return _SPACE_BEFORE_STOP.sub("", reply)
 
 
 def without_question_again(reply: str, message: str, answered: bool = False) -> str:
