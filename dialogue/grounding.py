@@ -19,7 +19,8 @@ opening is fixed here and the model goes on from it (``FormatSpec.build_input(op
 * a question about the user («Как меня зовут?», «Где я живу?», «У меня есть собака?»): the user's fact
   said back to them («Тебя зовут Олег.»), or «Да,» / «Нет,»;
 * «Как дела?»: «Хорошо,» (after a greeting back, if the user greeted), so that the reply answers it first;
-* a goodbye: «Пока!».
+* a greeting that is the whole message: the same greeting («Добрый день!»); a goodbye: the same goodbye («Пока!», «До
+  свидания!»).
 
 Everything else is the model's own choice (no opening).
 """
@@ -36,8 +37,8 @@ from dialogue.memory import (
     GENERIC_LEMMAS, HEDGES, SINGLE_VALUED, classify, self_statements, stated_age, typed_sentences,
 )
 from dialogue.russian import (
-    FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, is_question, lemma, morph, parse, sentences, to_first_person,
-    to_second_person, undecorated, words,
+    FIRST_PERSON, SECOND_PERSON, content_lemmas, is_negative, is_question, lemma, morph, numbers, parse, sentences,
+    to_first_person, to_second_person, undecorated, words,
 )
 
 YES, NO, GOODBYE = "Да,", "Нет,", "Пока!"
@@ -65,7 +66,11 @@ _QUESTION_CUES = frozenset({"звать", "имя", "город", "возрас�
 """Words of a question that say what kind of fact it asks for, not which one."""
 _MEMORY_LEAD = re.compile(r"^\W*(а\s+)?(ты\s+)?(помнишь|знаешь|не забыл[аи]?|напомни|скажи)\b[,\s]*", re.IGNORECASE)
 """«Ты помнишь, как меня зовут?» asks what «Как меня зовут?» asks."""
-_ALL_ABOUT = re.compile(r"(что|чего)\s+(ты\s+)?(знаешь|помнишь|запомнил\w*)\s+(обо|про|о)\s+(мне|меня)", re.IGNORECASE)
+_ABOUT_ME = r"(?:обо|про|о)\s+(?:мне|меня)"
+_KNOW = r"(?:знаешь|знаете|помнишь|помните|запомнил\w*)"
+_ALL_ABOUT = re.compile(rf"(?:что|чего)\s+(?:(?:ты|вы)\s+)?(?:{_KNOW}\s+{_ABOUT_ME}|{_ABOUT_ME}\s+(?:(?:ты|вы)\s+)?{_KNOW})",
+                        re.IGNORECASE)
+"""«Что ты знаешь обо мне?», «Что ты про меня знаешь?», «Что вы обо мне помните?»."""
 _HOW_ARE_YOU = re.compile(
     r"^\W*(?:(?:привет\w*|здравствуй\w*|добр\w+\s+(?:день|вечер|утро))\W+)?(?:а\s+|ну\s+|и\s+)*"
     r"(?:(?:у\s+)?(?:тебя|вас)\s+)?(?:как\s+(?:(?:у\s+)?(?:тебя|вас)\s+)?(?:твои\s+|ваши\s+)?"
@@ -87,6 +92,18 @@ _QUESTION_BACK = re.compile(
 def is_farewell(message: str) -> bool:
     """Whether the user says goodbye («Ну ладно, мне пора. Пока!»); «пока» as «while» («пока не знаю») is not."""
     return bool(_FAREWELL.search(message.strip()))
+
+
+_GOODBYES_IN_KIND = (("до свидания", "До свидания!"), ("до встречи", "До встречи!"), ("до завтра", "До завтра!"),
+                     ("спокойной ночи", "Спокойной ночи!"), ("всего доброго", "Всего доброго!"),
+                     ("всего хорошего", "Всего хорошего!"), ("увидимся", "Увидимся!"))
+
+
+def farewell_in_kind(message: str) -> str:
+    """The goodbye that answers ``message``'s: «До свидания!» to «до свидания», «Спокойной ночи!» to «спокойной ночи»,
+    else «Пока!»."""
+    lowered = message.lower()
+    return next((goodbye for said, goodbye in _GOODBYES_IN_KIND if said in lowered), GOODBYE)
 
 
 def last_question(message: str) -> str | None:
@@ -369,13 +386,16 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
     if question is None:
         name = user_name(partner)
         if is_farewell(message):
-            return f"Пока, {name}!" if name else GOODBYE
+            goodbye = farewell_in_kind(message)
+            return f"{goodbye[:-1]}, {name}!" if name else goodbye
         if pleased:
             return pleased
-        # A returning user greeted by name; a greeting mid-dialogue only when the message is nothing else («Здорово,
-        # я учитель» is no greeting).
-        return f"{hello}, {name}!" if name and greeted and (
-            len(history) == 1 or greeted.end() == len(message.rstrip(" !.)"))) else ""
+        # A greeting is returned in kind («Добрый день!», «Здравствуйте!»), a returning user's by name; one that opens
+        # a message mid-dialogue only when the message is nothing else («Здорово, я учитель» is no greeting).
+        only_greeting = greeted and greeted.end() == len(message.rstrip(" !.)"))
+        if greeted and name and (len(history) == 1 or only_greeting):
+            return f"{hello}, {name}!"
+        return f"{hello}!" if only_greeting else ""
     if is_how_are_you(question):
         if pleased or not greeted:
             return " ".join(filter(None, [pleased, FINE]))
@@ -416,6 +436,35 @@ def _answer_opening(question: str, persona: Sequence[str], history: Sequence[str
         if (fact := recall(question, partner)) is not None:
             return to_second_person(fact)
     return ""
+
+
+def answering_facts(message: str, persona: Sequence[str]) -> list[str]:
+    """The persona facts that ``message``'s wh-question about the bot asks for, where some plainly do, in the persona's
+    order: those sharing most of what the question names («Что ты выращиваешь?» -> «У меня огород, я выращиваю
+    помидоры.»), or, for a question naming only what it asks («Кем ты работаешь?», «Сколько тебе лет?»), those of that
+    kind («Я на пенсии.», «Раньше я работала бухгалтером.»); none for any other message (a yes/no question, «Как
+    дела?», a question back, one the persona does not answer)."""
+    question = last_question(message)
+    if question is None or question_back(message) is not None or is_how_are_you(question):
+        return []
+    question = _MEMORY_LEAD.sub("", question) or question
+    if asked_of(question) != "bot" or is_yes_no(question) or _ALL_ABOUT.search(question):
+        return []
+    asked = to_first_person(question)
+    about = content_lemmas(asked) - GENERIC_LEMMAS - _QUESTION_CUES
+    if about:
+        shared = [len(about & content_lemmas(fact)) for fact in persona]
+        return [fact for fact, count in zip(persona, shared) if count and count == max(shared)]
+    slot = question_slot(asked)
+    return [fact for fact in persona if slot is not None and classify(fact) == slot]
+
+
+def tells(reply: str, fact: str, question: str = "") -> bool:
+    """Whether ``reply`` says something of what ``fact`` says beyond the words of the ``question`` it answers: a word of
+    its own (not only a verb many facts share: «Что ты выращиваешь?» -> «Я выращиваю …» tells nothing yet), or its
+    number («20» of «Мне двадцать лет.»)."""
+    wanted = content_lemmas(fact) - GENERIC_LEMMAS - content_lemmas(to_first_person(question)) or content_lemmas(fact)
+    return bool(content_lemmas(reply) & wanted) or bool(set(numbers(reply)) & set(numbers(fact)))
 
 
 def _said_before(fact: str, history: Sequence[str]) -> bool:

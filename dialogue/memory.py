@@ -34,7 +34,7 @@ _SLOT_LEMMAS = {
     "age": {"год", "возраст", "лето"},
     "city": {"жить", "переехать", "переезжать", "город", "родиться", "проживать", "живать"},
     "job": {"работать", "работа", "профессия", "должность", "трудиться", "преподавать", "учиться", "студент", "студентка",
-            "школьник", "пенсионер", "пенсионерка", "безработный", "специальность"},
+            "школьник", "пенсионер", "пенсионерка", "пенсия", "безработный", "специальность"},
     "family": {"муж", "жена", "сын", "дочь", "дочка", "ребенок", "дети", "брат", "сестра", "мама", "папа", "мать",
                "отец", "семья", "замужем", "женатый", "жениться", "развестись", "внук", "внучка", "бабушка",
                "дедушка", "родитель", "парень", "девушка", "холостой", "замуж"},
@@ -62,6 +62,8 @@ _TALK_VERBS = frozenset({"понимать", "сочувствовать", "же
                          "побежать", "бежать", "ждать", "слышать", "видеть", "писать", "отвечать", "рад", "сказать",
                          "говорить", "рассказать", "рассказывать", "спросить", "спрашивать", "понять", "помнить"})
 """First-person verbs of the conversation itself («Понимаю», «Сочувствую»): said without «я», they tell no fact."""
+_TAKING_BACK = frozenset({"соврать", "врать", "наврать", "пошутить", "шутить", "ошибиться", "оговориться", "обмануть"})
+"""«Я вообще-то соврала, у меня нет детей»: what was taken back is no fact, what follows is."""
 _RUN_ON = re.compile(r"(?<=[а-яёa-z0-9])\s+(?=[А-ЯЁ][а-яё]*\b)|(?:(?<=[а-яё]{4}\.)|(?<=[а-яё][!?…]))(?=[А-ЯЁ][а-яё])")
 """Where a message typed without stops goes on with a new sentence: a capitalised word after a lower-case one (after a
 smiley ``sentences`` has cut it already), or right after a stop with no space («Меня зовут Мария!Временно не
@@ -159,6 +161,8 @@ def is_self_statement(sentence: str) -> bool:
     # («Работаю врачом», «Танцевать люблю»)
     if not set(found[:4]) & FIRST_PERSON and not _said_without_i(found):
         return False
+    if {lemma(word) for word in found} & _TAKING_BACK:
+        return False
     if any(w in ("ты", "тебя", "тебе", "вы", "вас", "вам") for w in found):
         return False  # «Я тоже тебя люблю», «Мне с тобой интересно»: about the two of them
     return bool(content_lemmas(sentence))
@@ -209,6 +213,8 @@ def self_statements(text: str) -> list[Fact]:
     return list(dict.fromkeys(facts))[:MAX_FACTS_PER_MESSAGE]
 
 
+_ALSO = re.compile(r"(?<=\w)\s+(?:тоже|также)\b", re.IGNORECASE)
+"""«Я тоже люблю огород»: «тоже» is of the moment it was said in; the fact is «Я люблю огород»."""
 _TRAILING_ASIDE = re.compile(r"[,\s]+(?:кстати|вообще-то|между прочим|если что)(?=[\s.!…)]*$)", re.IGNORECASE)
 """«Мне 28 лет, кстати.» tells «Мне 28 лет.»: said back, the aside would be the bot's."""
 
@@ -229,12 +235,12 @@ def _with_hometown(clause: str) -> list[str]:
 
 
 def _as_fact(sentence: str) -> str:
-    sentence = re.sub(r"^(а|и|ну|кстати|вообще-то|вообще|да|нет|ну да)\b[,\s]*", "", sentence, flags=re.IGNORECASE)
+    sentence = re.sub(r"^(а|и|но|ну|кстати|вообще-то|вообще|да|нет|ну да)\b[,\s]*", "", sentence, flags=re.IGNORECASE)
     found = words(sentence)
     if not set(found[:4]) & FIRST_PERSON:  # «Работаю врачом» is remembered as «Я работаю врачом.»
         sentence = "я " + sentence[:1].lower() + sentence[1:] if not found[:1] or "Name" not in parse(found[0]).tag \
             else "я " + sentence
-    sentence = _TRAILING_ASIDE.sub("", sentence)
+    sentence = _TRAILING_ASIDE.sub("", _ALSO.sub("", sentence))
     sentence = sentence[:1].upper() + sentence[1:]
     return sentence if sentence[-1:] in ".!…)" else sentence + "."
 

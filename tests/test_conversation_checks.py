@@ -10,7 +10,7 @@ import pytest
 from bot.config import SelectionSettings
 from bot.generation import Generator
 from bot.generation.turns import MAX_SENTENCES, Turn, compose, sentences_after
-from dialogue.grounding import own_name
+from dialogue.grounding import answering_facts, own_name
 from training.evaluation.conversation_checks import (
     CHECKS_FILE,
     PROBES,
@@ -115,6 +115,24 @@ def test_a_reply_that_takes_what_the_user_told_for_its_own_is_generated_again(ti
     turn = Turn(("Я работаю учителем в школе.",), ("Я работаю учителем в школе.",))
     assert compose(backend, [turn], GREEDY) == ["Я тоже работаю учителем в школе."]
     assert len(backend.inputs) == 1
+
+
+def test_a_question_its_persona_answers_answered_with_something_else_is_written_from_the_fact(
+        tiny_causal_model_dir: Path) -> None:
+    """«Что ты выращиваешь?» -> «Я вязала носки.» of a gardener: written again opening with the fact; a reply that tells
+    it stays as the model wrote it, one with only the question's words («Я выращиваю …») does not."""
+    persona = ("Я на пенсии.", "У меня огород, я выращиваю помидоры.", "Я люблю вязать носки.")
+    turn = Turn(persona, ("Что ты выращиваешь?",))
+    backend = ScriptedBackend(load_backend(tiny_causal_model_dir), ["Я вязала носки.", "Они очень вкусные."])
+    assert compose(backend, [turn], GREEDY) == ["У меня огород, я выращиваю помидоры. Они очень вкусные."]
+    assert backend.inputs[1].endswith("У меня огород, я выращиваю помидоры.")  # the model went on from the fact
+    backend = ScriptedBackend(load_backend(tiny_causal_model_dir), ["Я выращиваю внуков.", "Они красные."])
+    assert compose(backend, [turn], GREEDY) == ["У меня огород, я выращиваю помидоры. Они красные."]
+    backend = ScriptedBackend(load_backend(tiny_causal_model_dir), ["Помидоры, конечно!"])
+    assert compose(backend, [turn], GREEDY) == ["Помидоры, конечно!"] and len(backend.inputs) == 1
+    assert answering_facts("Кем ты работаешь?", persona) == ["Я на пенсии."]
+    assert answering_facts("Чем ты занимаешься в свободное время?", persona) == []  # nothing in the persona says
+    assert answering_facts("У тебя есть огород?", persona) == []  # a yes/no question: its own rule
 
 
 def test_the_scripted_dialogues_count_replies_against_the_persona_or_an_earlier_reply() -> None:

@@ -61,6 +61,9 @@ ALICE, BOB, GROUP = 101, 202, -5005
     # An age in words; an aside the bot should not say back as its own.
     ("Мне двадцать восемь лет", [("Мне двадцать восемь лет.", "age")]),
     ("Мне 28 лет, кстати.", [("Мне 28 лет.", "age")]),
+    # A fact taken back is no fact; what replaces it is.
+    ("Я вообще-то соврала, у меня нет детей.", [("У меня нет детей.", "family")]),
+    ("Я тоже люблю огород, но у меня нет дачи.", [("Я люблю огород.", "likes"), ("У меня нет дачи.", "other")]),
 ])
 def test_self_statements(message: str, facts: list[tuple[str, str]]) -> None:
     assert [(f.text, f.slot) for f in self_statements(message)] == facts
@@ -172,10 +175,14 @@ def test_the_user_is_met_greeted_and_seen_off_by_their_name() -> None:
     assert reply_opening(PERSONA, ["Добрый вечер! Как дела?"], known) == "Добрый вечер, Олег! Хорошо,"
     assert reply_opening(PERSONA, ["Ну ладно, мне пора. Пока!"], known) == "Пока, Олег!"
     assert reply_opening(PERSONA, ["Как дела?", "Хорошо.", "Здорово, я в театре была."], known) == ""  # no greeting
-    assert reply_opening(PERSONA, ["Привет!"], ["Мою дочь зовут Аня."]) == ""  # not the user's own name
+    assert reply_opening(PERSONA, ["Привет!"], ["Мою дочь зовут Аня."]) == "Привет!"  # not the user's own name
+    # A greeting or a goodbye is returned in kind.
+    assert reply_opening(PERSONA, ["Добрый день!"]) == "Добрый день!"
+    assert reply_opening(PERSONA, ["Мне пора, до свидания!"]) == "До свидания!"
+    assert reply_opening(PERSONA, ["Спокойной ночи)"], known) == "Спокойной ночи, Олег!"
     assert reply_opening(PERSONA, ["Его зовут Петя."]) == ""
     assert reply_opening(PERSONA, ["Моё имя Аня."]) == "Приятно познакомиться, Аня!"
-    assert reply_opening(PERSONA, ["Привет!"], []) == ""
+    assert reply_opening(PERSONA, ["Привет!"], []) == "Привет!"  # a stranger is greeted back too, without a name
 
 
 def test_the_bot_says_a_name_of_its_own_where_the_persona_gives_none() -> None:

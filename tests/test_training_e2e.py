@@ -15,6 +15,7 @@ import pytest
 from bot.generation import Generator, TransformersBackend
 from dialogue.format import FormatSpec
 from training.evaluation import compare, evaluate
+from training.evaluation.metrics import mean_f1
 from training import run
 from training.data.features import IGNORE_INDEX, encoder
 from training.data.responses import ignores_the_message
@@ -120,9 +121,15 @@ def test_loss_goes_down(trained: tuple[str, Path, Path]) -> None:
 def test_evaluate_writes_metrics_report_and_curve(trained: tuple[str, Path, Path]) -> None:
     experiment, data_dir, out = trained
     model_dir = out / "model"
-    assert evaluate.main([str(model_dir), "--data-dir", str(data_dir), "--limit", "6", "--batch-size", "4"]) == 0
+    replies = out / "replies.jsonl"
+    assert evaluate.main([str(model_dir), "--data-dir", str(data_dir), "--limit", "6", "--batch-size", "4",
+                          "--replies", str(replies)]) == 0
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert metrics["examples"] >= 1
+    rows = [json.loads(line) for line in replies.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == metrics["examples"] and all(row["context"] and row["reference"] for row in rows)
+    assert metrics["f1"] == pytest.approx(mean_f1([r["reply"] for r in rows], [r["reference"] for r in rows],
+                                                  CASES[experiment]))
     assert 1.0 < metrics["perplexity"] < 300  # the vocabulary is ~300 tokens: a trained model beats uniform
     assert metrics["context_gain"] > 0  # each tiny dialogue's reply depends on its question
     assert 0.0 <= metrics["f1"] <= 1.0 and 0.0 <= metrics["chrf"] <= 100.0

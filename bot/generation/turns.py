@@ -29,6 +29,7 @@ from dialogue.grounding import (
     YES,
     addressee,
     against_answer,
+    answering_facts,
     asked_of,
     consistent_part,
     contradicted_fact,
@@ -46,6 +47,7 @@ from dialogue.grounding import (
     says_yes,
     settling_fact,
     social_opening,
+    tells,
     without_greeting,
 )
 from dialogue.memory import Fact, self_statements
@@ -278,6 +280,22 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
         for k, i in enumerate(echoed):
             replies[i * per_input : (i + 1) * per_input] = [finished(i, text)
                                                             for text in again[k * per_input : (k + 1) * per_input]]
+    # A question about the bot that its persona answers, answered with something else («Что ты выращиваешь?» → «Я
+    # вязала носки.»): written again from that fact, as an opening the model goes on from.
+    missed = {i: found[0] for i, turn in enumerate(turns) if not openings[i] and backend.format.is_causal
+              and (found := answering_facts(turn.history[-1], turn.persona))
+              and not all(any(tells(reply, fact, turn.history[-1]) for fact in found)
+                          for reply in replies[i * per_input : (i + 1) * per_input])}
+    if missed:
+        for i, fact in missed.items():
+            openings[i], limits[i] = fact, sentences_after(fact)
+            inputs[i] = model_inputs(backend, [turns[i]], [fact])[0]
+        again = generate_again(list(missed), {i: [] for i in missed})
+        for k, (i, fact) in enumerate(missed.items()):
+            for j in range(per_input):
+                if not any(tells(replies[i * per_input + j], fact, turns[i].history[-1])
+                           for fact in answering_facts(turns[i].history[-1], turns[i].persona)):
+                    replies[i * per_input + j] = finished(i, again[k * per_input + j])
     # A reply whose first words contradict the persona (or what the bot said of itself) goes again with them kept
     # out; if the model says it again, the fact it contradicted is the answer.
     broken = sorted({k // per_input for k, reply in enumerate(replies) if not reply})
@@ -343,7 +361,8 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
         if not repeats_earlier(trimmed, own_turns(history)):
             reply = trimmed
     said = sentences(reply)
-    keep = MAX_SENTENCES + len(sentences(social_opening(reply)[0]))  # a greeting is not what the reply says
+    # A greeting is not what the reply says; an opening of several sentences (what the bot knows of the user) is kept.
+    keep = max(MAX_SENTENCES, len(sentences(opening))) + len(sentences(social_opening(reply)[0]))
     yes = says_yes(reply)
     answer = None if yes is None else YES if yes else NO
     if answer and (question := last_question(history[-1])) and is_yes_no(question):  # nothing after takes it back

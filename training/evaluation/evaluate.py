@@ -95,9 +95,22 @@ def generate_replies(backend, rows, decoding: DecodingSettings, *, batch_size: i
     return replies, (time.perf_counter() - started) / max(len(replies), 1)
 
 
+def write_replies(path: Path, predictions: list[str], rows) -> None:
+    """Every reply beside its row (persona, context, reference), one JSON object a line: two runs of the evaluation,
+    before and after a change, are compared row by row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for row, reply in zip(rows, predictions, strict=True):
+            item = {"persona": row["persona"], "context": row["context"], "reference": clean_text(row["reply"]), "reply": reply}
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+    print(f"replies written: {path}")
+
+
 def evaluate_model(model_dir: Path, data_dir: Path, *, limit: int | None = None, batch_size: int = 16,
-                   decoding: str = predict.DEFAULT_PRESET, with_baselines: bool = False) -> dict:
-    """Generate on the test split, score, and write the results (and the model card) into ``model_dir``."""
+                   decoding: str = predict.DEFAULT_PRESET, with_baselines: bool = False,
+                   replies_path: Path | None = None) -> dict:
+    """Generate on the test split, score, and write the results (and the model card) into ``model_dir``; every reply
+    into ``replies_path`` if given."""
     from training.data.dataset import to_model_inputs
     from training.evaluation.model_card import write_model_card
     from training.models.checkpoints import TRAINER_LOG
@@ -107,6 +120,8 @@ def evaluate_model(model_dir: Path, data_dir: Path, *, limit: int | None = None,
     backend = predict.load_backend(model_dir)
     settings = model_decoding(backend, decoding)
     predictions, seconds_per_reply = generate_replies(backend, test, settings, batch_size=batch_size)
+    if replies_path is not None:
+        write_replies(replies_path, predictions, test)
     texts = to_model_inputs(test, backend.format, hypothesis, backend.tokenizer, seed=config.seed)
     ppl, word_ppl = predict.perplexities(backend, texts, batch_size=batch_size)
     gain = predict.context_gain(backend, texts, ppl, batch_size=batch_size)
@@ -161,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a decoding preset (training/evaluation/predict.py); compare them with python -m training.evaluation.decoding")
     parser.add_argument("--with-baselines", action="store_true",
                         help="also score the retrieval and constant baselines on the same test rows (baselines.json)")
+    parser.add_argument("--replies", type=Path, metavar="FILE",
+                        help="also write every reply beside its row (JSON lines), to compare two runs row by row")
     parser.add_argument("--torch-threads", type=int, default=int(os.environ.get("TORCH_THREADS", 0)))
     args = parser.parse_args(argv)
     if (args.model_dir is None) == (args.baseline is None):
@@ -179,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             evaluate_baseline(args.baseline, args.experiment, args.data_dir, out_dir, limit=args.limit)
         else:
             evaluate_model(args.model_dir, args.data_dir, limit=args.limit, batch_size=args.batch_size,
-                           decoding=args.decoding, with_baselines=args.with_baselines)
+                           decoding=args.decoding, with_baselines=args.with_baselines, replies_path=args.replies)
     except (ConfigError, FileNotFoundError, ModelLoadError, DataFormatError) as exc:  # SourceUnavailable too
         print(f"error: {exc}", file=sys.stderr)
         return 2
