@@ -150,15 +150,27 @@ def test_the_scripted_dialogues_count_replies_against_the_persona_or_an_earlier_
     assert result["dialogues"][2]["turns"][2]["contradicts"] == "Я живу в Омске."
 
 
+def test_the_scripted_dialogues_count_facts_told_again_unasked() -> None:
+    """A reply that ends with the bot's first fact every turn: told again unasked from the third turn on, where a
+    question of another kind was asked («Где ты живёшь?» of a teacher), not where one asks of it («Чем ты занимаешься?»)."""
+    def replies(personas, histories):  # noqa: ANN001, ANN202
+        return [f"Ну, вот так. {persona[0]}" for persona in personas]
+
+    result = scripted_dialogues(replies)
+    turns = result["dialogues"][0]["turns"]  # the teacher's: «Я работаю учительницей русского языка.»
+    assert [t["told_again"] for t in turns] == [False, False, True, True, True, True, True, True]
+    assert result["told_again"] == sum(t["told_again"] for d in result["dialogues"] for t in d["turns"]) > 30
+
+
 def test_a_reply_that_repeats_an_earlier_one_counts_once_per_repeat(tiny_model_dir: Path) -> None:
     personas = len({p.persona for p in PROBES})
-    # Every dialogue gets, turn by turn: "Привет!", "Я врач.", "я врач", then distinct replies.
-    script = ["Привет!"] * personas + ["Я врач."] * personas + ["я врач"] * personas
+    # Every dialogue gets, turn by turn: "Привет!", "Погода хорошая.", "погода хорошая", then distinct replies.
+    script = ["Привет!"] * personas + ["Погода хорошая."] * personas + ["погода хорошая"] * personas
     script += [f"Ответ {turn} {i}" for turn in range(5) for i in range(personas)]
     backend = ScriptedBackend(load_backend(tiny_model_dir), script)
     result = scripted_dialogues(replier(backend, GREEDY))
     assert result["replies"] == personas * 8
-    assert result["repeated_replies"] == personas  # "я врач" repeats "Я врач." (case, punctuation aside)
+    assert result["repeated_replies"] == personas  # "погода хорошая" repeats "Погода хорошая." (case, punctuation aside)
     turns = result["dialogues"][0]["turns"]
     assert [t["repeat"] for t in turns] == [False, False, True, False, False, False, False, False]
     # The bot's replies went into the history: the last input holds the seventh reply.

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from bot import texts
 from bot.generation.turns import (Turn, ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, parrots,
                                   without_ask_back, without_asking_again, without_asking_what_is_told, without_false_also,
-                                  without_false_contrast)
+                                  without_false_contrast, without_said_again)
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from dialogue.format import FormatSpec
@@ -446,6 +446,25 @@ def test_a_smiley_before_a_capital_ends_a_sentence() -> None:
     assert sentences("Грибы))) Лес люблю( Это интересно?") == ["Грибы)))", "Лес люблю(", "Это интересно?"]
     assert sentences("Я люблю рисовать) а ты?") == ["Я люблю рисовать) а ты?"]  # no capital: the same sentence
     assert sentences("Я живу (В Москве) давно.") == ["Я живу (В Москве) давно."]  # a bracket opened after a space
+
+
+def test_a_fact_told_once_is_not_told_again_unasked() -> None:
+    """28 of the 80 replies of the scripted dialogues told again a persona fact an earlier reply had told («Что ты
+    делал вчера вечером?» -> «Я повар.»)."""
+    persona = ["Я работаю учителем.", "У меня есть кошка Муська.", "Я люблю печь пироги."]
+    told = ["Привет!", "Привет! У меня есть кошка Муська."]
+    hobby = [*told, "Какое у тебя хобби?"]
+    assert without_said_again("Я люблю печь пироги. У меня кошка Муська.", "", hobby, persona) == "Я люблю печь пироги."
+    baking = [*told, "А я вчера пекла торт."]
+    assert without_said_again("Я люблю печь пироги, у меня кошка.", "", baking, persona) == "Я люблю печь пироги."
+    assert without_said_again("У меня кошка Муська.", "", baking, persona) == ""  # nothing else: written again
+    assert without_said_again("У меня кошка Муська.", "", hobby, persona) == "У меня кошка Муська."  # its answer
+    assert without_said_again("Да, у меня есть кошка Муська.", "Да,", [*told, "У тебя есть домашние животные?"],
+                              persona) == "Да, у меня есть кошка Муська."  # asked about it
+    assert without_said_again("Муська спит.", "", [*told, "Как зовут кошку?"], persona) == "Муська спит."
+    assert without_said_again("Пока! У меня кошка.", "Пока!", [*told, "Ну ладно, пока!"], persona) == "Пока!"
+    assert without_said_again("У меня кошка Муська.", "", ["Привет!", "Привет!", "Какое у тебя хобби?"], persona) \
+        == "У меня кошка Муська."  # not told before: its first time
 
 
 def test_echoes_and_cut_replies() -> None:

@@ -50,8 +50,8 @@ from dialogue.grounding import (
     tells,
     without_greeting,
 )
-from dialogue.memory import Fact, self_statements
-from dialogue.russian import content_lemmas, sentences, to_first_person, words
+from dialogue.memory import GENERIC_LEMMAS, Fact, classify, self_statements
+from dialogue.russian import content_lemmas, is_question, sentences, to_first_person, words
 
 ASK_BACK = re.compile(
     r"(?:^|(?<=[,.!?…;:)(])|(?<=\w)(?-i:(?=\s+[АИ]\s)))\s*(?:а|и|ну а)\s+"
@@ -372,6 +372,9 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
         return ""  # a question back and nothing else («Привет, а ты?»): the question is answered first, written again
     reply = without_question_again(reply, history[-1], answered=bool(opening))
     reply = without_asking_again(without_asking_what_is_told(reply, history, partner), history)
+    reply = without_said_again(reply, opening, history, facts)
+    if not reply:
+        return ""
     kept = consistent_part(reply, facts)
     if kept != reply and repeats_earlier(kept, own_turns(history)):
         return ""  # what is left says an earlier reply again: written again instead
@@ -384,6 +387,58 @@ _SPACE_BEFORE_STOP = re.compile(r"\s+(?=[.,!?…;:]+(?:\s|$))")
 def tidy(reply: str) -> str:
     """No space before a stop or a comma («в компании программистом .», as persona-chat workers typed it)."""
     return _SPACE_BEFORE_STOP.sub("", reply)
+
+
+def without_said_again(reply: str, opening: str, history: Sequence[str], facts: Sequence[str]) -> str:
+    """``reply`` without what it tells again of the bot's ``facts`` unasked: a fact an earlier reply told that the
+    user's message does not ask about («Я люблю печь пироги. У меня кошка Муська.» after the cat was told; «Я учусь в
+    университете.» -> «Я тоже учитель.» after «Я учитель.»). A person tells a fact once; the bot's persona is in every
+    model input, and the model would recite it. The model's words are cut before such a clause (a sentence it opens
+    goes); "" where none of them is left: written again. The ``opening`` stays, and so does the first sentence of an
+    answer to a question the user asked the bot."""
+    message = history[-1]
+    earlier = [content_lemmas(turn) for turn in own_turns(history)]
+    if not earlier or question_back(message) is not None:
+        return reply
+    asked = [_fact_core(fact) for fact in facts if _asks_about(message, fact)]
+    told = [core for fact in facts if (core := _fact_core(fact)) and any(core <= said for said in earlier)
+            and not any(core & about for about in asked)]
+    head = opening if opening and reply.startswith(opening) else ""
+    rest = reply[len(head):]
+    if not told or not words(rest):
+        return reply
+    question = last_question(message)
+    answer = not head and question is not None and asked_of(question) == "bot"
+    kept = []
+    for index, sentence in enumerate(sentences(rest)):
+        if answer and not index:  # the model's answer to what the user asked: its own
+            kept.append(sentence)
+            continue
+        for clause in _CLAUSE_WITH_STOP.finditer(sentence):
+            said = content_lemmas(clause.group()) - GENERIC_LEMMAS
+            if said and not is_question(clause.group()) and any(said <= core for core in told):
+                sentence = cut_before(sentence, clause.start())
+                break
+        if words(sentence):
+            kept.append(sentence)
+    if kept == sentences(rest):
+        return reply
+    if not kept:
+        return head if head.endswith((".", "!")) else ""
+    return " ".join([head, *kept]) if head else " ".join(kept)
+
+
+def _fact_core(fact: str) -> frozenset[str]:
+    return content_lemmas(fact) - GENERIC_LEMMAS or content_lemmas(fact)
+
+
+def _asks_about(message: str, fact: str) -> bool:
+    """Whether ``message`` speaks of what ``fact`` tells: a word they share, or a question of its kind («У тебя есть
+    домашние животные?» of «У меня есть кошка.»)."""
+    if _fact_core(fact) & content_lemmas(to_first_person(message)):
+        return True
+    question = last_question(message)
+    return question is not None and question_slot(to_first_person(question)) == classify(fact)
 
 
 def without_question_again(reply: str, message: str, answered: bool = False) -> str:

@@ -34,7 +34,7 @@ from bot.config import CT2_COMPUTE_TYPES, DecodingSettings, SelectionSettings, S
 from bot.generation import Generator
 from bot.generation.factory import BACKEND_LOADERS, load_backend
 from bot.generation.selection import select_replies
-from bot.generation.turns import Turn
+from bot.generation.turns import Turn, without_said_again
 from dialogue.format import words_only
 from dialogue.grounding import contradicted_fact
 from training.evaluation.conversation import run_conversations
@@ -141,24 +141,28 @@ def scripted_dialogues(replies: Replier) -> dict:
             history.append(question)
         for history, reply in zip(histories, replies(personas, histories)):
             history.append(reply)
-    dialogues, repeats, contradicting = [], 0, 0
+    dialogues, repeats, contradicting, told_again = [], 0, 0, 0
     for persona, history in zip(personas, histories):
         replies = history[1::2]
         seen: set[str] = set()
-        repeated, against = [], []
+        repeated, against, again = [], [], []
         for index, reply in enumerate(replies):
             repeated.append(words_only(reply) in seen)
             seen.add(words_only(reply))
             # against the persona, or what the bot said of itself before (the facts it keeps to)
-            against.append(contradicted_fact(reply, Turn(persona, tuple(history[: 2 * index + 1])).own_facts))
+            before = history[: 2 * index + 1]
+            facts = Turn(persona, tuple(before)).own_facts
+            against.append(contradicted_fact(reply, facts))
+            again.append(without_said_again(reply, "", before, facts) != reply)  # a fact told before, unasked
         repeats += sum(repeated)
         contradicting += sum(fact is not None for fact in against)
+        told_again += sum(again)
         dialogues.append({"persona": list(persona), "turns": [
-            {"user": q, "bot": r, "repeat": rep, "contradicts": fact}
-            for q, r, rep, fact in zip(history[0::2], replies, repeated, against)]})
+            {"user": q, "bot": r, "repeat": rep, "contradicts": fact, "told_again": once_more}
+            for q, r, rep, fact, once_more in zip(history[0::2], replies, repeated, against, again)]})
     total = len(personas) * len(SCRIPTED_DIALOGUE)
-    return {"repeated_replies": repeats, "contradicting_replies": contradicting, "replies": total,
-            "dialogues": dialogues}
+    return {"repeated_replies": repeats, "contradicting_replies": contradicting, "told_again": told_again,
+            "replies": total, "dialogues": dialogues}
 
 
 def run_checks(model_dir: Path, decoding: DecodingSettings = BOT_DEFAULT, selection: SelectionSettings | None = None,
@@ -185,7 +189,9 @@ def summary(checks: dict) -> str:
     probes, repetition = checks["persona_probes"], checks["repetition"]
     text = (f"persona probes reflected {probes['reflected']}/{probes['probes']} ({probes['share']:.0%}); "
             f"scripted dialogues: {repetition['repeated_replies']}/{repetition['replies']} replies repeat an earlier one, "
-            f"{repetition.get('contradicting_replies', 0)}/{repetition['replies']} contradict the persona or an earlier reply")
+            f"{repetition.get('contradicting_replies', 0)}/{repetition['replies']} contradict the persona or an earlier reply"
+            + (f", {repetition['told_again']}/{repetition['replies']} tell again unasked a fact an earlier reply told"
+               if "told_again" in repetition else ""))
     if talk := checks.get("conversation"):
         c, m, f, t = talk["consistency"], talk["memory"], talk["farewells"], talk["turn_taking"]
         implied = f", of which implied {c['implied']}/{c['implied_questions']}" if "implied" in c else ""
