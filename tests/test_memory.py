@@ -11,7 +11,7 @@ from sqlalchemy import text
 from bot import texts
 from bot.generation.turns import (Turn, ask_back_allowed, asks_back, at_sentence_end, finish, is_echo, parrots,
                                   without_ask_back, without_asking_again, without_asking_what_is_told, without_false_also,
-                                  without_false_contrast, without_said_again)
+                                  without_false_contrast, without_said_again, without_saying_twice)
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from dialogue.format import FormatSpec
@@ -465,6 +465,16 @@ def test_a_fact_told_once_is_not_told_again_unasked() -> None:
     assert without_said_again("Пока! У меня кошка.", "Пока!", [*told, "Ну ладно, пока!"], persona) == "Пока!"
     assert without_said_again("У меня кошка Муська.", "", ["Привет!", "Привет!", "Какое у тебя хобби?"], persona) \
         == "У меня кошка Муська."  # not told before: its first time
+
+
+def test_a_reply_does_not_say_a_thing_twice() -> None:
+    assert without_saying_twice("Я врач, работаю врачом. А ты?") == "Я врач. А ты?"
+    assert without_saying_twice("Я слушаю рок. У меня хобби, я люблю рок.") == "Я слушаю рок. У меня хобби."
+    assert without_saying_twice("Я люблю кошек, у меня две кошки.") == "Я люблю кошек, у меня две кошки."  # says more
+    assert without_saying_twice("Да, у меня есть собака. А у тебя есть собака?") == \
+        "Да, у меня есть собака. А у тебя есть собака?"  # a question asks, it does not say
+    assert without_saying_twice("Я работаю учителем. Учитель я.", "Я работаю учителем.") == "Я работаю учителем."
+    assert finish("", "Я повар, работаю поваром.", ["Кем работаешь?"]) == "Я повар."
 
 
 def test_echoes_and_cut_replies() -> None:

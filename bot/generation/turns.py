@@ -372,7 +372,7 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
         return ""  # a question back and nothing else («Привет, а ты?»): the question is answered first, written again
     reply = without_question_again(reply, history[-1], answered=bool(opening))
     reply = without_asking_again(without_asking_what_is_told(reply, history, partner), history)
-    reply = without_said_again(reply, opening, history, facts)
+    reply = without_said_again(without_saying_twice(reply, opening), opening, history, facts)
     if not reply:
         return ""
     kept = consistent_part(reply, facts)
@@ -426,6 +426,21 @@ def without_said_again(reply: str, opening: str, history: Sequence[str], facts: 
     if not kept:
         return head if head.endswith((".", "!")) else ""
     return " ".join([head, *kept]) if head else " ".join(kept)
+
+
+def without_saying_twice(reply: str, opening: str = "") -> str:
+    """``reply`` without a clause of the model's that says nothing an earlier clause of it did not: «Я врач, работаю
+    врачом. А ты?» -> «Я врач. А ты?», «Я слушаю рок. У меня хобби, я люблю рок.» -> «Я слушаю рок. У меня хобби.».
+    What follows such a clause stays where the clause ends its sentence, and goes where it ends mid-sentence."""
+    said: set[str] = set()
+    for clause in _CLAUSE_WITH_STOP.finditer(reply):
+        lemmas = content_lemmas(clause.group()) - GENERIC_LEMMAS
+        if (lemmas and lemmas <= said and clause.start() >= len(opening) and not is_question(clause.group())
+                and words(kept := cut_before(reply, clause.start()))):
+            after = reply[clause.end():].strip() if _SENTENCE_END.search(clause.group().rstrip()) else ""
+            return without_saying_twice(f"{kept} {after}", opening) if after else kept
+        said |= lemmas
+    return reply
 
 
 def _fact_core(fact: str) -> frozenset[str]:
