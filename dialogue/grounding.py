@@ -17,7 +17,8 @@ opening is fixed here and the model goes on from it (``FormatSpec.build_input(op
 * a question back («Я юрист. А ты?», «Мне 22, а тебе?», «Нет, а у тебя?»): the bot's fact of the same kind
   («Я хирург.»), or of what the bot had asked and the user answered, never a yes or a no (``in_kind``);
 * a question about the user («Как меня зовут?», «Где я живу?», «У меня есть собака?»): the user's fact
-  said back to them («Тебя зовут Олег.»), or «Да,» / «Нет,»;
+  said back to them («Тебя зовут Олег.»), or «Да,» / «Нет,»; never told, «Не знаю.» and the question put back («Как
+  тебя зовут?»);
 * «Как дела?»: «Хорошо,» (after a greeting back, if the user greeted), so that the reply answers it first;
 * a greeting that is the whole message: the same greeting («Добрый день!»); a goodbye: the same goodbye («Пока!», «До
   свидания!»).
@@ -41,7 +42,9 @@ from dialogue.russian import (
     to_first_person, to_second_person, undecorated, words,
 )
 
-YES, NO, GOODBYE = "Да,", "Нет,", "Пока!"
+YES, NO, GOODBYE, NOT_KNOWN = "Да,", "Нет,", "Пока!", "Не знаю."
+_MEMORY_SLOTS = frozenset({"name", "age", "city", "job", "family", "pets", "likes"})
+"""What a question about the user may ask that only they can have told."""
 WH_WORDS = frozenset({"кто", "что", "где", "когда", "как", "какой", "какая", "какое", "какие", "каких", "каким",
                       "почему", "зачем", "сколько", "куда", "откуда", "чем", "кем", "чей", "чья", "чьё",
                       "кого", "кому", "чему", "каков", "какую", "какого", "какой-то", "отчего"})
@@ -64,7 +67,7 @@ _QUESTION_SLOTS = {
 _QUESTION_CUES = frozenset({"звать", "имя", "город", "возраст", "год", "работа", "профессия", "помнить", "знать",
                             "напомнить", "сказать", "говорить"})
 """Words of a question that say what kind of fact it asks for, not which one."""
-_MEMORY_LEAD = re.compile(r"^\W*(а\s+)?(ты\s+)?(помнишь|знаешь|не забыл[аи]?|напомни|скажи)\b[,\s]*", re.IGNORECASE)
+_MEMORY_LEAD = re.compile(r"^\W*(а\s+)?(ты\s+)?(помнишь|знаешь|не забыл[аи]?|напомни|скажи|угадай)\b[,\s]*", re.IGNORECASE)
 """«Ты помнишь, как меня зовут?» asks what «Как меня зовут?» asks."""
 _ABOUT_ME = r"(?:обо|про|о)\s+(?:мне|меня)"
 _KNOW = r"(?:знаешь|знаете|помнишь|помните|запомнил\w*)"
@@ -425,16 +428,22 @@ def _answer_opening(question: str, persona: Sequence[str], history: Sequence[str
             return named(persona, invented)[-1]
         return ""
     if about == "user":
+        # What the bot knows of the user, and what they told in this dialogue (the memory may not have it yet)
+        told = [fact.text for message in history[-1::-2][::-1] for fact in self_statements(message)]
+        known = list(dict.fromkeys([*partner, *told]))
+        slot = question_slot(to_first_person(question))
         if is_yes_no(question):
-            found = settling_fact(question, partner)
-            if found is None:
-                return ""
-            said = to_second_person(found[1])
-            return f"{YES if found[0] else NO} {said[:1].lower()}{said[1:]}"
-        if question_slot(to_first_person(question)) == "name" and (name := user_name(partner)):
+            found = settling_fact(question, known)
+            if found is not None:
+                said = to_second_person(found[1])
+                return f"{YES if found[0] else NO} {said[:1].lower()}{said[1:]}"
+        elif slot == "name" and (name := user_name(known)):
             return f"Тебя зовут {name}."  # «А меня Саша.» said back is «Тебя Саша.»
-        if (fact := recall(question, partner)) is not None:
+        elif (fact := recall(question, known)) is not None:
             return to_second_person(fact)
+        if slot in _MEMORY_SLOTS:  # never told: the bot does not guess («Как меня зовут?» -> «Я Пётр.»), it asks
+            asked = to_second_person(re.sub(r"^\W*(?:(?:а|и|ну)\s+)+", "", question, flags=re.IGNORECASE))
+            return f"{NOT_KNOWN} {asked[:1].upper()}{asked[1:]}"
     return ""
 
 

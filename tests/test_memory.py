@@ -150,7 +150,11 @@ def test_the_reply_opening() -> None:
     told = [f.text for f in self_statements("Я программист из Самары.")]
     assert reply_opening(PERSONA, ["Где я живу?"], told) == "Ты из Самары."
     assert reply_opening(PERSONA, ["Ты помнишь, у меня есть собака?"], user) == "Да, у тебя есть собака."
-    assert reply_opening(PERSONA, ["Как меня зовут?"], []) == ""  # nothing known: the model's own answer
+    # Never told: the bot does not guess («Я Пётр.»), it asks; what the user told in the dialogue is known already.
+    assert reply_opening(PERSONA, ["Как меня зовут?"], []) == "Не знаю. Как тебя зовут?"
+    assert reply_opening(PERSONA, ["Ты помнишь, у меня есть собака?"], []) == "Не знаю. У тебя есть собака?"
+    assert reply_opening(PERSONA, ["Мне 30 лет.", "Круто!", "Сколько мне лет?"], []) == "Тебе 30 лет."
+    assert reply_opening(PERSONA, ["Что мне делать?"], []) == ""  # advice, not what they told
     assert reply_opening(PERSONA, ["Кем ты работаешь?"], user) == ""  # the persona is in the input already
     # What the bot said earlier, where its persona is silent, it keeps to.
     assert reply_opening(["Я люблю рисовать."], ["Где ты живёшь?", "Я живу в Самаре.", "Ты живёшь в Москве?"]) == NO

@@ -329,7 +329,7 @@ def _keeping_to(opening: str, texts: Sequence[str], facts: Sequence[str], histor
 def sentences_after(opening: str) -> int:
     """How many sentences the model may write after ``opening``: one after an opening that is a whole sentence (a
     fact said back, a goodbye), else ``MAX_SENTENCES`` for the reply (an opening «Да,» begins its first one)."""
-    return 1 if opening.endswith((".", "!")) else MAX_SENTENCES
+    return 1 if opening.endswith((".", "!", "?")) else MAX_SENTENCES
 
 
 def model_inputs(backend, turns: Sequence[Turn], openings: Sequence[str] | None = None) -> list[str]:
@@ -347,7 +347,7 @@ def finish(opening: str, continuation: str, history: Sequence[str], cut: bool = 
     again). After an opening that is a whole sentence (a fact said back, a goodbye) the model adds at most
     one sentence; after a goodbye only a kind word («Пока! Хорошего вечера!»). Nothing that contradicts ``facts``
     (``consistent_part``): "" where the reply opens with it."""
-    if opening.endswith((".", "!")):
+    if opening.endswith((".", "!", "?")):
         more = sentences(continuation)[:1]
         if is_farewell(history[-1]) and not (more and KIND_WORDS.search(more[0]) and "?" not in more[0]
                                              and not self_statements(more[0])):
