@@ -420,9 +420,10 @@ def _answer_opening(question: str, persona: Sequence[str], history: Sequence[str
             return "" if answer is None else YES if answer else NO
         if (fact := denying_fact(question, persona)) is not None:
             return _said_again(fact)
-        if (fact := recall(question, invented)) and recall(question, persona) is None:
+        answers = answering_facts(question, persona)
+        if (fact := recall(question, invented)) and not answers:
             return _said_again(fact)
-        if (fact := recall(question, persona)) and _said_before(fact, history):
+        if fact := next((fact for fact in answers if _said_before(fact, history)), None):
             return _said_again(fact)  # the earlier replies are kept out of a new one: asked, the bot says it again
         if question_slot(to_first_person(question)) == "name" and recall(question, persona) is None:
             return named(persona, invented)[-1]
@@ -460,7 +461,7 @@ def answering_facts(message: str, persona: Sequence[str]) -> list[str]:
     if asked_of(question) != "bot" or is_yes_no(question) or _ALL_ABOUT.search(question):
         return []
     asked = to_first_person(question)
-    about = content_lemmas(asked) - GENERIC_LEMMAS - _QUESTION_CUES
+    about = content_lemmas(asked) - GENERIC_LEMMAS - _QUESTION_CUES - WH_WORDS  # «Откуда ты?» names no thing
     if about:
         shared = [len(about & content_lemmas(fact)) for fact in persona]
         return [fact for fact, count in zip(persona, shared) if count and count == max(shared)]

@@ -131,6 +131,7 @@ def test_a_question_its_persona_answers_answered_with_something_else_is_written_
     backend = ScriptedBackend(load_backend(tiny_causal_model_dir), ["Помидоры, конечно!"])
     assert compose(backend, [turn], GREEDY) == ["Помидоры, конечно!"] and len(backend.inputs) == 1
     assert answering_facts("Кем ты работаешь?", persona) == ["Я на пенсии."]
+    assert answering_facts("Откуда ты?", ["Я люблю книги.", "Я живу в Петербурге."]) == ["Я живу в Петербурге."]
     assert answering_facts("Чем ты занимаешься в свободное время?", persona) == []  # nothing in the persona says
     assert answering_facts("У тебя есть огород?", persona) == []  # a yes/no question: its own rule
 

@@ -165,6 +165,9 @@ def test_the_reply_opening() -> None:
     said = ["Я медсестра.", "А я работаю учителем.", "А ты чем занимаешься?"]
     assert reply_opening(PERSONA, said) == "Я работаю учителем."
     assert reply_opening(PERSONA, ["Я медсестра.", "Круто!", "А ты чем занимаешься?"]) == ""
+    # What it invented where the persona is silent, though a fact of the same kind is there: kept to.
+    food = ["Какая у тебя любимая еда?", "Я люблю пельмени.", "Напомни, какая у тебя любимая еда?"]
+    assert reply_opening(["Я играю в теннис."], food) == "Я люблю пельмени."
 
 
 def test_the_user_is_met_greeted_and_seen_off_by_their_name() -> None:
