@@ -43,6 +43,7 @@ from dialogue.russian import (
 )
 
 YES, NO, GOODBYE, NOT_KNOWN = "Да,", "Нет,", "Пока!", "Не знаю."
+_PLAIN_QUESTION_WORDS = 8
 _MEMORY_SLOTS = frozenset({"name", "age", "city", "job", "family", "pets", "likes"})
 """What a question about the user may ask that only they can have told."""
 WH_WORDS = frozenset({"кто", "что", "где", "когда", "как", "какой", "какая", "какое", "какие", "каких", "каким",
@@ -430,7 +431,10 @@ def _answer_opening(question: str, persona: Sequence[str], history: Sequence[str
         return ""
     if about == "user":
         # What the bot knows of the user, and what they told in this dialogue (the memory may not have it yet)
-        told = [fact.text for message in history[-1::-2][::-1] for fact in self_statements(message)]
+        # A long run-on message («А я блогером … А чем увлекаешься ещё?») is no plain question about the user.
+        plain = len(words(question)) <= _PLAIN_QUESTION_WORDS and not any(
+            {"VERB", "2per"} in parse(word).tag for word in words(question))
+        told = [fact.text for message in history[-1::-2][::-1] for fact in self_statements(message)] if plain else []
         known = list(dict.fromkeys([*partner, *told]))
         slot = question_slot(to_first_person(question))
         if is_yes_no(question):
@@ -442,7 +446,7 @@ def _answer_opening(question: str, persona: Sequence[str], history: Sequence[str
             return f"Тебя зовут {name}."  # «А меня Саша.» said back is «Тебя Саша.»
         elif (fact := recall(question, known)) is not None:
             return to_second_person(fact)
-        if slot in _MEMORY_SLOTS:  # never told: the bot does not guess («Как меня зовут?» -> «Я Пётр.»), it asks
+        if plain and slot in _MEMORY_SLOTS:  # never told: the bot does not guess («Как меня зовут?» -> «Я Пётр.»), it asks
             asked = to_second_person(re.sub(r"^\W*(?:(?:а|и|ну)\s+)+", "", question, flags=re.IGNORECASE))
             return f"{NOT_KNOWN} {asked[:1].upper()}{asked[1:]}"
     return ""

@@ -296,6 +296,18 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
                 if not any(tells(replies[i * per_input + j], fact, turns[i].history[-1])
                            for fact in answering_facts(turns[i].history[-1], turns[i].persona)):
                     replies[i * per_input + j] = finished(i, again[k * per_input + j])
+    # A reply that would tell again, unasked, a fact an earlier reply told goes again with that fact kept out, so that
+    # the model says something new rather than a reply cut short; if the new one has nothing left, the cut one stays.
+    retold = {i: cut for i in range(len(turns)) if i not in echoed and i not in missed
+              and (cut := sorted({fact for k in range(i * per_input, (i + 1) * per_input)
+                                  for fact in told_again(join_opening(openings[i], texts[k]), openings[i],
+                                                         turns[i].history, facts[i])}))}
+    if retold:
+        again = generate_again(list(retold), retold)
+        for k, i in enumerate(retold):
+            for j in range(per_input):
+                if new := finished(i, again[k * per_input + j]):
+                    replies[i * per_input + j] = new
     # A reply whose first words contradict the persona (or what the bot said of itself) goes again with them kept
     # out; if the model says it again, the fact it contradicted is the answer.
     broken = sorted({k // per_input for k, reply in enumerate(replies) if not reply})
@@ -396,36 +408,45 @@ def without_said_again(reply: str, opening: str, history: Sequence[str], facts: 
     model input, and the model would recite it. The model's words are cut before such a clause (a sentence it opens
     goes); "" where none of them is left: written again. The ``opening`` stays, and so does the first sentence of an
     answer to a question the user asked the bot."""
+    return _said_again(reply, opening, history, facts)[0]
+
+
+def told_again(reply: str, opening: str, history: Sequence[str], facts: Sequence[str]) -> list[str]:
+    """The ``facts`` that ``without_said_again`` would cut from ``reply``."""
+    return _said_again(reply, opening, history, facts)[1]
+
+
+def _said_again(reply: str, opening: str, history: Sequence[str], facts: Sequence[str]) -> tuple[str, list[str]]:
     message = history[-1]
     earlier = [content_lemmas(turn) for turn in own_turns(history)]
     if not earlier or question_back(message) is not None:
-        return reply
+        return reply, []
     asked = [_fact_core(fact) for fact in facts if _asks_about(message, fact)]
-    told = [core for fact in facts if (core := _fact_core(fact)) and any(core <= said for said in earlier)
+    told = [(core, fact) for fact in facts if (core := _fact_core(fact)) and any(core <= said for said in earlier)
             and not any(core & about for about in asked)]
     head = opening if opening and reply.startswith(opening) else ""
     rest = reply[len(head):]
     if not told or not words(rest):
-        return reply
+        return reply, []
     question = last_question(message)
     answer = not head and question is not None and asked_of(question) == "bot"
-    kept = []
+    kept, cut = [], []
     for index, sentence in enumerate(sentences(rest)):
         if answer and not index:  # the model's answer to what the user asked: its own
             kept.append(sentence)
             continue
         for clause in _CLAUSE_WITH_STOP.finditer(sentence):
             said = content_lemmas(clause.group()) - GENERIC_LEMMAS
-            if said and not is_question(clause.group()) and any(said <= core for core in told):
-                sentence = cut_before(sentence, clause.start())
+            if said and not is_question(clause.group()) and (found := [f for core, f in told if said <= core]):
+                sentence, cut = cut_before(sentence, clause.start()), cut + found
                 break
         if words(sentence):
             kept.append(sentence)
-    if kept == sentences(rest):
-        return reply
+    if not cut:
+        return reply, []
     if not kept:
-        return head if head.endswith((".", "!")) else ""
-    return " ".join([head, *kept]) if head else " ".join(kept)
+        return (head if head.endswith((".", "!")) else ""), cut
+    return (" ".join([head, *kept]) if head else " ".join(kept)), cut
 
 
 def without_saying_twice(reply: str, opening: str = "") -> str:
