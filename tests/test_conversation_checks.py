@@ -136,6 +136,20 @@ def test_a_question_its_persona_answers_answered_with_something_else_is_written_
     assert answering_facts("У тебя есть огород?", persona) == []  # a yes/no question: its own rule
 
 
+def test_a_reply_that_tells_a_told_fact_again_is_written_again_without_it(tiny_causal_model_dir: Path) -> None:
+    """The cat told two turns before: «Здорово. У меня кошка Муська.» goes again with the fact kept out, as if said
+    once more (the model must say something new); where the new reply tells it too, its other words are sent."""
+    persona = ("Я работаю учителем.", "У меня есть кошка Муська.")
+    turn = Turn(persona, ("Привет!", "Привет! У меня есть кошка Муська.", "Я сегодня гуляла в парке."))
+    backend = ScriptedBackend(load_backend(tiny_causal_model_dir),
+                              ["Здорово. У меня кошка Муська.", "Здорово! А где гуляла?"])
+    assert compose(backend, [turn], GREEDY) == ["Здорово! А где гуляла?"]
+    assert len(backend.inputs) == 2
+    backend = ScriptedBackend(load_backend(tiny_causal_model_dir),
+                              ["Здорово. У меня кошка Муська.", "Ого. А у меня кошка."])
+    assert compose(backend, [turn], GREEDY) == ["Ого."]
+
+
 def test_the_scripted_dialogues_count_replies_against_the_persona_or_an_earlier_reply() -> None:
     """Counted on replies as given (not through ``compose``, which would keep them consistent)."""
     def replies(personas, histories):  # noqa: ANN001, ANN202
