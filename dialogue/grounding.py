@@ -93,6 +93,12 @@ _QUESTION_BACK = re.compile(
 """A bare question back ending a message, with or without its «?»: «А ты?», «а у тебя», «И вам?», «а ты сам?»."""
 
 
+def is_greeting(message: str) -> bool:
+    """Whether ``message`` is a greeting and nothing else («Добрый день!», «Привет)»)."""
+    greeted = _GREETING.match(message)
+    return bool(greeted) and greeted.end() == len(message.rstrip(" !.)"))
+
+
 def is_farewell(message: str) -> bool:
     """Whether the user says goodbye («Ну ладно, мне пора. Пока!»); «пока» as «while» («пока не знаю») is not."""
     return bool(_FAREWELL.search(message.strip()))
@@ -396,7 +402,7 @@ def reply_opening(persona: Sequence[str], history: Sequence[str], partner: Seque
             return pleased
         # A greeting is returned in kind («Добрый день!», «Здравствуйте!»), a returning user's by name; one that opens
         # a message mid-dialogue only when the message is nothing else («Здорово, я учитель» is no greeting).
-        only_greeting = greeted and greeted.end() == len(message.rstrip(" !.)"))
+        only_greeting = is_greeting(message)
         if greeted and name and (len(history) == 1 or only_greeting):
             return f"{hello}, {name}!"
         return f"{hello}!" if only_greeting else ""

@@ -487,6 +487,7 @@ def test_a_reply_does_not_say_a_thing_twice() -> None:
 def test_echoes_and_cut_replies() -> None:
     assert is_echo("Привет, как дела?", "Привет! Как дела?") and not is_echo("Привет!", "Привет!")
     assert is_echo("Привет, как дела? Как тебя зовут?", "Привет! Как дела?")  # the message as the reply's opening
+    assert not is_echo("Добрый день! Как дела?", "Добрый день")  # a greeting returned in kind
     assert not is_echo("Привет! Как делишки?", "Привет! Как дела?") and not is_echo("Я тоже люблю собак.", "Я люблю собак.")
     assert parrots("Я тоже люблю рисовать, но не умею готовить.", "Извини, отходил. Я тоже люблю рисовать и хорошо готовлю")
     assert not parrots("Я тоже люблю собак.", "Я люблю собак.")  # a short «me too» is a person's

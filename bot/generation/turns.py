@@ -35,6 +35,7 @@ from dialogue.grounding import (
     contradicted_fact,
     cut_before,
     is_farewell,
+    is_greeting,
     is_how_are_you,
     is_yes_no,
     join_opening,
@@ -214,9 +215,11 @@ def at_sentence_end(text: str, opening: str = "") -> str:
 
 def is_echo(reply: str, message: str) -> bool:
     """Whether ``reply`` says the user's ``message`` back (its words, case and punctuation aside), alone or as its
-    opening («Привет! Как дела?» -> «Привет, как дела? Как тебя зовут?»)."""
+    opening («Привет! Как дела?» -> «Привет, как дела? Как тебя зовут?»); a greeting returned is none («Добрый день!» ->
+    «Добрый день! Как дела?»)."""
     said = words_only(message)
-    return len(said.split()) >= 2 and f"{words_only(reply)} ".startswith(f"{said} ")
+    return (len(said.split()) >= 2 and f"{words_only(reply)} ".startswith(f"{said} ")
+            and not is_greeting(message))
 
 
 PARROT_WORDS = 4
