@@ -44,6 +44,8 @@ from dialogue.russian import (
 
 YES, NO, GOODBYE, NOT_KNOWN = "Да,", "Нет,", "Пока!", "Не знаю."
 _PLAIN_QUESTION_WORDS = 8
+"""A longer question about the user is a run-on message («А я блогером … А чем увлекаешься ещё?»), not one to answer
+from what they told."""
 _MEMORY_SLOTS = frozenset({"name", "age", "city", "job", "family", "pets", "likes"})
 """What a question about the user may ask that only they can have told."""
 WH_WORDS = frozenset({"кто", "что", "где", "когда", "как", "какой", "какая", "какое", "какие", "каких", "каким",

@@ -11,7 +11,10 @@ Generator, reply selection, the evaluation and the conversation checks:
   kept out while the model writes (``QUESTION_BACK``), so that it says something else instead; a question back from
   the user is answered in kind (``dialogue.grounding.in_kind``); never the user's own message said back (an echo
   is generated again with it kept out); a reply the token limit cut mid-sentence ends at its last full sentence; at
-  most ``MAX_SENTENCES`` sentences, the model stopped once it begins one more (``SentenceLimit``).
+  most ``MAX_SENTENCES`` sentences, the model stopped once it begins one more (``SentenceLimit``);
+* the persona told as a person tells it: a question it answers, answered with something else, is written again from
+  the fact (``grounding.answering_facts``); a fact an earlier reply told is not told again unasked
+  (``without_said_again``), and a reply does not say one thing twice (``without_saying_twice``).
 """
 
 from __future__ import annotations
@@ -294,7 +297,7 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
             openings[i], limits[i] = fact, sentences_after(fact)
             inputs[i] = model_inputs(backend, [turns[i]], [fact])[0]
         again = generate_again(list(missed), {i: [] for i in missed})
-        for k, (i, fact) in enumerate(missed.items()):
+        for k, i in enumerate(missed):
             for j in range(per_input):
                 if not any(tells(replies[i * per_input + j], fact, turns[i].history[-1])
                            for fact in answering_facts(turns[i].history[-1], turns[i].persona)):
@@ -406,11 +409,11 @@ def tidy(reply: str) -> str:
 
 def without_said_again(reply: str, opening: str, history: Sequence[str], facts: Sequence[str]) -> str:
     """``reply`` without what it tells again of the bot's ``facts`` unasked: a fact an earlier reply told that the
-    user's message does not ask about («Я люблю печь пироги. У меня кошка Муська.» after the cat was told; «Я учусь в
-    университете.» -> «Я тоже учитель.» after «Я учитель.»). A person tells a fact once; the bot's persona is in every
-    model input, and the model would recite it. The model's words are cut before such a clause (a sentence it opens
-    goes); "" where none of them is left: written again. The ``opening`` stays, and so does the first sentence of an
-    answer to a question the user asked the bot."""
+    user's message does not ask about («Какое у тебя хобби?» -> «Я люблю печь пироги. У меня кошка Муська.» after the
+    cat was told). A person tells a fact once; the bot's persona is in every model input, and the model would recite
+    it. The model's words are cut before such a clause (a sentence it opens goes); "" where none of them is left. The
+    ``opening`` stays, and so does the first sentence of an answer to a question the user asked the bot. ``compose``
+    first writes such a reply again with the fact kept out (``told_again``), so that the model says something new."""
     return _said_again(reply, opening, history, facts)[0]
 
 
