@@ -450,7 +450,7 @@ def _answer_opening(question: str, persona: Sequence[str], history: Sequence[str
             if found is not None:
                 said = to_second_person(found[1])
                 return f"{YES if found[0] else NO} {said[:1].lower()}{said[1:]}"
-        elif slot == "name" and (name := user_name(known)):
+        elif slot == "name" and _asks_own_name(question) and (name := user_name(known)):
             return f"Тебя зовут {name}."  # «А меня Саша.» said back is «Тебя Саша.»
         elif (fact := recall(question, known)) is not None:
             return to_second_person(fact)
@@ -458,6 +458,12 @@ def _answer_opening(question: str, persona: Sequence[str], history: Sequence[str
             asked = to_second_person(re.sub(r"^\W*(?:(?:а|и|ну)\s+)+", "", question, flags=re.IGNORECASE))
             return f"{NOT_KNOWN} {asked[:1].upper()}{asked[1:]}"
     return ""
+
+
+def _asks_own_name(question: str) -> bool:
+    """«Как меня зовут?», «Какое моё имя?»; not «Как зовут мою собаку?» (another's name)."""
+    found = set(words(question))
+    return "меня" in found or "имя" in found and bool(found & {"моё", "мое"})
 
 
 def answering_facts(message: str, persona: Sequence[str]) -> list[str]:

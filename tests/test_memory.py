@@ -147,6 +147,9 @@ def test_the_reply_opening() -> None:
     assert reply_opening(PERSONA, ["Привет! Как дела?", "Привет!", "А кошка у тебя есть?"], user) == YES
     assert reply_opening(PERSONA, ["Как меня зовут?"], user) == "Тебя зовут Олег."
     assert reply_opening(PERSONA, ["Где я живу?"], user) == "Ты живёшь в Москве."
+    # Another's name is not the user's («Как зовут мою собаку?» of «Меня зовут Олег.»: not «Тебя зовут Олег.»).
+    assert reply_opening(PERSONA, ["Как зовут мою собаку?"], [*user, "Мою собаку зовут Рекс."]) == \
+        "Твою собаку зовут Рекс."
     told = [f.text for f in self_statements("Я программист из Самары.")]
     assert reply_opening(PERSONA, ["Где я живу?"], told) == "Ты из Самары."
     assert reply_opening(PERSONA, ["Ты помнишь, у меня есть собака?"], user) == "Да, у тебя есть собака."
