@@ -312,7 +312,9 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
         again = generate_again(list(retold), retold)
         for k, i in enumerate(retold):
             for j in range(per_input):
-                if new := finished(i, again[k * per_input + j]):
+                first = join_opening(openings[i], texts[i * per_input + j])
+                if told_again(first, openings[i], turns[i].history, facts[i]) and (
+                        new := finished(i, again[k * per_input + j])):
                     replies[i * per_input + j] = new
     # A reply whose first words contradict the persona (or what the bot said of itself) goes again with them kept
     # out; if the model says it again, the fact it contradicted is the answer.
