@@ -148,15 +148,13 @@ def numbers(text: str) -> list[int]:
     found: list[int] = []
     run: list[int] = []
     for word in words(text) + [""]:
-        value = int(word) if word.isdigit() else _NUMBER_WORDS.get(parse(word).normal_form) if word else None
-        if value is not None and not word.isdigit() and run and value < run[-1] and run[-1] % 10 == 0:
+        value = None if word.isdigit() or not word else _NUMBER_WORDS.get(parse(word).normal_form)
+        if value is not None and run and value < run[-1] and run[-1] % 10 == 0:
             run.append(value)  # «двадцать» then «восемь»
             continue
         if run:
             found.append(sum(run))
-            run = []
-        if value is not None:
-            run = [value] if not word.isdigit() else []
-            if word.isdigit():
-                found.append(value)
+        run = [value] if value is not None else []
+        if word.isdigit():
+            found.append(int(word))
     return found

@@ -288,33 +288,31 @@ def compose(backend, turns: Sequence[Turn], decoding: DecodingSettings, *, per_i
                                                             for text in again[k * per_input : (k + 1) * per_input]]
     # A question about the bot that its persona answers, answered with something else («Что ты выращиваешь?» → «Я
     # вязала носки.»): written again from that fact, as an opening the model goes on from.
-    missed = {i: found[0] for i, turn in enumerate(turns) if not openings[i] and backend.format.is_causal
+    missed = {i: found for i, turn in enumerate(turns) if not openings[i] and backend.format.is_causal
               and (found := answering_facts(turn.history[-1], turn.persona))
               and not all(any(tells(reply, fact, turn.history[-1]) for fact in found)
                           for reply in replies[i * per_input : (i + 1) * per_input])}
     if missed:
-        for i, fact in missed.items():
-            openings[i], limits[i] = fact, sentences_after(fact)
-            inputs[i] = model_inputs(backend, [turns[i]], [fact])[0]
+        for i, found in missed.items():
+            openings[i], limits[i] = found[0], sentences_after(found[0])
+            inputs[i] = model_inputs(backend, [turns[i]], [found[0]])[0]
         again = generate_again(list(missed), {i: [] for i in missed})
-        for k, i in enumerate(missed):
+        for k, (i, found) in enumerate(missed.items()):
             for j in range(per_input):
-                if not any(tells(replies[i * per_input + j], fact, turns[i].history[-1])
-                           for fact in answering_facts(turns[i].history[-1], turns[i].persona)):
+                if not any(tells(replies[i * per_input + j], fact, turns[i].history[-1]) for fact in found):
                     replies[i * per_input + j] = finished(i, again[k * per_input + j])
     # A reply that would tell again, unasked, a fact an earlier reply told goes again with that fact kept out, so that
     # the model says something new rather than a reply cut short; if the new one has nothing left, the cut one stays.
-    retold = {i: cut for i in range(len(turns)) if i not in echoed and i not in missed
-              and (cut := sorted({fact for k in range(i * per_input, (i + 1) * per_input)
-                                  for fact in told_again(join_opening(openings[i], texts[k]), openings[i],
-                                                         turns[i].history, facts[i])}))}
+    retelling = [[] if (i := k // per_input) in echoed or i in missed
+                 else told_again(join_opening(openings[i], text), openings[i], turns[i].history, facts[i])
+                 for k, text in enumerate(texts)]
+    retold = {i: cut for i in range(len(turns))
+              if (cut := sorted({fact for k in range(i * per_input, (i + 1) * per_input) for fact in retelling[k]}))}
     if retold:
         again = generate_again(list(retold), retold)
         for k, i in enumerate(retold):
             for j in range(per_input):
-                first = join_opening(openings[i], texts[i * per_input + j])
-                if told_again(first, openings[i], turns[i].history, facts[i]) and (
-                        new := finished(i, again[k * per_input + j])):
+                if retelling[i * per_input + j] and (new := finished(i, again[k * per_input + j])):
                     replies[i * per_input + j] = new
     # A reply whose first words contradict the persona (or what the bot said of itself) goes again with them kept
     # out; if the model says it again, the fact it contradicted is the answer.

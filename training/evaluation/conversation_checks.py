@@ -34,7 +34,7 @@ from bot.config import CT2_COMPUTE_TYPES, DecodingSettings, SelectionSettings, S
 from bot.generation import Generator
 from bot.generation.factory import BACKEND_LOADERS, load_backend
 from bot.generation.selection import select_replies
-from bot.generation.turns import Turn, without_said_again
+from bot.generation.turns import Turn, told_again
 from dialogue.format import words_only
 from dialogue.grounding import contradicted_fact
 from training.evaluation.conversation import run_conversations
@@ -141,7 +141,7 @@ def scripted_dialogues(replies: Replier) -> dict:
             history.append(question)
         for history, reply in zip(histories, replies(personas, histories)):
             history.append(reply)
-    dialogues, repeats, contradicting, told_again = [], 0, 0, 0
+    dialogues, repeats, contradicting, retold = [], 0, 0, 0
     for persona, history in zip(personas, histories):
         replies = history[1::2]
         seen: set[str] = set()
@@ -153,15 +153,15 @@ def scripted_dialogues(replies: Replier) -> dict:
             before = history[: 2 * index + 1]
             facts = Turn(persona, tuple(before)).own_facts
             against.append(contradicted_fact(reply, facts))
-            again.append(without_said_again(reply, "", before, facts) != reply)  # a fact told before, unasked
+            again.append(bool(told_again(reply, "", before, facts)))  # a fact told before, unasked
         repeats += sum(repeated)
         contradicting += sum(fact is not None for fact in against)
-        told_again += sum(again)
+        retold += sum(again)
         dialogues.append({"persona": list(persona), "turns": [
             {"user": q, "bot": r, "repeat": rep, "contradicts": fact, "told_again": once_more}
             for q, r, rep, fact, once_more in zip(history[0::2], replies, repeated, against, again)]})
     total = len(personas) * len(SCRIPTED_DIALOGUE)
-    return {"repeated_replies": repeats, "contradicting_replies": contradicting, "told_again": told_again,
+    return {"repeated_replies": repeats, "contradicting_replies": contradicting, "told_again": retold,
             "replies": total, "dialogues": dialogues}
 
 
